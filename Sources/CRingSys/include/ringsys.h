@@ -1,0 +1,81 @@
+/*
+ * ringsys.h - the few system calls the Swift core cannot reach directly.
+ *
+ * Swift cannot call the variadic syscall(2), and SYS_futex / F_OFD_SETLK are
+ * macros that do not import. These wrappers are internal to RingFormat; they
+ * are not part of the public C ABI (see include/ringformat.h for that).
+ *
+ * Every function returns 0 on success or a negative errno value.
+ */
+#ifndef RINGSYS_H
+#define RINGSYS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A hint to the CPU that the caller is spinning (PAUSE / YIELD). */
+static inline void ringsys_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/** 1 when futex wait/wake on a shared mapping is available (Linux), else 0. */
+int ringsys_has_futex(void);
+
+/**
+ * Sleeps while *word == expected, for at most timeout_ns nanoseconds
+ * (timeout_ns < 0: no limit). Uses the shared (not _PRIVATE) futex so a
+ * waker in another process that mapped the same file wakes it.
+ * Returns 0 when woken, -EAGAIN when *word != expected, -ETIMEDOUT,
+ * -EINTR, or -ENOSYS where futexes do not exist.
+ */
+int ringsys_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+
+/** Wakes every process and thread sleeping on word. Returns -ENOSYS without futexes. */
+int ringsys_futex_wake_all(uint32_t *word);
+
+/**
+ * Takes a non-blocking exclusive lock on bytes [offset, offset+length) of fd.
+ * Linux: an open-file-description lock (F_OFD_SETLK), owned by this open file,
+ * released by the kernel when the last descriptor of it closes or the process
+ * dies. Elsewhere: a classic POSIX record lock (F_SETLK).
+ * Returns 0, -EAGAIN when another owner holds it, or another -errno.
+ */
+int ringsys_lock_range(int fd, int64_t offset, int64_t length);
+
+/** Releases a lock taken by ringsys_lock_range. */
+int ringsys_unlock_range(int fd, int64_t offset, int64_t length);
+
+/**
+ * Reserves the disk blocks of [0, length) so that later stores through a
+ * mapping cannot fail with SIGBUS on a full disk. Returns 0, or -errno;
+ * -EOPNOTSUPP where the file system cannot reserve (the caller may go on).
+ */
+int ringsys_reserve(int fd, int64_t length);
+
+/**
+ * Opens a new, nameless file in directory dir (Linux O_TMPFILE) for reading
+ * and writing with permission bits mode. A process killed before the file is
+ * linked leaves nothing behind. Returns a descriptor, or -EOPNOTSUPP where
+ * the file system or the platform has no nameless files (use a named
+ * temporary file then), or another -errno.
+ */
+int ringsys_open_tmpfile(const char *dir, uint32_t mode);
+
+/**
+ * Gives the nameless file fd (from ringsys_open_tmpfile) the name path,
+ * failing with -EEXIST if path exists. Returns 0 or -errno.
+ */
+int ringsys_link_tmpfile(int fd, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGSYS_H */

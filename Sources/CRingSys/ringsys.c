@@ -1,0 +1,119 @@
+/* ringsys.c - see include/ringsys.h. */
+#define _GNU_SOURCE
+#include "ringsys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+int ringsys_has_futex(void) {
+#if defined(__linux__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int ringsys_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+#if defined(__linux__)
+    struct timespec ts;
+    struct timespec *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tsp = &ts;
+    }
+    /* FUTEX_WAIT, not FUTEX_WAIT_PRIVATE: the word lives in a MAP_SHARED file
+     * mapping and the waker may be another process. */
+    long rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, tsp, NULL, 0);
+    return rc == 0 ? 0 : -errno;
+#else
+    (void)word; (void)expected; (void)timeout_ns;
+    return -ENOSYS;
+#endif
+}
+
+int ringsys_futex_wake_all(uint32_t *word) {
+#if defined(__linux__)
+    long rc = syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+    return rc >= 0 ? 0 : -errno;
+#else
+    (void)word;
+    return -ENOSYS;
+#endif
+}
+
+static int set_lock(int fd, int64_t offset, int64_t length, short type) {
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)offset;
+    fl.l_len = (off_t)length;
+#if defined(F_OFD_SETLK)
+    int cmd = F_OFD_SETLK; /* l_pid must be 0 for OFD locks: memset did it. */
+#else
+    int cmd = F_SETLK;
+#endif
+    for (;;) {
+        if (fcntl(fd, cmd, &fl) == 0) return 0;
+        if (errno == EINTR) continue;
+        /* POSIX allows EACCES or EAGAIN for "held by someone else". */
+        return errno == EACCES ? -EAGAIN : -errno;
+    }
+}
+
+int ringsys_lock_range(int fd, int64_t offset, int64_t length) {
+    return set_lock(fd, offset, length, F_WRLCK);
+}
+
+int ringsys_unlock_range(int fd, int64_t offset, int64_t length) {
+    return set_lock(fd, offset, length, F_UNLCK);
+}
+
+int ringsys_reserve(int fd, int64_t length) {
+#if defined(__linux__)
+    int rc;
+    do { rc = posix_fallocate(fd, 0, (off_t)length); } while (rc == EINTR);
+    if (rc == EINVAL || rc == EOPNOTSUPP) return -EOPNOTSUPP;
+    return -rc;
+#else
+    (void)fd; (void)length;
+    return -EOPNOTSUPP;
+#endif
+}
+
+int ringsys_open_tmpfile(const char *dir, uint32_t mode) {
+#if defined(__linux__) && defined(O_TMPFILE)
+    int fd;
+    do { fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode); } while (fd < 0 && errno == EINTR);
+    if (fd >= 0) return fd;
+    /* Kernels or file systems without O_TMPFILE answer one of these. */
+    if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) return -EOPNOTSUPP;
+    return -errno;
+#else
+    (void)dir; (void)mode;
+    return -EOPNOTSUPP;
+#endif
+}
+
+int ringsys_link_tmpfile(int fd, const char *path) {
+#if defined(__linux__)
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) return 0;
+    return -errno;
+#else
+    (void)fd; (void)path;
+    return -EOPNOTSUPP;
+#endif
+}

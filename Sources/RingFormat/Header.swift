@@ -1,0 +1,131 @@
+// Header.swift - building a new header (SPEC.md §7) and validating an
+// existing one (SPEC.md §13). Values are read once from a private copy of the
+// header, checked, and only the checked copies are used afterwards.
+
+/// What a ring does when a message does not fit (SPEC.md §9).
+public enum RingPolicy: UInt32, Sendable, CaseIterable {
+    /// The writer is told the ring is full (`RingError.full`); nothing is lost.
+    case rejectWhenFull = 0
+    /// The writer drops the oldest records to make room, like `deque(maxlen)`.
+    case overwriteOldest = 1
+}
+
+/// The immutable fields of a header that passed validation.
+public struct RingGeometry: Sendable, Equatable {
+    /// Offset of the data region.
+    public let headerSize: Int
+    /// Size of the data region; a power of two.
+    public let capacity: Int
+    /// Full-ring behaviour.
+    public let policy: RingPolicy
+    /// Format major version of the file.
+    public let versionMajor: UInt16
+    /// Format minor version of the file.
+    public let versionMinor: UInt16
+    /// Compatible feature bits (ignored by 1.0).
+    public let compatFlags: UInt32
+
+    /// capacity - 1: position & mask is the offset within the data region.
+    @inlinable public var mask: UInt64 { UInt64(capacity) - 1 }
+    /// The largest payload this ring accepts.
+    @inlinable public var maxMessageSize: Int { RingLayout.maxMessageSize(capacity: capacity) }
+    /// headerSize + capacity.
+    @inlinable public var fileSize: Int { headerSize + capacity }
+}
+
+enum Header {
+    /// The capacity a request for `requested` bytes gets: the next power of two, at least MIN_CAPACITY.
+    static func roundedCapacity(_ requested: Int) throws(RingError) -> Int {
+        guard requested > 0, requested <= RingLayout.maxCapacity else {
+            throw .invalidSize(size: requested, maximum: RingLayout.maxCapacity)
+        }
+        var c = RingLayout.minCapacity
+        while c < requested { c <<= 1 }
+        return c
+    }
+
+    /// The bytes of a fresh header (SPEC.md §7): identity line with checksum,
+    /// both positions at `initialPosition`, writer open, everything else zero.
+    static func image(capacity: Int, policy: RingPolicy, initialPosition: UInt64,
+                      headerSize: Int = RingLayout.defaultHeaderSize) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: headerSize)
+        bytes.withUnsafeMutableBytes { raw in
+            func put<T: FixedWidthInteger>(_ value: T, _ field: FieldLayout) {
+                precondition(MemoryLayout<T>.size == field.size)
+                raw.storeBytes(of: value.littleEndian, toByteOffset: field.offset, as: T.self)
+            }
+            for (i, b) in RingLayout.magicBytes.enumerated() { raw[RingLayout.Header.magic.offset + i] = b }
+            put(RingLayout.versionMajor, RingLayout.Header.versionMajor)
+            put(RingLayout.versionMinor, RingLayout.Header.versionMinor)
+            put(UInt32(headerSize), RingLayout.Header.headerSize)
+            put(UInt64(capacity), RingLayout.Header.capacity)
+            put(policy.rawValue, RingLayout.Header.policy)
+            put(UInt32(0), RingLayout.Header.incompatFlags)
+            put(UInt32(0), RingLayout.Header.compatFlags)
+            let crc = ringChecksum(UnsafeRawBufferPointer(rebasing: raw[0..<RingLayout.checksumCoveredBytes]))
+            put(crc, RingLayout.Header.headerChecksum)
+            put(initialPosition, RingLayout.Header.producerPosition)
+            put(initialPosition, RingLayout.Header.consumerPosition)
+            put(RingLayout.writerStateOpen, RingLayout.Header.writerState)
+        }
+        return bytes
+    }
+
+    /// Validates the identity line held in `header` (a private copy of the
+    /// file's first bytes) against a file of `fileSize` bytes, in the order of
+    /// SPEC.md §13.
+    static func validate(_ header: UnsafeRawBufferPointer, fileSize: Int) throws(RingError) -> RingGeometry {
+        guard fileSize >= RingLayout.minHeaderSize, header.count >= RingLayout.minHeaderSize else {
+            throw .corrupt(.truncated(fileSize: fileSize, expected: RingLayout.minHeaderSize))
+        }
+        func get<T: FixedWidthInteger>(_ field: FieldLayout, as: T.Type) -> T {
+            T(littleEndian: header.loadUnaligned(fromByteOffset: field.offset, as: T.self))
+        }
+        guard get(RingLayout.Header.magic, as: UInt64.self) == RingLayout.magicValue else {
+            throw .corrupt(.badMagic)
+        }
+        let major = get(RingLayout.Header.versionMajor, as: UInt16.self)
+        let minor = get(RingLayout.Header.versionMinor, as: UInt16.self)
+        guard major == RingLayout.versionMajor else {
+            throw .unsupportedVersion(.majorVersion(major: major, minor: minor))
+        }
+        let stored = get(RingLayout.Header.headerChecksum, as: UInt32.self)
+        let computed = ringChecksum(UnsafeRawBufferPointer(rebasing: header[0..<RingLayout.checksumCoveredBytes]))
+        guard stored == computed else {
+            throw .corrupt(.badChecksum(stored: stored, computed: computed))
+        }
+        let headerSize = get(RingLayout.Header.headerSize, as: UInt32.self)
+        guard headerSize.nonzeroBitCount == 1,
+              headerSize >= RingLayout.minHeaderSize, headerSize <= RingLayout.maxHeaderSize else {
+            throw .corrupt(.badHeaderSize(headerSize))
+        }
+        let capacity = get(RingLayout.Header.capacity, as: UInt64.self)
+        guard capacity.nonzeroBitCount == 1,
+              capacity >= RingLayout.minCapacity, capacity <= RingLayout.maxCapacity else {
+            throw .corrupt(.badCapacity(capacity))
+        }
+        let incompat = get(RingLayout.Header.incompatFlags, as: UInt32.self)
+        guard incompat == 0 else { throw .unsupportedVersion(.incompatibleFlags(incompat)) }
+        let policyValue = get(RingLayout.Header.policy, as: UInt32.self)
+        guard let policy = RingPolicy(rawValue: policyValue) else {
+            throw .unsupportedVersion(.policy(policyValue))
+        }
+        let expected = Int(headerSize) + Int(capacity)
+        if fileSize < expected { throw .corrupt(.truncated(fileSize: fileSize, expected: expected)) }
+        if fileSize > expected { throw .corrupt(.fileSizeMismatch(fileSize: fileSize, expected: expected)) }
+        return RingGeometry(headerSize: Int(headerSize), capacity: Int(capacity), policy: policy,
+                            versionMajor: major, versionMinor: minor,
+                            compatFlags: get(RingLayout.Header.compatFlags, as: UInt32.self))
+    }
+
+    /// Checks a pair of positions read from the shared header (SPEC.md §13).
+    @inline(__always)
+    static func checkPositions(producer: UInt64, consumer: UInt64, capacity: Int) throws(RingError) {
+        let alignMask = UInt64(RingLayout.recordAlignment - 1)
+        if producer & alignMask != 0 { throw .corrupt(.misalignedPosition(producer)) }
+        if consumer & alignMask != 0 { throw .corrupt(.misalignedPosition(consumer)) }
+        if producer &- consumer > UInt64(capacity) {
+            throw .corrupt(.positionsOutOfOrder(producer: producer, consumer: consumer))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// Layout.swift - SPEC.md in Swift: every offset, size and constant of the
+// format, section by section, under the names SPEC.md uses. The algorithms in
+// this module speak only in these names. `LayoutSpecTests` parses the tables
+// of SPEC.md and checks that every number here agrees with it.
+
+#if _endian(big)
+#error("RingFormat files are little-endian; big-endian hosts are not supported")
+#endif
+
+/// Where a fixed-size field sits inside the ring header or a record header.
+public struct FieldLayout: Sendable, Equatable {
+    /// Byte offset from the start of the header (or record).
+    public let offset: Int
+    /// Size of the field in bytes.
+    public let size: Int
+}
+
+/// The binary layout of a ring file, mirroring SPEC.md.
+///
+/// ```
+///  0            128           256           384           512      headerSize      headerSize+capacity
+///  +------------+-------------+-------------+-------------+---...---+------------------+
+///  | identity   | producer    | consumer    | wait words  | reserved| data region      |
+///  | (immutable)| line        | line        |             | (zero)  | (records)        |
+///  +------------+-------------+-------------+-------------+---...---+------------------+
+/// ```
+public enum RingLayout {
+
+    // MARK: SPEC.md §2 File layout
+
+    /// Header size a 1.0 writer creates (one 4 KiB page).
+    public static let defaultHeaderSize = 4096
+    /// Smallest header size a reader accepts.
+    public static let minHeaderSize = 4096
+    /// Largest header size a reader accepts (so 64 KiB pages can double-map the data).
+    public static let maxHeaderSize = 65536
+
+    // MARK: SPEC.md §3 Header
+
+    /// Header fields, by the line (128-byte block) they live on.
+    public enum Header {
+        // §3.1 Identity line, immutable after creation.
+        /// Eight bytes "RINGFMT\0".
+        public static let magic = FieldLayout(offset: 0, size: 8)
+        /// Format major version; a reader refuses any major it does not know.
+        public static let versionMajor = FieldLayout(offset: 8, size: 2)
+        /// Format minor version; a 1.0 reader accepts any 1.x.
+        public static let versionMinor = FieldLayout(offset: 10, size: 2)
+        /// Offset of the data region: a power of two in minHeaderSize...maxHeaderSize.
+        public static let headerSize = FieldLayout(offset: 12, size: 4)
+        /// Size of the data region in bytes: a power of two.
+        public static let capacity = FieldLayout(offset: 16, size: 8)
+        /// What a writer does when the ring is full (`RingPolicy`).
+        public static let policy = FieldLayout(offset: 24, size: 4)
+        /// Features a reader must understand; an unknown bit makes the file unreadable.
+        public static let incompatFlags = FieldLayout(offset: 28, size: 4)
+        /// Features a reader may ignore.
+        public static let compatFlags = FieldLayout(offset: 32, size: 4)
+        /// CRC-32 of bytes 0..<checksumCoveredBytes of the header.
+        public static let headerChecksum = FieldLayout(offset: 124, size: 4)
+
+        // §3.2 Producer line.
+        /// Free-running byte position of the end of the last committed record.
+        public static let producerPosition = FieldLayout(offset: 128, size: 8)
+        /// Reserved for several producers in 1.x (claim ahead of commit); zero in 1.0.
+        public static let claimPosition = FieldLayout(offset: 136, size: 8)
+        /// Messages the producer reclaimed under overwrite-oldest (statistics only).
+        public static let droppedCount = FieldLayout(offset: 144, size: 8)
+        /// WRITER_STATE_OPEN or WRITER_STATE_CLOSED (end of stream).
+        public static let writerState = FieldLayout(offset: 152, size: 4)
+
+        // §3.3 Consumer line.
+        /// Free-running byte position of the first record not yet consumed.
+        public static let consumerPosition = FieldLayout(offset: 256, size: 8)
+
+        // §3.4 Wait line.
+        /// Futex word readers sleep on; bumped by the producer after a commit.
+        public static let dataSignal = FieldLayout(offset: 384, size: 4)
+        /// Number of readers sleeping (or about to sleep) on dataSignal.
+        public static let readerWaiters = FieldLayout(offset: 388, size: 4)
+        /// Futex word a blocked producer sleeps on; bumped by the consumer.
+        public static let spaceSignal = FieldLayout(offset: 392, size: 4)
+        /// Number of producers sleeping (or about to sleep) on spaceSignal.
+        public static let writerWaiters = FieldLayout(offset: 396, size: 4)
+
+        /// Every header field with its SPEC.md name.
+        public static let allFields: [(name: String, layout: FieldLayout)] = [
+            ("magic", magic), ("versionMajor", versionMajor), ("versionMinor", versionMinor),
+            ("headerSize", headerSize), ("capacity", capacity), ("policy", policy),
+            ("incompatFlags", incompatFlags), ("compatFlags", compatFlags),
+            ("headerChecksum", headerChecksum),
+            ("producerPosition", producerPosition), ("claimPosition", claimPosition),
+            ("droppedCount", droppedCount), ("writerState", writerState),
+            ("consumerPosition", consumerPosition),
+            ("dataSignal", dataSignal), ("readerWaiters", readerWaiters),
+            ("spaceSignal", spaceSignal), ("writerWaiters", writerWaiters),
+        ]
+    }
+
+    /// The eight magic bytes, "RINGFMT" and a NUL.
+    public static let magicBytes: [UInt8] = [0x52, 0x49, 0x4E, 0x47, 0x46, 0x4D, 0x54, 0x00]
+    /// The magic read as a little-endian u64.
+    public static let magicValue: UInt64 = 0x0054_4D46_474E_4952
+    /// Format major version this implementation reads and writes.
+    public static let versionMajor: UInt16 = 1
+    /// Format minor version this implementation writes.
+    public static let versionMinor: UInt16 = 0
+    /// The header checksum covers bytes 0..<checksumCoveredBytes.
+    public static let checksumCoveredBytes = 124
+    /// Offset of the reserved reader-cursor table (1.x; zero in 1.0).
+    public static let readerTableOffset = 1024
+    /// The 1.0 writer leaves every header byte it does not name zero.
+    public static let lineSize = 128
+
+    /// Value of `writerState` while a producer may still write.
+    public static let writerStateOpen: UInt32 = 0
+    /// Value of `writerState` after the producer closed the stream.
+    public static let writerStateClosed: UInt32 = 1
+
+    // MARK: SPEC.md §4 Capacity and positions
+
+    /// Smallest capacity (one 4 KiB page).
+    public static let minCapacity = 4096
+    /// Largest capacity (1 TiB).
+    public static let maxCapacity = 1 << 40
+    /// Every record starts on a multiple of this many bytes; positions are multiples of it.
+    public static let recordAlignment = 8
+
+    // MARK: SPEC.md §6 Records
+
+    /// Record header fields.
+    public enum Record {
+        /// Payload length in bytes (u32).
+        public static let length = FieldLayout(offset: 0, size: 4)
+        /// RECORD_KIND_MESSAGE or RECORD_KIND_PADDING (u32).
+        public static let kind = FieldLayout(offset: 4, size: 4)
+
+        /// Every record-header field with its SPEC.md name.
+        public static let allFields: [(name: String, layout: FieldLayout)] = [
+            ("length", length), ("kind", kind),
+        ]
+    }
+
+    /// Bytes before a record's payload.
+    public static let recordHeaderSize = 8
+    /// `kind` of a record that carries a message.
+    public static let recordKindMessage: UInt32 = 1
+    /// `kind` of a record that fills the end of the data region.
+    public static let recordKindPadding: UInt32 = 2
+    /// No message is larger than this, whatever the capacity.
+    public static let maxMessageSizeLimit = 0x7FFF_FFF8
+
+    // MARK: SPEC.md §9 Policies
+
+    /// `policy` value: a full ring refuses the write.
+    public static let policyRejectWhenFull: UInt32 = 0
+    /// `policy` value: a full ring drops its oldest records.
+    public static let policyOverwriteOldest: UInt32 = 1
+
+    // MARK: SPEC.md §11 Roles and locks
+
+    /// File byte whose lock is the producer role.
+    public static let producerLockOffset = 128
+    /// File byte whose lock is the consumer role.
+    public static let consumerLockOffset = 256
+
+    /// The constants of SPEC.md by their SPEC.md names.
+    public static let specConstants: [(name: String, value: UInt64)] = [
+        ("MAGIC", magicValue),
+        ("VERSION_MAJOR", UInt64(versionMajor)),
+        ("VERSION_MINOR", UInt64(versionMinor)),
+        ("DEFAULT_HEADER_SIZE", UInt64(defaultHeaderSize)),
+        ("MIN_HEADER_SIZE", UInt64(minHeaderSize)),
+        ("MAX_HEADER_SIZE", UInt64(maxHeaderSize)),
+        ("CHECKSUM_COVERED_BYTES", UInt64(checksumCoveredBytes)),
+        ("LINE_SIZE", UInt64(lineSize)),
+        ("READER_TABLE_OFFSET", UInt64(readerTableOffset)),
+        ("WRITER_STATE_OPEN", UInt64(writerStateOpen)),
+        ("WRITER_STATE_CLOSED", UInt64(writerStateClosed)),
+        ("MIN_CAPACITY", UInt64(minCapacity)),
+        ("MAX_CAPACITY", UInt64(maxCapacity)),
+        ("RECORD_ALIGNMENT", UInt64(recordAlignment)),
+        ("RECORD_HEADER_SIZE", UInt64(recordHeaderSize)),
+        ("RECORD_KIND_MESSAGE", UInt64(recordKindMessage)),
+        ("RECORD_KIND_PADDING", UInt64(recordKindPadding)),
+        ("MAX_MESSAGE_SIZE_LIMIT", UInt64(maxMessageSizeLimit)),
+        ("POLICY_REJECT_WHEN_FULL", UInt64(policyRejectWhenFull)),
+        ("POLICY_OVERWRITE_OLDEST", UInt64(policyOverwriteOldest)),
+        ("PRODUCER_LOCK_OFFSET", UInt64(producerLockOffset)),
+        ("CONSUMER_LOCK_OFFSET", UInt64(consumerLockOffset)),
+    ]
+
+    // MARK: Derived quantities (SPEC.md §2, §6)
+
+    /// Size of the whole file: header then data region.
+    @inlinable public static func fileSize(headerSize: Int, capacity: Int) -> Int {
+        headerSize + capacity
+    }
+
+    /// Bytes a record of `payloadLength` occupies: header plus payload, rounded up to 8.
+    @inlinable public static func recordSize(payloadLength: Int) -> Int {
+        (recordHeaderSize + payloadLength + recordAlignment - 1) & ~(recordAlignment - 1)
+    }
+
+    /// The largest payload a ring of `capacity` bytes accepts: min(capacity/2 - 8, MAX_MESSAGE_SIZE_LIMIT).
+    @inlinable public static func maxMessageSize(capacity: Int) -> Int {
+        min(capacity / 2 - recordHeaderSize, maxMessageSizeLimit)
+    }
+}

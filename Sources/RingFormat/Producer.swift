@@ -1,0 +1,352 @@
+// Producer.swift - the writing side (SPEC.md §8.1, §9). One producer per ring
+// at a time (SPEC.md §11). A record is written in place after the committed
+// position and becomes visible only when producerPosition moves past it.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Atomics
+
+/// The single writer of a ring.
+///
+/// A producer holds the producer role of its ring file until `close()`,
+/// `closeWriter()` or deinit; the kernel releases the role if the process
+/// dies. A producer is meant for one thread at a time (it is not `Sendable`):
+/// open one per thread that writes, or guard it with your own lock.
+public final class RingProducer {
+    let storage: RingStorage
+    @usableFromInline let data: UnsafeMutableRawPointer
+    @usableFromInline let geometry: RingGeometry
+    /// Our own producerPosition: the end of the last committed record.
+    @usableFromInline var head: UInt64
+    /// Last consumerPosition we read; re-read only when the ring looks full.
+    @usableFromInline var cachedTail: UInt64
+    /// Where the open reservation (zero-copy write) starts, if any.
+    var reservation: (recordStart: UInt64, capacity: Int, newHead: UInt64)?
+    /// True once closed.
+    public private(set) var isClosed = false
+
+    init(storage: RingStorage) throws(RingError) {
+        try storage.takeRole(.producer)
+        self.storage = storage
+        self.data = storage.data
+        self.geometry = storage.geometry
+        do throws(RingError) {
+            let (p, c) = try storage.snapshotPositions()
+            head = p
+            cachedTail = c
+        } catch {
+            storage.releaseRole(.producer)
+            throw error
+        }
+        // A writer that died while sleeping left its count behind; we hold the
+        // role, so nobody else can be waiting for space now.
+        storage.spaceChannel.waiters.store(0, ordering: .relaxed)
+        // release: pairs with the consumer's acquire load of writerState. A new
+        // producer reopens a stream a previous one closed (SPEC.md §8.3).
+        storage.writerState.store(RingLayout.writerStateOpen, ordering: .releasing)
+    }
+
+    deinit {
+        if !isClosed { storage.releaseRole(.producer) }
+    }
+
+    /// The ring's geometry (capacity, policy, versions).
+    public var ringGeometry: RingGeometry { geometry }
+
+    /// The largest payload `write` accepts.
+    public var maxMessageSize: Int { geometry.maxMessageSize }
+
+    // MARK: Writing
+
+    /// Writes one message without blocking.
+    ///
+    /// - Throws: `full` (reject-when-full and no room), `invalidSize`,
+    ///   `closed`, `corrupt`.
+    public func write(_ message: UnsafeRawBufferPointer) throws(RingError) {
+        guard try tryWrite(message) else { throw .full }
+    }
+
+    /// Writes one message without blocking; returns false if the ring is full.
+    public func tryWrite(_ message: UnsafeRawBufferPointer) throws(RingError) -> Bool {
+        guard !isClosed else { throw .closed }
+        guard reservation == nil else { throw .busy(.producer) }
+        guard message.count <= geometry.maxMessageSize else {
+            throw .invalidSize(size: message.count, maximum: geometry.maxMessageSize)
+        }
+        guard let start = try reserve(payload: message.count, pendingHead: head) else { return false }
+        let end = fill(at: start, length: message.count, from: message)
+        publish(end)
+        return true
+    }
+
+    /// Writes one message, waiting up to `timeout` for room (nil: no limit).
+    ///
+    /// - Throws: `full` when the timeout passes, `invalidSize`, `closed`, `corrupt`.
+    public func write(_ message: UnsafeRawBufferPointer, timeout: Duration?) throws(RingError) {
+        if try tryWrite(message) { return }
+        let deadline = Deadline(after: timeout)
+        while true {
+            let total = bytesNeeded(payload: message.count, at: head)
+            let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline) { () throws(RingError) -> Bool in
+                // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
+                let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
+                return UInt64(geometry.capacity) &- (head &- tail) >= total
+            }
+            if try tryWrite(message) { return }
+            if !ok { throw .full }
+        }
+    }
+
+    /// Writes one message given as bytes, without blocking (see `write(_:)`).
+    public func write(_ message: some Collection<UInt8>) throws(RingError) {
+        try withBytes(message) { (raw) throws(RingError) in try write(raw) }
+    }
+
+    /// Writes one message given as bytes; returns false if the ring is full.
+    public func tryWrite(_ message: some Collection<UInt8>) throws(RingError) -> Bool {
+        try withBytes(message) { (raw) throws(RingError) -> Bool in try tryWrite(raw) }
+    }
+
+    /// Writes one message given as bytes, waiting up to `timeout` for room.
+    public func write(_ message: some Collection<UInt8>, timeout: Duration?) throws(RingError) {
+        try withBytes(message) { (raw) throws(RingError) in try write(raw, timeout: timeout) }
+    }
+
+    /// Writes the longest prefix of `messages` that fits now, with a single
+    /// commit, and returns how many were written. Nothing is written if any
+    /// message is larger than `maxMessageSize` (`invalidSize`).
+    public func write<Messages: Collection>(batch messages: Messages) throws(RingError) -> Int
+    where Messages.Element: Collection, Messages.Element.Element == UInt8 {
+        guard !isClosed else { throw .closed }
+        for m in messages where m.count > geometry.maxMessageSize {
+            throw .invalidSize(size: m.count, maximum: geometry.maxMessageSize)
+        }
+        var pending = head
+        var written = 0
+        for m in messages {
+            let ok = try withBytes(m) { (raw) throws(RingError) -> Bool in
+                guard let start = try reserve(payload: raw.count, pendingHead: pending) else { return false }
+                pending = fill(at: start, length: raw.count, from: raw)
+                return true
+            }
+            if !ok { break }
+            written += 1
+        }
+        if pending != head { publish(pending) }
+        return written
+    }
+
+    /// Writes `count` messages given by `message(i)` (raw buffers), as many as
+    /// fit now, with one commit. For bindings that hold pointer/length pairs.
+    package func write(batchCount count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
+        guard !isClosed else { throw .closed }
+        for i in 0..<count where message(i).count > geometry.maxMessageSize {
+            throw .invalidSize(size: message(i).count, maximum: geometry.maxMessageSize)
+        }
+        var pending = head
+        var written = 0
+        while written < count {
+            let raw = message(written)
+            guard let start = try reserve(payload: raw.count, pendingHead: pending) else { break }
+            pending = fill(at: start, length: raw.count, from: raw)
+            written += 1
+        }
+        if pending != head { publish(pending) }
+        return written
+    }
+
+    // MARK: Zero-copy writing
+
+    /// Reserves room for a message of up to `size` bytes and returns the
+    /// bytes to fill, in the mapping. Nothing is visible to the consumer until
+    /// `commitReservation(length:)`; `abortReservation()` gives the room back.
+    /// Returns nil if the ring is full.
+    public func reserve(size: Int) throws(RingError) -> UnsafeMutableRawBufferPointer? {
+        guard !isClosed else { throw .closed }
+        guard reservation == nil else { throw .busy(.producer) }
+        guard size >= 0, size <= geometry.maxMessageSize else {
+            throw .invalidSize(size: size, maximum: geometry.maxMessageSize)
+        }
+        guard let start = try reserve(payload: size, pendingHead: head) else { return nil }
+        let offset = Int(truncatingIfNeeded: start & geometry.mask)
+        reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size)))
+        return UnsafeMutableRawBufferPointer(start: data + offset + RingLayout.recordHeaderSize, count: size)
+    }
+
+    /// Commits the open reservation as a message of `length` bytes (at most the reserved size).
+    public func commitReservation(length: Int) throws(RingError) {
+        guard !isClosed else { throw .closed }
+        guard let r = reservation else { throw .invalidSize(size: length, maximum: 0) }
+        guard length >= 0, length <= r.capacity else { throw .invalidSize(size: length, maximum: r.capacity) }
+        reservation = nil
+        let end = fill(at: r.recordStart, length: length, from: nil)
+        publish(end)
+    }
+
+    /// Gives back the open reservation; nothing is committed.
+    public func abortReservation() {
+        reservation = nil
+    }
+
+    /// Reserves `size` bytes, lets `body` fill them and return how many it
+    /// used, then commits; if `body` throws, nothing is committed.
+    /// - Throws: `full` if there is no room now, `invalidSize`, `closed`, or what `body` throws.
+    public func write(reserving size: Int, _ body: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+        guard let buffer = try reserve(size: size) else { throw RingError.full }
+        let used: Int
+        do { used = try body(buffer) } catch { abortReservation(); throw error }
+        do { try commitReservation(length: used) } catch { abortReservation(); throw error }
+    }
+
+    // MARK: Ending
+
+    /// Marks the end of the stream and closes this producer: the consumer
+    /// reads what is left, then gets `endOfStream` (SPEC.md §8.3).
+    public func closeWriter() {
+        guard !isClosed else { return }
+        // release: pairs with the consumer's acquire load of writerState; every
+        // commit before this store is visible to a reader that sees "closed".
+        storage.writerState.store(RingLayout.writerStateClosed, ordering: .releasing)
+        WaitWord.wake(storage.dataChannel)
+        close()
+    }
+
+    /// Closes this producer without ending the stream; a later producer may go on.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        reservation = nil
+        storage.releaseRole(.producer)
+    }
+
+    /// Writes the mapping's dirty pages to the file (msync), for surviving a machine restart.
+    public func flush() throws(RingError) {
+        guard !isClosed else { throw .closed }
+        try storage.flush()
+    }
+
+    // MARK: The protocol
+
+    /// Finds room for a record of `payload` bytes after `pendingHead`,
+    /// writing a padding record first if it would not fit before the end of
+    /// the data region (SPEC.md §6.3). Returns the record's start position, or
+    /// nil if the ring is full (reject-when-full).
+    @inline(__always)
+    func reserve(payload: Int, pendingHead: UInt64) throws(RingError) -> UInt64? {
+        let size = RingLayout.recordSize(payloadLength: payload)
+        let offset = Int(truncatingIfNeeded: pendingHead & geometry.mask)
+        let toEnd = geometry.capacity - offset
+        let needsPadding = size > toEnd
+        let total = UInt64(needsPadding ? toEnd + size : size)
+        if UInt64(geometry.capacity) &- (pendingHead &- cachedTail) < total {
+            guard try makeRoom(total, pendingHead: pendingHead) else { return nil }
+        }
+        if needsPadding {
+            RecordIO.writeHeader(data, at: offset, length: UInt32(toEnd - RingLayout.recordHeaderSize),
+                                 kind: RingLayout.recordKindPadding)
+            return pendingHead &+ UInt64(toEnd)
+        }
+        return pendingHead
+    }
+
+    /// Bytes a record of `payload` bytes takes after `position`, with the
+    /// padding record it needs if it would cross the end of the data region.
+    @inline(__always)
+    func bytesNeeded(payload: Int, at position: UInt64) -> UInt64 {
+        let size = RingLayout.recordSize(payloadLength: payload)
+        let toEnd = geometry.capacity - Int(truncatingIfNeeded: position & geometry.mask)
+        return UInt64(size > toEnd ? toEnd + size : size)
+    }
+
+    /// Re-reads consumerPosition and, under overwrite-oldest, reclaims the
+    /// oldest committed records until `total` bytes are free after `pendingHead`.
+    func makeRoom(_ total: UInt64, pendingHead: UInt64) throws(RingError) -> Bool {
+        let capacity = UInt64(geometry.capacity)
+        while true {
+            // acquire: pairs with the consumer's release store / CAS of consumerPosition,
+            // so the bytes it finished reading may be overwritten.
+            let tail = storage.consumerPosition.load(ordering: .acquiring)
+            guard tail & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+                throw .corrupt(.misalignedPosition(tail))
+            }
+            guard head &- tail <= capacity else {
+                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: tail))
+            }
+            cachedTail = tail
+            if capacity &- (pendingHead &- tail) >= total { return true }
+            guard geometry.policy == .overwriteOldest else { return false }
+            if tail == head {
+                // Only uncommitted records of this batch are left: commit them
+                // so they can be reclaimed like any other (deque(maxlen) keeps the newest).
+                guard pendingHead != head else { return false }
+                publish(pendingHead)
+                continue
+            }
+            let (size, isMessage) = try RecordIO.reclaimable(data, at: tail, committed: head, geometry: geometry)
+            // acq_rel: release orders nothing of ours before it that matters, acquire
+            // orders our coming overwrite of these bytes after it. Pairs with the
+            // consumer's CAS in RingConsumer.advance: whoever moves the position
+            // first owns the record.
+            let (won, _) = storage.consumerPosition.compareExchange(
+                expected: tail, desired: tail &+ UInt64(size), ordering: .sequentiallyConsistent)
+            if won {
+                if isMessage {
+                    // relaxed: statistics; only the producer writes droppedCount.
+                    let n = storage.droppedCount.load(ordering: .relaxed)
+                    storage.droppedCount.store(n &+ 1, ordering: .relaxed)
+                }
+                cachedTail = tail &+ UInt64(size)
+            }
+        }
+    }
+
+    /// Writes the record header, zeroes the alignment bytes and copies the
+    /// payload (if given) for a record at `start`; returns the position after it.
+    @inline(__always)
+    func fill(at start: UInt64, length: Int, from payload: UnsafeRawBufferPointer?) -> UInt64 {
+        let offset = Int(truncatingIfNeeded: start & geometry.mask)
+        let size = RingLayout.recordSize(payloadLength: length)
+        if length > 0 {
+            // The last 8-byte word holds the payload's tail and the alignment
+            // bytes; zero it first so the alignment bytes are zero (SPEC.md §6.2).
+            if let payload {
+                data.storeBytes(of: UInt64(0), toByteOffset: offset + size - 8, as: UInt64.self)
+                (data + offset + RingLayout.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: length)
+            } else {
+                let tailStart = offset + RingLayout.recordHeaderSize + length
+                let pad = size - RingLayout.recordHeaderSize - length
+                if pad > 0 { (data + tailStart).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
+            }
+        }
+        RecordIO.writeHeader(data, at: offset, length: UInt32(length), kind: RingLayout.recordKindMessage)
+        return start &+ UInt64(size)
+    }
+
+    /// Makes every record before `newHead` visible (SPEC.md §8.1 step 4) and
+    /// wakes a sleeping consumer.
+    @inline(__always)
+    func publish(_ newHead: UInt64) {
+        // release: pairs with the consumer's acquire load of producerPosition, so the
+        // record bytes written above are visible before the position that covers them.
+        // seq_cst: keeps the readerWaiters load in signalIfWaiting after this store (SPEC.md §10).
+        storage.producerPosition.store(newHead, ordering: .sequentiallyConsistent)
+        head = newHead
+        WaitWord.signalIfWaiting(storage.dataChannel)
+    }
+
+    @inline(__always)
+    func withBytes<C: Collection<UInt8>, R>(_ c: C, _ body: (UnsafeRawBufferPointer) throws(RingError) -> R) throws(RingError) -> R {
+        let fast: Result<R, RingError>? = c.withContiguousStorageIfAvailable { buf in
+            do throws(RingError) { return .success(try body(UnsafeRawBufferPointer(buf))) } catch { return .failure(error) }
+        }
+        if let fast { return try fast.get() }
+        let copy = Array(c)
+        let slow: Result<R, RingError> = copy.withUnsafeBytes { raw in
+            do throws(RingError) { return .success(try body(raw)) } catch { return .failure(error) }
+        }
+        return try slow.get()
+    }
+}

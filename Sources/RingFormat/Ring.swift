@@ -1,0 +1,258 @@
+// Ring.swift - creating and opening ring files (SPEC.md §7, §13) and
+// inspecting them. Producers and consumers are made from a Ring.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Atomics
+import CRingSys
+
+/// An open ring file.
+///
+/// ```swift
+/// let ring = try Ring.create(at: "/dev/shm/events", capacity: 1 << 20)
+/// let producer = try ring.makeProducer()
+/// try producer.write(Array("hello".utf8))
+/// let consumer = try Ring.open(at: "/dev/shm/events").makeConsumer()
+/// let message = try consumer.read()          // [UInt8]("hello".utf8)
+/// ```
+///
+/// A Ring, its producer and its consumer share one mapping of the file; it
+/// is unmapped when the last of them is released. Closing a Ring does not
+/// close the producer or consumer made from it.
+public final class Ring {
+    let storage: RingStorage
+    /// True once `close()` was called.
+    public private(set) var isClosed = false
+
+    init(storage: RingStorage) { self.storage = storage }
+
+    /// The path the ring was opened or created at.
+    public var path: String { storage.path }
+    /// The ring's validated immutable fields.
+    public var geometry: RingGeometry { storage.geometry }
+    /// Size of the data region in bytes.
+    public var capacity: Int { storage.geometry.capacity }
+    /// What a full ring does.
+    public var policy: RingPolicy { storage.geometry.policy }
+    /// The largest message this ring accepts.
+    public var maxMessageSize: Int { storage.geometry.maxMessageSize }
+
+    // MARK: Creating and opening
+
+    /// Creates a new ring file at `path` (SPEC.md §7).
+    ///
+    /// The file is built completely under no name (or a temporary one) and
+    /// then linked into place, so no process ever sees a half-made ring, and
+    /// of two processes creating the same path one succeeds and the other gets
+    /// `system(errno: EEXIST)` (see `openOrCreate` for the usual remedy).
+    ///
+    /// - Parameters:
+    ///   - capacity: bytes of the data region; rounded up to a power of two, at least 4096.
+    ///   - policy: what a full ring does.
+    ///   - mode: permission bits of the new file (the umask applies), 0600 by default.
+    ///   - replaceExisting: atomically replace a file already at `path`
+    ///     (processes that have the old file open keep using the old file).
+    ///   - initialPosition: the starting value of both positions, a multiple
+    ///     of 8 (for tests of positions past 2^32).
+    /// - Throws: `invalidSize` for a bad capacity or initial position, `system` for I/O failures.
+    public static func create(
+        at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
+        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
+    ) throws(RingError) -> Ring {
+        let cap = try Header.roundedCapacity(capacity)
+        guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
+            throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
+        }
+        let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition)
+        let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
+
+        // Build the whole file before it has its name.
+        let directory = Ring.directory(of: path)
+        var temporaryName: String?
+        var fd = ringsys_open_tmpfile(directory, mode)
+        if fd == -EOPNOTSUPP || replaceExisting {
+            if fd >= 0 { SystemCalls.closeFile(fd) }
+            let name = "\(path).tmp-\(SystemCalls.processID)-\(Ring.nextTemporaryNumber())"
+            fd = try SystemCalls.openFile(name, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
+            temporaryName = name
+        } else if fd < 0 {
+            throw .system(operation: "open(O_TMPFILE)", errno: -fd)
+        }
+        do throws(RingError) {
+            try SystemCalls.truncate(fd, to: fileSize)
+            let rc = ringsys_reserve(fd, Int64(fileSize))
+            if rc != 0 && rc != -EOPNOTSUPP { throw RingError.system(operation: "posix_fallocate", errno: -rc) }
+            let written: Result<Void, RingError> = image.withUnsafeBytes { raw in
+                do throws(RingError) { return .success(try SystemCalls.writeFully(fd, raw, at: 0)) } catch { return .failure(error) }
+            }
+            try written.get()
+            try SystemCalls.sync(fd)
+            if let temporaryName {
+                if replaceExisting {
+                    try SystemCalls.renameFile(temporaryName, path)
+                } else {
+                    defer { SystemCalls.unlinkFile(temporaryName) }
+                    try SystemCalls.linkFile(temporaryName, path)
+                }
+            } else {
+                let rc = path.withCString { ringsys_link_tmpfile(fd, $0) }
+                if rc != 0 { throw RingError.system(operation: "link", errno: -rc) }
+            }
+        } catch {
+            if let temporaryName { SystemCalls.unlinkFile(temporaryName) }
+            SystemCalls.closeFile(fd)
+            throw error
+        }
+        // Validate what we made through the same path every reader takes.
+        return Ring(storage: try RingStorage(path: path, fd: fd))
+    }
+
+    /// Opens an existing ring file, validating its header (SPEC.md §13).
+    /// - Throws: `system` (errno ENOENT, EACCES, EISDIR, …), `corrupt`, `unsupportedVersion`.
+    public static func open(at path: String) throws(RingError) -> Ring {
+        let fd = try SystemCalls.openFile(path, flags: O_RDWR)
+        return Ring(storage: try RingStorage(path: path, fd: fd))
+    }
+
+    /// Opens the ring at `path`, creating it if there is none. Of several
+    /// processes doing this at once, one creates and the others open its ring.
+    /// An existing ring is used as it is, whatever its capacity and policy.
+    public static func openOrCreate(
+        at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600
+    ) throws(RingError) -> Ring {
+        while true {
+            do throws(RingError) {
+                return try open(at: path)
+            } catch .system(_, let code) where code == ENOENT {
+                do throws(RingError) {
+                    return try create(at: path, capacity: capacity, policy: policy, mode: mode)
+                } catch .system(_, let code) where code == EEXIST {
+                    continue // another process won the race: open its ring
+                }
+            }
+        }
+    }
+
+    // MARK: Roles
+
+    /// Takes the producer role (SPEC.md §11).
+    /// - Throws: `busy(.producer)` if another handle holds it, `closed`.
+    public func makeProducer() throws(RingError) -> RingProducer {
+        guard !isClosed else { throw .closed }
+        return try RingProducer(storage: storage)
+    }
+
+    /// Takes the consumer role (SPEC.md §11).
+    /// - Throws: `busy(.consumer)` if another handle holds it, `closed`.
+    public func makeConsumer() throws(RingError) -> RingConsumer {
+        guard !isClosed else { throw .closed }
+        return try RingConsumer(storage: storage)
+    }
+
+    // MARK: Inspection
+
+    /// A snapshot of the ring's state, checked record by record.
+    /// - Throws: `corrupt` if the committed records do not form a valid chain.
+    public func stats() throws(RingError) -> RingStats {
+        guard !isClosed else { throw .closed }
+        let g = storage.geometry
+        while true {
+            let (p, c) = try storage.snapshotPositions()
+            var count = 0
+            var position = c
+            var payloadBytes = 0
+            var reclaimed = false
+            while position != p {
+                let record: LocatedRecord
+                do throws(RingError) {
+                    record = try RecordIO.locate(storage.data, at: position, committed: p, geometry: g)
+                } catch {
+                    // Under overwrite-oldest the producer may be rewriting these bytes.
+                    // acquire: pairs with the producer's CAS in makeRoom.
+                    if g.policy == .overwriteOldest && storage.consumerPosition.load(ordering: .acquiring) != c {
+                        reclaimed = true
+                        break
+                    }
+                    throw error
+                }
+                count += 1
+                payloadBytes += record.length
+                position = record.end
+            }
+            if reclaimed { continue }
+            // acquire: pairs with RingProducer.closeWriter's release store.
+            let state = storage.writerState.load(ordering: .acquiring)
+            guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
+            return RingStats(
+                capacity: g.capacity, policy: g.policy,
+                versionMajor: g.versionMajor, versionMinor: g.versionMinor,
+                producerPosition: p, consumerPosition: c,
+                messageCount: count, payloadBytes: payloadBytes,
+                droppedCount: storage.droppedCount.load(ordering: .relaxed),
+                isWriterClosed: state == RingLayout.writerStateClosed)
+        }
+    }
+
+    /// Number of unread messages (walks the records: O(messages)).
+    public var messageCount: Int {
+        get throws(RingError) { try stats().messageCount }
+    }
+
+    /// Writes the mapping's dirty pages to the file (msync).
+    public func flush() throws(RingError) {
+        guard !isClosed else { throw .closed }
+        try storage.flush()
+    }
+
+    /// Closes this handle. Producers and consumers made from it stay usable.
+    public func close() {
+        isClosed = true
+    }
+
+    // MARK: Helpers
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = path[..<slash]
+        return dir.isEmpty ? "/" : String(dir)
+    }
+
+    nonisolated(unsafe) static var temporaryCounter = ManagedAtomic<UInt64>(0)
+    static func nextTemporaryNumber() -> UInt64 {
+        temporaryCounter.loadThenWrappingIncrement(ordering: .relaxed)
+    }
+}
+
+/// A snapshot of a ring's state (`Ring.stats()`).
+public struct RingStats: Sendable, Equatable {
+    /// Size of the data region in bytes.
+    public let capacity: Int
+    /// What a full ring does.
+    public let policy: RingPolicy
+    /// Format major version of the file.
+    public let versionMajor: UInt16
+    /// Format minor version of the file.
+    public let versionMinor: UInt16
+    /// producerPosition at the snapshot.
+    public let producerPosition: UInt64
+    /// consumerPosition at the snapshot.
+    public let consumerPosition: UInt64
+    /// Unread messages.
+    public let messageCount: Int
+    /// Sum of the unread messages' lengths.
+    public let payloadBytes: Int
+    /// Messages dropped by overwrite-oldest since the file was created.
+    public let droppedCount: UInt64
+    /// Whether the producer closed the stream.
+    public let isWriterClosed: Bool
+
+    /// Bytes of the data region in use (records, their headers and padding).
+    public var usedBytes: Int { Int(producerPosition &- consumerPosition) }
+    /// Bytes of the data region free.
+    public var freeBytes: Int { capacity - usedBytes }
+    /// True when there is nothing to read.
+    public var isEmpty: Bool { producerPosition == consumerPosition }
+}

@@ -1,0 +1,88 @@
+// RingError.swift - the typed errors of SPEC.md §15, named the same in Swift,
+// C (RING_ERR_*) and Python (ringpy.*Error).
+
+/// Why a ring file was judged corrupt (SPEC.md §13).
+public enum CorruptionReason: Sendable, Equatable {
+    /// The file is shorter than a header, or than headerSize + capacity.
+    case truncated(fileSize: Int, expected: Int)
+    /// The file is longer than headerSize + capacity.
+    case fileSizeMismatch(fileSize: Int, expected: Int)
+    /// The first eight bytes are not "RINGFMT\0".
+    case badMagic
+    /// The stored CRC-32 does not match the identity line.
+    case badChecksum(stored: UInt32, computed: UInt32)
+    /// headerSize is not a power of two within MIN_HEADER_SIZE...MAX_HEADER_SIZE.
+    case badHeaderSize(UInt32)
+    /// capacity is not a power of two within MIN_CAPACITY...MAX_CAPACITY.
+    case badCapacity(UInt64)
+    /// writerState is neither open nor closed.
+    case badWriterState(UInt32)
+    /// A position is not a multiple of RECORD_ALIGNMENT.
+    case misalignedPosition(UInt64)
+    /// producerPosition - consumerPosition is more than the capacity (or "negative").
+    case positionsOutOfOrder(producer: UInt64, consumer: UInt64)
+    /// A record header's length does not fit in what was committed or in the region.
+    case badRecordLength(position: UInt64, length: UInt32)
+    /// A record header's kind is neither message nor padding.
+    case badRecordKind(position: UInt64, kind: UInt32)
+    /// A padding record that does not end exactly at the end of the data region.
+    case misplacedPadding(position: UInt64)
+}
+
+/// Why a well-formed file cannot be used by this implementation (SPEC.md §14).
+public enum UnsupportedReason: Sendable, Equatable {
+    /// The major version is not 1.
+    case majorVersion(major: UInt16, minor: UInt16)
+    /// incompatFlags has bits this implementation does not know.
+    case incompatibleFlags(UInt32)
+    /// The policy value is not one this implementation knows.
+    case policy(UInt32)
+}
+
+/// Which exclusive role a handle asked for.
+public enum RingRole: String, Sendable, Equatable {
+    /// The single writer of a 1.0 ring.
+    case producer
+    /// The single reader of a 1.0 ring.
+    case consumer
+}
+
+/// Every failure of a ring operation.
+public enum RingError: Error, Sendable, Equatable {
+    /// The ring has no room for the message (reject-when-full), or a timed write expired.
+    case full
+    /// The ring has no message to read, or a timed read expired.
+    case empty
+    /// The message is larger than the ring's maximum message size, or a size argument is invalid.
+    case invalidSize(size: Int, maximum: Int)
+    /// The handle was closed.
+    case closed
+    /// The producer closed the stream and every message has been read.
+    case endOfStream
+    /// The shared file holds values no valid ring can hold.
+    case corrupt(CorruptionReason)
+    /// The file is a ring of a version or with features this implementation cannot use.
+    case unsupportedVersion(UnsupportedReason)
+    /// Another handle (in this or another process) holds the role.
+    case busy(RingRole)
+    /// A system call failed; `errno` is its error number.
+    case system(operation: String, errno: Int32)
+}
+
+extension RingError: CustomStringConvertible {
+    /// A one-line, human-readable description.
+    public var description: String {
+        switch self {
+        case .full: return "ring is full"
+        case .empty: return "ring is empty"
+        case let .invalidSize(size, maximum):
+            return "invalid size \(size) (maximum \(maximum))"
+        case .closed: return "handle is closed"
+        case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
+        case let .corrupt(reason): return "corrupt ring file: \(reason)"
+        case let .unsupportedVersion(reason): return "unsupported ring file: \(reason)"
+        case let .busy(role): return "the \(role.rawValue) role is held by another handle"
+        case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
+        }
+    }
+}

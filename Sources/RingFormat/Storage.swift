@@ -1,0 +1,137 @@
+// Storage.swift - one open ring file: its descriptor, its mapping, the
+// validated geometry and atomic views of the shared header words. Shared by
+// a Ring and the producer and consumer made from it; unmapped when the last
+// of them goes away.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Atomics
+import CRingSys
+
+final class RingStorage: @unchecked Sendable {
+    let path: String
+    let fd: Int32
+    let base: UnsafeMutableRawPointer
+    let geometry: RingGeometry
+    /// First byte of the data region (base + headerSize).
+    let data: UnsafeMutableRawPointer
+
+    // Atomic views of the mutable header words (SPEC.md §3.2-§3.4).
+    let producerPosition: UnsafeAtomic<UInt64>
+    let droppedCount: UnsafeAtomic<UInt64>
+    let writerState: UnsafeAtomic<UInt32>
+    let consumerPosition: UnsafeAtomic<UInt64>
+    /// dataSignal + readerWaiters: the consumer sleeps here, the producer wakes it.
+    let dataChannel: WaitChannel
+    /// spaceSignal + writerWaiters: the producer sleeps here, the consumer wakes it.
+    let spaceChannel: WaitChannel
+
+    /// Roles taken through this open file description (the OFD lock cannot
+    /// tell two handles of the same description apart, so these do).
+    let producerTaken = ManagedAtomic<Bool>(false)
+    let consumerTaken = ManagedAtomic<Bool>(false)
+
+    /// Takes ownership of `fd`: validates the header it holds and maps the file.
+    init(path: String, fd: Int32) throws(RingError) {
+        do throws(RingError) {
+            guard try SystemCalls.isRegularFile(fd) else {
+                throw RingError.corrupt(.truncated(fileSize: 0, expected: RingLayout.minHeaderSize))
+            }
+            let size = try SystemCalls.fileSize(fd)
+            // Read the header once into private memory; validate that copy.
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: RingLayout.minHeaderSize, alignment: 8)
+            defer { copy.deallocate() }
+            let got = try SystemCalls.readFully(fd, into: copy, at: 0)
+            if got < RingLayout.minHeaderSize {
+                throw RingError.corrupt(.truncated(fileSize: size, expected: RingLayout.minHeaderSize))
+            }
+            let geometry = try Header.validate(UnsafeRawBufferPointer(copy), fileSize: size)
+            self.geometry = geometry
+            self.base = try SystemCalls.mapShared(fd, length: geometry.fileSize)
+        } catch {
+            SystemCalls.closeFile(fd)
+            throw error
+        }
+        self.path = path
+        self.fd = fd
+        self.data = base + geometry.headerSize
+        let base = self.base
+        producerPosition = RingStorage.atomic64(base, RingLayout.Header.producerPosition)
+        droppedCount = RingStorage.atomic64(base, RingLayout.Header.droppedCount)
+        writerState = RingStorage.atomic32(base, RingLayout.Header.writerState)
+        consumerPosition = RingStorage.atomic64(base, RingLayout.Header.consumerPosition)
+        dataChannel = RingStorage.channel(base, RingLayout.Header.dataSignal, RingLayout.Header.readerWaiters)
+        spaceChannel = RingStorage.channel(base, RingLayout.Header.spaceSignal, RingLayout.Header.writerWaiters)
+    }
+
+    static func atomic64(_ base: UnsafeMutableRawPointer, _ f: FieldLayout) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: (base + f.offset).assumingMemoryBound(to: UInt64.AtomicRepresentation.self))
+    }
+
+    static func atomic32(_ base: UnsafeMutableRawPointer, _ f: FieldLayout) -> UnsafeAtomic<UInt32> {
+        UnsafeAtomic(at: (base + f.offset).assumingMemoryBound(to: UInt32.AtomicRepresentation.self))
+    }
+
+    static func channel(_ base: UnsafeMutableRawPointer, _ signal: FieldLayout, _ waiters: FieldLayout) -> WaitChannel {
+        WaitChannel(signal: atomic32(base, signal), waiters: atomic32(base, waiters),
+                    address: (base + signal.offset).assumingMemoryBound(to: UInt32.self))
+    }
+
+    deinit {
+        SystemCalls.unmap(base, length: geometry.fileSize)
+        SystemCalls.closeFile(fd)
+    }
+
+    /// Takes `role` for this process: the in-process flag, then the file lock
+    /// (SPEC.md §11). Released by `releaseRole`, or by the kernel at exit.
+    func takeRole(_ role: RingRole) throws(RingError) {
+        let flag = role == .producer ? producerTaken : consumerTaken
+        guard flag.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw .busy(role)
+        }
+        let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
+        let rc = ringsys_lock_range(fd, Int64(offset), 1)
+        if rc != 0 {
+            flag.store(false, ordering: .releasing)
+            throw rc == -EAGAIN ? .busy(role) : .system(operation: "fcntl(lock)", errno: -rc)
+        }
+    }
+
+    /// Gives back a role taken with `takeRole`.
+    func releaseRole(_ role: RingRole) {
+        let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
+        _ = ringsys_unlock_range(fd, Int64(offset), 1)
+        (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)
+    }
+
+    /// msync of the whole mapping.
+    func flush() throws(RingError) {
+        try SystemCalls.syncMapping(base, length: geometry.fileSize)
+    }
+
+    /// A consistent snapshot of both positions, checked (SPEC.md §13).
+    ///
+    /// The two words are written by different sides, so reading one and then
+    /// the other can straddle an update. consumerPosition is read before and
+    /// after producerPosition; equal reads (positions only grow) mean the pair
+    /// existed at one moment. Only a consistent pair is judged corrupt.
+    func snapshotPositions() throws(RingError) -> (producer: UInt64, consumer: UInt64) {
+        var attempt = 0
+        while true {
+            // acquire: pairs with the consumer's release store (or either side's CAS) of consumerPosition.
+            let c1 = consumerPosition.load(ordering: .acquiring)
+            // acquire: pairs with the producer's store in RingProducer.publish.
+            let p = producerPosition.load(ordering: .acquiring)
+            // acquire: as for c1.
+            let c2 = consumerPosition.load(ordering: .acquiring)
+            if c1 == c2 || attempt >= 1000 {
+                try Header.checkPositions(producer: p, consumer: c2, capacity: geometry.capacity)
+                return (p, c2)
+            }
+            attempt += 1
+        }
+    }
+}

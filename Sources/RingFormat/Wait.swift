@@ -1,0 +1,116 @@
+// Wait.swift - blocking waits on the shared wait words (SPEC.md §10): spin a
+// little, then sleep on a futex word in the file mapping, so a blocked side
+// uses no CPU and the other side only makes a system call when someone sleeps.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Atomics
+import CRingSys
+
+/// One wait word of SPEC.md §10 and the count of those sleeping on it.
+struct WaitChannel {
+    /// The futex word; its value changes whenever the awaited side makes progress.
+    let signal: UnsafeAtomic<UInt32>
+    /// How many are sleeping (or about to sleep) on `signal`.
+    let waiters: UnsafeAtomic<UInt32>
+    /// The address of `signal`, for the futex calls.
+    let address: UnsafeMutablePointer<UInt32>
+}
+
+/// A point on the monotonic clock after which a wait gives up.
+struct Deadline {
+    /// Nanoseconds on the monotonic clock; nil: never.
+    let nanoseconds: UInt64?
+
+    /// The deadline `timeout` from now; nil timeout: no deadline.
+    init(after timeout: Duration?) {
+        guard let timeout else { nanoseconds = nil; return }
+        let (seconds, attoseconds) = timeout.components
+        if seconds < 0 || (seconds == 0 && attoseconds <= 0) {
+            nanoseconds = SystemCalls.monotonicNanoseconds()
+            return
+        }
+        let ns = UInt64(min(seconds, 1 << 32)) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
+        nanoseconds = SystemCalls.monotonicNanoseconds() &+ ns
+    }
+
+    /// Nanoseconds left (0 when passed); -1 for no deadline.
+    var remaining: Int64 {
+        guard let nanoseconds else { return -1 }
+        let now = SystemCalls.monotonicNanoseconds()
+        return now >= nanoseconds ? 0 : Int64(nanoseconds - now)
+    }
+}
+
+/// The wait/wake protocol of SPEC.md §10, for one (signal, waiters) pair.
+enum WaitWord {
+    /// Spin iterations before sleeping.
+    static let spinIterations = 256
+
+    /// Waits until `ready()` is true or the deadline passes; returns whether it became ready.
+    ///
+    /// `ready` must read the other side's position with sequentially consistent
+    /// ordering: the waiter increments `waiters` (seq_cst) and then reads the
+    /// position, the other side stores the position (seq_cst) and then reads
+    /// `waiters`; one of the two sees the other's write, so no wake-up is lost.
+    static func wait(
+        _ channel: WaitChannel, deadline: Deadline, ready: () throws(RingError) -> Bool
+    ) throws(RingError) -> Bool {
+        for _ in 0..<spinIterations {
+            if try ready() { return true }
+            ringsys_cpu_relax()
+        }
+        var backoff: UInt64 = 20_000
+        while true {
+            // seq_cst: pairs with the seq_cst load of `waiters` in signalIfWaiting.
+            channel.waiters.wrappingIncrement(ordering: .sequentiallyConsistent)
+            // The value to sleep on is read before the final check, so a
+            // signal after the check changes it and the futex returns at once.
+            let seen = channel.signal.load(ordering: .sequentiallyConsistent)
+            let isReady: Bool
+            do throws(RingError) { isReady = try ready() } catch {
+                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                throw error
+            }
+            if isReady {
+                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                return true
+            }
+            let remaining = deadline.remaining
+            if remaining == 0 {
+                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                return false
+            }
+            let rc = ringsys_futex_wait(channel.address, seen, remaining)
+            if rc == -ENOSYS {
+                // Portable fallback: poll with a growing sleep, at most 1 ms.
+                let nap = remaining < 0 ? backoff : min(backoff, UInt64(remaining))
+                SystemCalls.sleep(nanoseconds: nap)
+                backoff = min(backoff * 2, 1_000_000)
+            }
+            channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+            if try ready() { return true }
+            if deadline.remaining == 0 { return false }
+        }
+    }
+
+    /// Wakes every sleeper on `signal` if `waiters` says there is one. Call it
+    /// right after the seq_cst store that made progress visible.
+    @inline(__always)
+    static func signalIfWaiting(_ channel: WaitChannel) {
+        // seq_cst: pairs with the waiter's seq_cst increment in wait().
+        if channel.waiters.load(ordering: .sequentiallyConsistent) != 0 {
+            wake(channel)
+        }
+    }
+
+    /// Bumps `signal` and wakes every sleeper on it, unconditionally.
+    static func wake(_ channel: WaitChannel) {
+        channel.signal.wrappingIncrement(ordering: .sequentiallyConsistent)
+        _ = ringsys_futex_wake_all(channel.address)
+    }
+}
+

@@ -1,0 +1,2 @@
+import RingFormat
+print("ringctl")
