@@ -25,11 +25,13 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // The seeded, self-checking message workload of the tests and interop programs.
+        .target(name: "RingWorkload"),
         // Command-line tool: create, produce, consume, inspect and dump ring files.
-        .executableTarget(name: "ringctl", dependencies: ["RingFormat"]),
+        .executableTarget(name: "ringctl", dependencies: ["RingFormat", "RingWorkload"]),
         .testTarget(
             name: "RingFormatTests",
-            dependencies: ["RingFormat", "CRingSys"]
+            dependencies: ["RingFormat", "RingWorkload", "CRingSys"]
         ),
     ]
 )

@@ -1,2 +1,248 @@
+// ringctl - create, fill, drain, inspect and dump RingFormat ring files.
+// The process tests, the interop runner and the demo drive rings through it.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RingFormat
-print("ringctl")
+import RingWorkload
+
+let usage = """
+usage: ringctl COMMAND PATH [options]
+  create  PATH --capacity N [--policy reject|overwrite] [--initial-position N] [--replace] [--open-or-create]
+  produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
+  consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
+  write   PATH TEXT...        write each TEXT as one message
+  read    PATH [--all]        print the next message (or every message) as text
+  inspect PATH                print the ring's state
+  dump    PATH [--data-bytes N]  hex dump of the header's non-zero lines and the data region
+"""
+
+/// Writes `text` to standard error (fd 2).
+func printError(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+func fail(_ text: String) -> Never {
+    printError("ringctl: \(text)")
+    exit(2)
+}
+
+struct Options {
+    var positional: [String] = []
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+
+    init(_ args: ArraySlice<String>) {
+        let valued: Set<String> = ["--capacity", "--policy", "--initial-position", "--count", "--seed",
+                                   "--min-size", "--max-size", "--batch", "--timeout-ms", "--data-bytes"]
+        var i = args.startIndex
+        while i < args.endIndex {
+            let a = args[i]
+            if valued.contains(a) {
+                guard i + 1 < args.endIndex else { fail("\(a) needs a value") }
+                values[a] = args[i + 1]
+                i += 2
+            } else if a.hasPrefix("--") {
+                flags.insert(a)
+                i += 1
+            } else {
+                positional.append(a)
+                i += 1
+            }
+        }
+    }
+
+    func int(_ name: String, default value: Int) -> Int {
+        guard let s = values[name] else { return value }
+        guard let v = Int(s) else { fail("\(name) wants a whole number, got \(s)") }
+        return v
+    }
+
+    func uint64(_ name: String, default value: UInt64) -> UInt64 {
+        guard let s = values[name] else { return value }
+        guard let v = UInt64(s) else { fail("\(name) wants a whole number, got \(s)") }
+        return v
+    }
+
+    var timeout: Duration? {
+        let ms = int("--timeout-ms", default: -1)
+        return ms < 0 ? nil : .milliseconds(ms)
+    }
+}
+
+func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+
+func run() throws {
+    let args = CommandLine.arguments
+    guard args.count >= 3 else { printError(usage); exit(2) }
+    let command = args[1]
+    let path = args[2]
+    let o = Options(args[3...])
+
+    switch command {
+    case "create":
+        let policy: RingPolicy = (o.values["--policy"] ?? "reject") == "overwrite" ? .overwriteOldest : .rejectWhenFull
+        let capacity = o.int("--capacity", default: 1 << 20)
+        let ring = o.flags.contains("--open-or-create")
+            ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy)
+            : try Ring.create(at: path, capacity: capacity, policy: policy,
+                              replaceExisting: o.flags.contains("--replace"),
+                              initialPosition: o.uint64("--initial-position", default: 0))
+        print("created \(path) capacity \(ring.capacity) policy \(ring.policy)")
+
+    case "produce":
+        let ring = try Ring.open(at: path)
+        let count = o.int("--count", default: 1000)
+        let workload = Workload(seed: o.uint64("--seed", default: 1), minSize: o.int("--min-size", default: 0),
+                                maxSize: min(o.int("--max-size", default: 256), ring.maxMessageSize))
+        let producer = try ring.makeProducer()
+        let batch = max(1, o.int("--batch", default: 1))
+        var buffer = [UInt8](repeating: 0, count: workload.maxSize)
+        let start = ContinuousClock.now
+        var index: UInt64 = 0
+        while index < UInt64(count) {
+            if batch == 1 {
+                let size = workload.size(of: index)
+                try buffer.withUnsafeMutableBytes { raw in
+                    let m = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
+                    workload.fill(m, index: index)
+                    try producer.write(UnsafeRawBufferPointer(m), timeout: o.timeout)
+                }
+                index += 1
+            } else {
+                let n = min(batch, count - Int(index))
+                let messages = (0..<n).map { workload.message(index + UInt64($0)) }
+                var done = 0
+                while done < n {
+                    let w = try producer.write(batch: messages[done...])
+                    if w == 0 { try producer.write(messages[done], timeout: o.timeout); done += 1 } else { done += w }
+                }
+                index += UInt64(n)
+            }
+        }
+        if o.flags.contains("--close") { producer.closeWriter() } else { producer.close() }
+        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - start).components.seconds)
+        print("produced \(count) messages in \(String(Int(seconds * 1000))) ms")
+
+    case "consume":
+        let ring = try Ring.open(at: path)
+        let count = o.int("--count", default: 1000)
+        let untilEnd = o.flags.contains("--until-end")
+        let workload = Workload(seed: o.uint64("--seed", default: 1), minSize: o.int("--min-size", default: 0),
+                                maxSize: min(o.int("--max-size", default: 256), ring.maxMessageSize))
+        let consumer = try ring.makeConsumer()
+        let overwrite = ring.policy == .overwriteOldest
+        var checksum = StreamChecksum()
+        var received = 0
+        var bytes = 0
+        var expected: UInt64 = 0
+        var skipped: UInt64 = 0
+        let start = ContinuousClock.now
+        while untilEnd || received < count {
+            guard let message = try readOrEnd(consumer, timeout: o.timeout) else { break }
+            let ok = message.withUnsafeBytes { (raw) -> Bool in
+                var index = expected
+                if overwrite {
+                    // Overwrite-oldest: an in-order subsequence of whole messages.
+                    guard let carried = Workload.index(in: raw), carried >= expected else { return false }
+                    skipped += carried - expected
+                    index = carried
+                }
+                guard workload.matches(raw, index: index) else { return false }
+                checksum.add(raw)
+                expected = index + 1
+                return true
+            }
+            guard ok else {
+                fail("message \(received) (expected index \(expected), \(message.count) bytes) is wrong")
+            }
+            received += 1
+            bytes += message.count
+        }
+        consumer.close()
+        let elapsed = ContinuousClock.now - start
+        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        print("consumed \(received) messages \(bytes) bytes checksum \(hex(checksum.value)) overwritten \(skipped) in \(ms) ms")
+
+    case "write":
+        let producer = try Ring.open(at: path).makeProducer()
+        for text in o.positional { try producer.write(Array(text.utf8)) }
+        producer.close()
+
+    case "read":
+        let consumer = try Ring.open(at: path).makeConsumer()
+        repeat {
+            guard let message = try consumer.tryRead() else { break }
+            print(String(decoding: message, as: UTF8.self))
+        } while o.flags.contains("--all")
+        consumer.close()
+
+    case "inspect":
+        let s = try Ring.open(at: path).stats()
+        print("""
+        version \(s.versionMajor).\(s.versionMinor)
+        capacity \(s.capacity)
+        policy \(s.policy)
+        producerPosition \(s.producerPosition)
+        consumerPosition \(s.consumerPosition)
+        usedBytes \(s.usedBytes)
+        messageCount \(s.messageCount)
+        droppedCount \(s.droppedCount)
+        writerClosed \(s.isWriterClosed)
+        """)
+
+    case "dump":
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RingError.system(operation: "open", errno: errno) }
+        defer { close(fd) }
+        let ring = try Ring.open(at: path)
+        let limit = o.int("--data-bytes", default: ring.capacity)
+        var bytes = [UInt8](repeating: 0, count: ring.geometry.headerSize + min(limit, ring.capacity))
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        print(hexDump(Array(bytes[0..<max(0, n)]), headerSize: ring.geometry.headerSize))
+
+    default:
+        printError(usage)
+        exit(2)
+    }
+}
+
+/// The next message, or nil at the end of the stream.
+func readOrEnd(_ consumer: RingConsumer, timeout: Duration?) throws(RingError) -> [UInt8]? {
+    do {
+        return try consumer.read(timeout: timeout)
+    } catch .endOfStream {
+        return nil
+    }
+}
+
+/// Sixteen bytes a line, skipping header lines that are all zero.
+func hexDump(_ bytes: [UInt8], headerSize: Int) -> String {
+    var out: [String] = []
+    var skipping = false
+    for lineStart in stride(from: 0, to: bytes.count, by: 16) {
+        let line = bytes[lineStart..<min(lineStart + 16, bytes.count)]
+        if lineStart < headerSize && line.allSatisfy({ $0 == 0 }) {
+            if !skipping { out.append("*") }
+            skipping = true
+            continue
+        }
+        skipping = false
+        let offset = String(lineStart, radix: 16)
+        let hexBytes = line.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }
+        out.append(String(repeating: "0", count: max(0, 8 - offset.count)) + offset + "  " + hexBytes.joined(separator: " "))
+    }
+    return out.joined(separator: "\n")
+}
+
+do {
+    try run()
+} catch {
+    printError("ringctl: \(error)")
+    exit(1)
+}
