@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .library(name: "RingFormat", targets: ["RingFormat"]),
         .executable(name: "ringctl", targets: ["ringctl"]),
+        // libringformat.so: the C ABI (build it with `make lib` for a self-contained library).
+        .library(name: "ringformat", type: .dynamic, targets: ["CRingABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -25,6 +27,10 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        // The public C header, as a module the Swift exports can use.
+        .target(name: "CRingFormatHeader", path: "Sources/CRingABI/include", publicHeadersPath: "."),
+        // The C ABI: @_cdecl exports over the core (include/ringformat.h).
+        .target(name: "CRingABI", dependencies: ["RingFormat", "CRingSys", "CRingFormatHeader"], exclude: ["include", "build"]),
         // The seeded, self-checking message workload of the tests and interop programs.
         .target(name: "RingWorkload"),
         // Command-line tool: create, produce, consume, inspect and dump ring files.

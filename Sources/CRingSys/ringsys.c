@@ -117,3 +117,16 @@ int ringsys_link_tmpfile(int fd, const char *path) {
     return -EOPNOTSUPP;
 #endif
 }
+
+static _Thread_local char last_error_message[256];
+static _Thread_local int last_error_errno;
+
+void ringsys_set_last_error(int err, const char *message) {
+    last_error_errno = err;
+    if (message == NULL) message = "";
+    snprintf(last_error_message, sizeof last_error_message, "%s", message);
+}
+
+const char *ringsys_last_error_message(void) { return last_error_message; }
+
+int ringsys_last_errno(void) { return last_error_errno; }

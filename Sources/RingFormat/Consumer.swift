@@ -100,26 +100,45 @@ public final class RingConsumer {
     /// Returns an empty array if there are none now.
     /// - Throws: `endOfStream` if none are left and the stream ended.
     public func read(maxCount: Int) throws(RingError) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        _ = try consumeBatch(maxCount: maxCount) { index, bytes in
+            if index == 0 { messages.removeAll(keepingCapacity: true) }
+            messages.append([UInt8](bytes))
+            return true
+        }
+        return messages
+    }
+
+    /// Consumes up to `maxCount` messages with one position update, showing
+    /// each to `visit(index, bytes)` in the mapping; `visit` returns false to
+    /// stop before that message (it is then not consumed). Under
+    /// overwrite-oldest a batch the producer reclaimed meanwhile is discarded
+    /// and visited again from index 0. Returns how many were consumed (0 if
+    /// none are there). For bindings that copy into their own buffers.
+    /// - Throws: `endOfStream` if none are left and the stream ended.
+    package func consumeBatch(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
-        guard maxCount > 0 else { return [] }
+        guard maxCount > 0 else { return 0 }
         retry: while true {
-            var messages: [[UInt8]] = []
+            var count = 0
             var position = startPosition()
             let start = position
-            scan: while messages.count < maxCount {
+            scan: while count < maxCount {
                 switch try locate(at: position, batchStart: start) {
                 case .record(let record):
-                    messages.append([UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)))
+                    let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
+                    guard visit(count, bytes) else { break scan }
                     position = record.end
+                    count += 1
                 case .reclaimed: continue retry
                 case .none: break scan
                 }
             }
-            if messages.isEmpty {
-                if try isEnded() { throw .endOfStream }
-                return []
+            if count == 0 {
+                if position == start, try isEnded() { throw .endOfStream }
+                return 0
             }
-            if advance(to: position) { return messages }
+            if advance(to: position) { return count }
         }
     }
 

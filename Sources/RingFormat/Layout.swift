@@ -13,6 +13,12 @@ public struct FieldLayout: Sendable, Equatable {
     public let offset: Int
     /// Size of the field in bytes.
     public let size: Int
+
+    /// A field of `size` bytes at `offset`.
+    public init(offset: Int, size: Int) {
+        self.offset = offset
+        self.size = size
+    }
 }
 
 /// The binary layout of a ring file, mirroring SPEC.md.

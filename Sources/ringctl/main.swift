@@ -13,7 +13,8 @@ let usage = """
 usage: ringctl COMMAND PATH [options]
   create  PATH --capacity N [--policy reject|overwrite] [--initial-position N] [--replace] [--open-or-create]
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
-  consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
+  consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
+          (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
   write   PATH TEXT...        write each TEXT as one message
   read    PATH [--all]        print the next message (or every message) as text
   inspect PATH                print the ring's state
@@ -133,6 +134,7 @@ func run() throws {
         let ring = try Ring.open(at: path)
         let count = o.int("--count", default: 1000)
         let untilEnd = o.flags.contains("--until-end")
+        let drain = o.flags.contains("--drain")
         let workload = Workload(seed: o.uint64("--seed", default: 1), minSize: o.int("--min-size", default: 0),
                                 maxSize: min(o.int("--max-size", default: 256), ring.maxMessageSize))
         let consumer = try ring.makeConsumer()
@@ -144,7 +146,8 @@ func run() throws {
         var skipped: UInt64 = 0
         let start = ContinuousClock.now
         while untilEnd || received < count {
-            guard let message = try readOrEnd(consumer, timeout: o.timeout) else { break }
+            let next = drain ? try consumer.tryRead() : try readOrEnd(consumer, timeout: o.timeout)
+            guard let message = next else { break }
             let ok = message.withUnsafeBytes { (raw) -> Bool in
                 var index = expected
                 if overwrite {

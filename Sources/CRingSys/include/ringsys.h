@@ -74,6 +74,15 @@ int ringsys_open_tmpfile(const char *dir, uint32_t mode);
  */
 int ringsys_link_tmpfile(int fd, const char *path);
 
+/** Records the detail of the last error on the calling thread (message is copied, truncated to 255 bytes). */
+void ringsys_set_last_error(int err, const char *message);
+
+/** The detail recorded by ringsys_set_last_error on this thread ("" if none). */
+const char *ringsys_last_error_message(void);
+
+/** The errno recorded by ringsys_set_last_error on this thread (0 if none). */
+int ringsys_last_errno(void);
+
 #ifdef __cplusplus
 }
 #endif

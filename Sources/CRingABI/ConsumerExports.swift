@@ -1,0 +1,183 @@
+// ConsumerExports.swift - the consumer functions of ringformat.h.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRingFormatHeader
+import RingFormat
+
+/// Runs `body` on the open consumer behind `pointer`, holding its lock.
+func withConsumer(_ pointer: OpaquePointer?, allowPeek: Bool = false,
+                  _ body: (RingConsumer, ConsumerHandle) throws(RingError) -> Void) -> Int32 {
+    guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
+    let handle = ConsumerHandle.from(pointer)
+    return handle.locked {
+        guard let consumer = handle.object, !consumer.isClosed else { return fail(.closed) }
+        if handle.busy && !allowPeek { return fail(.busy(.consumer)) }
+        return call { () throws(RingError) in try body(consumer, handle) }
+    }
+}
+
+/// Tries `attempt` until it returns true, sleeping on the ring between tries,
+/// until `timeout` (nanoseconds; negative: no limit) passes: then `.empty`.
+func untilReady(_ consumer: RingConsumer, _ timeout: Int64, _ attempt: () throws(RingError) -> Bool) throws(RingError) {
+    if try attempt() { return }
+    let clock = ContinuousClock()
+    let deadline = timeout < 0 ? nil : clock.now + .nanoseconds(timeout)
+    while true {
+        var left: Duration? = nil
+        if let deadline {
+            left = deadline - clock.now
+            if left! <= .zero { throw .empty }
+        }
+        _ = try consumer.waitForMessage(timeout: left)
+        if try attempt() { return }
+    }
+}
+
+/// Error for a batch whose first message alone does not fit.
+let bufferTooSmall = "the caller's buffer is smaller than the message"
+
+/// ring_consumer_open
+@_cdecl("ring_consumer_open")
+public func abiConsumerOpen(_ ring: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return fail(Code.invalidArgument, "out is NULL") }
+    out.pointee = nil
+    return withRing(ring) { (ring) throws(RingError) in
+        out.pointee = ConsumerHandle(try ring.makeConsumer()).retainedPointer()
+    }
+}
+
+/// ring_read
+@_cdecl("ring_read")
+public func abiRead(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+                    _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    abiReadTimeout(pointer, buf, capacity, len, 0)
+}
+
+/// ring_read_timeout
+@_cdecl("ring_read_timeout")
+public func abiReadTimeout(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+                           _ len: UnsafeMutablePointer<Int>?, _ timeout: Int64) -> Int32 {
+    var lengths = 0
+    var count = 0
+    let rc = abiReadBatch(pointer, buf, capacity, &lengths, 1, &count, timeout)
+    if let len { len.pointee = lengths } else if rc == Code.ok || rc == Code.bufferTooSmall {
+        return fail(Code.invalidArgument, "len is NULL")
+    }
+    return rc
+}
+
+/// ring_read_batch
+@_cdecl("ring_read_batch")
+public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+                         _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int,
+                         _ count: UnsafeMutablePointer<Int>?, _ timeout: Int64) -> Int32 {
+    guard let lengths, let count else { return fail(Code.invalidArgument, "lengths and count must not be NULL") }
+    count.pointee = 0
+    guard maxCount > 0 else { return fail(Code.invalidArgument, "max_count must be at least 1") }
+    guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, "buf is NULL") }
+    var needed = -1
+    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
+        try untilReady(c, timeout) { () throws(RingError) -> Bool in
+            var offset = 0
+            let n = try c.consumeBatch(maxCount: maxCount) { index, bytes in
+                if index == 0 { offset = 0 }
+                guard bytes.count <= capacity - offset else {
+                    if index == 0 { needed = bytes.count }
+                    return false
+                }
+                if bytes.count > 0 { (buf! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                lengths[index] = bytes.count
+                offset += bytes.count
+                return true
+            }
+            count.pointee = n
+            return n > 0 || needed >= 0
+        }
+    }
+    if rc == Code.ok && needed >= 0 && count.pointee == 0 {
+        lengths[0] = needed
+        return fail(Code.bufferTooSmall, "\(bufferTooSmall): need \(needed) bytes, have \(capacity)")
+    }
+    return rc
+}
+
+/// ring_peek
+@_cdecl("ring_peek")
+public func abiPeek(_ pointer: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafeRawPointer?>?,
+                    _ len: UnsafeMutablePointer<Int>?, _ timeout: Int64) -> Int32 {
+    guard let data, let len else { return fail(Code.invalidArgument, "data and len must not be NULL") }
+    data.pointee = nil
+    len.pointee = 0
+    return withConsumer(pointer) { (c, handle) throws(RingError) in
+        try untilReady(c, timeout) { () throws(RingError) -> Bool in
+            guard let view = try c.peek() else { return false }
+            data.pointee = view.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 8)
+            len.pointee = view.count
+            handle.busy = true
+            return true
+        }
+    }
+}
+
+/// ring_release
+@_cdecl("ring_release")
+public func abiRelease(_ pointer: OpaquePointer?) -> Int32 {
+    var result = Code.ok
+    let rc = withConsumer(pointer, allowPeek: true) { (c, handle) throws(RingError) in
+        guard handle.busy else { result = Code.invalidArgument; return }
+        handle.busy = false
+        if !(try c.release()) { result = Code.overwritten }
+    }
+    if rc != Code.ok { return rc }
+    if result == Code.invalidArgument { return fail(result, "no peek is open") }
+    if result == Code.overwritten { return fail(result, "the record was overwritten while held") }
+    return Code.ok
+}
+
+/// ring_release_cancel
+@_cdecl("ring_release_cancel")
+public func abiReleaseCancel(_ pointer: OpaquePointer?) -> Int32 {
+    withConsumer(pointer, allowPeek: true) { (c, handle) throws(RingError) in
+        c.cancelPeek()
+        handle.busy = false
+    }
+}
+
+/// ring_wait
+@_cdecl("ring_wait")
+public func abiWait(_ pointer: OpaquePointer?, _ timeout: Int64) -> Int32 {
+    withConsumer(pointer, allowPeek: true) { (c, _) throws(RingError) in
+        guard try c.waitForMessage(timeout: duration(timeout)) else { throw .empty }
+    }
+}
+
+/// ring_consumer_flush
+@_cdecl("ring_consumer_flush")
+public func abiConsumerFlush(_ pointer: OpaquePointer?) -> Int32 {
+    withConsumer(pointer, allowPeek: true) { (c, _) throws(RingError) in try c.flush() }
+}
+
+/// ring_consumer_close
+@_cdecl("ring_consumer_close")
+public func abiConsumerClose(_ pointer: OpaquePointer?) -> Int32 {
+    guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
+    let handle = ConsumerHandle.from(pointer)
+    handle.locked {
+        handle.object?.close()
+        handle.object = nil
+        handle.busy = false
+    }
+    return Code.ok
+}
+
+/// ring_consumer_free
+@_cdecl("ring_consumer_free")
+public func abiConsumerFree(_ pointer: OpaquePointer?) {
+    guard let pointer else { return }
+    _ = abiConsumerClose(pointer)
+    ConsumerHandle.release(pointer)
+}

@@ -1,0 +1,151 @@
+// RingExports.swift - the library and ring-file functions of ringformat.h.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRingSys
+import CRingFormatHeader
+import RingFormat
+
+/// ring_abi_version
+@_cdecl("ring_abi_version")
+public func abiVersion() -> UInt32 { UInt32(RING_ABI_VERSION) }
+
+/// ring_format_version
+@_cdecl("ring_format_version")
+public func abiFormatVersion(_ major: UnsafeMutablePointer<UInt16>?, _ minor: UnsafeMutablePointer<UInt16>?) {
+    major?.pointee = RingLayout.versionMajor
+    minor?.pointee = RingLayout.versionMinor
+}
+
+/// ring_strerror
+@_cdecl("ring_strerror")
+public func abiStrerror(_ code: Int32) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(errorText(code).utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// ring_last_error_message
+@_cdecl("ring_last_error_message")
+public func abiLastErrorMessage() -> UnsafePointer<CChar> {
+    ringsys_last_error_message()
+}
+
+/// ring_last_errno
+@_cdecl("ring_last_errno")
+public func abiLastErrno() -> Int32 { ringsys_last_errno() }
+
+/// ring_create
+@_cdecl("ring_create")
+public func abiCreate(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
+                      _ flags: UInt32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    create(path, capacity, policy, mode, flags, 0, out)
+}
+
+/// ring_create_at_position
+@_cdecl("ring_create_at_position")
+public func abiCreateAtPosition(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
+                                _ flags: UInt32, _ initialPosition: UInt64,
+                                _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
+        return fail(Code.invalidArgument, "ring_create_at_position does not take RING_CREATE_OPEN_EXISTING")
+    }
+    return create(path, capacity, policy, mode, flags, initialPosition, out)
+}
+
+func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
+            _ flags: UInt32, _ initialPosition: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
+    out.pointee = nil
+    guard let policy = RingPolicy(rawValue: UInt32(bitPattern: policy)) else {
+        return fail(Code.invalidArgument, "unknown policy \(policy)")
+    }
+    let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING)
+    guard flags & ~known == 0 else { return fail(Code.invalidArgument, "unknown flags \(flags)") }
+    guard let cap = Int(exactly: capacity) else {
+        return fail(.invalidSize(size: Int.max, maximum: RingLayout.maxCapacity))
+    }
+    let p = String(cString: path)
+    return call { () throws(RingError) in
+        let ring: Ring
+        if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
+            ring = try Ring.openOrCreate(at: p, capacity: cap, policy: policy, mode: mode)
+        } else {
+            ring = try Ring.create(at: p, capacity: cap, policy: policy, mode: mode,
+                                   replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,
+                                   initialPosition: initialPosition)
+        }
+        out.pointee = RingHandle(ring).retainedPointer()
+    }
+}
+
+/// ring_open
+@_cdecl("ring_open")
+public func abiOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
+    out.pointee = nil
+    let p = String(cString: path)
+    return call { () throws(RingError) in
+        out.pointee = RingHandle(try Ring.open(at: p)).retainedPointer()
+    }
+}
+
+/// Runs `body` on the open Ring behind `pointer`.
+func withRing(_ pointer: OpaquePointer?, _ body: (Ring) throws(RingError) -> Void) -> Int32 {
+    guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
+    let handle = RingHandle.from(pointer)
+    return handle.locked {
+        guard let ring = handle.object, !ring.isClosed else { return fail(.closed) }
+        return call { () throws(RingError) in try body(ring) }
+    }
+}
+
+/// ring_info
+@_cdecl("ring_info")
+public func abiInfo(_ pointer: OpaquePointer?, _ info: UnsafeMutablePointer<ring_info_t>?) -> Int32 {
+    guard let info else { return fail(Code.invalidArgument, "info is NULL") }
+    return withRing(pointer) { (ring) throws(RingError) in
+        let s = try ring.stats()
+        var i = ring_info_t()
+        i.capacity = UInt64(s.capacity)
+        i.max_message_size = UInt64(ring.maxMessageSize)
+        i.producer_position = s.producerPosition
+        i.consumer_position = s.consumerPosition
+        i.used_bytes = UInt64(s.usedBytes)
+        i.message_count = UInt64(s.messageCount)
+        i.dropped_count = s.droppedCount
+        i.policy = s.policy.rawValue
+        i.writer_closed = s.isWriterClosed ? 1 : 0
+        i.version_major = s.versionMajor
+        i.version_minor = s.versionMinor
+        i.header_size = UInt32(ring.geometry.headerSize)
+        info.pointee = i
+    }
+}
+
+/// ring_flush
+@_cdecl("ring_flush")
+public func abiFlush(_ pointer: OpaquePointer?) -> Int32 {
+    withRing(pointer) { (ring) throws(RingError) in try ring.flush() }
+}
+
+/// ring_close
+@_cdecl("ring_close")
+public func abiClose(_ pointer: OpaquePointer?) -> Int32 {
+    guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
+    let handle = RingHandle.from(pointer)
+    handle.locked {
+        handle.object?.close()
+        handle.object = nil
+    }
+    return Code.ok
+}
+
+/// ring_free
+@_cdecl("ring_free")
+public func abiFree(_ pointer: OpaquePointer?) {
+    guard let pointer else { return }
+    _ = abiClose(pointer)
+    RingHandle.release(pointer)
+}

@@ -1,0 +1,346 @@
+/*
+ * ringformat.h - the C ABI of RingFormat, a shared-memory ring buffer file
+ * shared by processes written in any language (format: SPEC.md, version 1.0).
+ *
+ * Link with -lringformat (pkg-config ringformat), or dlopen("libringformat.so")
+ * and look the functions up with dlsym: every function below is a plain C
+ * symbol. The library carries its own Swift runtime; it needs only libc, libm,
+ * libstdc++ and libgcc_s at run time.
+ *
+ * Conventions
+ *  - Every function returns RING_OK (0) or a negative ring_error_t code, and
+ *    never aborts the process: no error crosses the boundary as anything else.
+ *  - Pointer arguments are checked: NULL where a pointer is required gives
+ *    RING_ERR_INVALID_ARGUMENT.
+ *  - Handles (ring_t, ring_producer_t, ring_consumer_t) are opaque. A handle
+ *    stays valid until its *_free function; after *_close every call on it
+ *    returns RING_ERR_CLOSED. Using a handle after *_free is undefined.
+ *  - Thread safety: every handle carries a lock; calls on one handle from
+ *    several threads are serialised (a blocking call holds it while it
+ *    waits). Different handles are independent.
+ *  - Timeouts are in nanoseconds: 0 does not wait, RING_WAIT_FOREVER (-1)
+ *    waits without limit. A wait that times out reports RING_ERR_FULL
+ *    (writes) or RING_ERR_EMPTY (reads), like Python's queue.Full/Empty.
+ *  - After a failure, ring_last_error_message() and ring_last_errno()
+ *    describe it (per thread).
+ */
+#ifndef RINGFORMAT_H
+#define RINGFORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                 */
+
+/** Version of this C ABI. Incremented when a function's signature or meaning changes. */
+#define RING_ABI_VERSION 1
+
+/* ------------------------------------------------------------------------ */
+/* Layout constants (SPEC.md; checked against SPEC.md and the Swift core).  */
+
+#define RING_MAGIC                   0x00544D46474E4952ULL /* "RINGFMT\0" read as u64 LE */
+#define RING_VERSION_MAJOR           1
+#define RING_VERSION_MINOR           0
+#define RING_DEFAULT_HEADER_SIZE     4096
+#define RING_MIN_HEADER_SIZE         4096
+#define RING_MAX_HEADER_SIZE         65536
+#define RING_CHECKSUM_COVERED_BYTES  124
+#define RING_LINE_SIZE               128
+#define RING_READER_TABLE_OFFSET     1024
+#define RING_WRITER_STATE_OPEN       0
+#define RING_WRITER_STATE_CLOSED     1
+#define RING_MIN_CAPACITY            4096
+#define RING_MAX_CAPACITY            1099511627776ULL /* 2^40 */
+#define RING_RECORD_ALIGNMENT        8
+#define RING_RECORD_HEADER_SIZE      8
+#define RING_RECORD_KIND_MESSAGE     1
+#define RING_RECORD_KIND_PADDING     2
+#define RING_MAX_MESSAGE_SIZE_LIMIT  0x7FFFFFF8
+#define RING_POLICY_REJECT_WHEN_FULL 0
+#define RING_POLICY_OVERWRITE_OLDEST 1
+#define RING_PRODUCER_LOCK_OFFSET    128
+#define RING_CONSUMER_LOCK_OFFSET    256
+
+/* Header fields: offset and size in bytes (SPEC.md §3). */
+#define RING_OFFSET_MAGIC             0
+#define RING_SIZE_MAGIC               8
+#define RING_OFFSET_VERSION_MAJOR     8
+#define RING_SIZE_VERSION_MAJOR       2
+#define RING_OFFSET_VERSION_MINOR     10
+#define RING_SIZE_VERSION_MINOR       2
+#define RING_OFFSET_HEADER_SIZE       12
+#define RING_SIZE_HEADER_SIZE         4
+#define RING_OFFSET_CAPACITY          16
+#define RING_SIZE_CAPACITY            8
+#define RING_OFFSET_POLICY            24
+#define RING_SIZE_POLICY              4
+#define RING_OFFSET_INCOMPAT_FLAGS    28
+#define RING_SIZE_INCOMPAT_FLAGS      4
+#define RING_OFFSET_COMPAT_FLAGS      32
+#define RING_SIZE_COMPAT_FLAGS        4
+#define RING_OFFSET_HEADER_CHECKSUM   124
+#define RING_SIZE_HEADER_CHECKSUM     4
+#define RING_OFFSET_PRODUCER_POSITION 128
+#define RING_SIZE_PRODUCER_POSITION   8
+#define RING_OFFSET_CLAIM_POSITION    136
+#define RING_SIZE_CLAIM_POSITION      8
+#define RING_OFFSET_DROPPED_COUNT     144
+#define RING_SIZE_DROPPED_COUNT       8
+#define RING_OFFSET_WRITER_STATE      152
+#define RING_SIZE_WRITER_STATE        4
+#define RING_OFFSET_CONSUMER_POSITION 256
+#define RING_SIZE_CONSUMER_POSITION   8
+#define RING_OFFSET_DATA_SIGNAL       384
+#define RING_SIZE_DATA_SIGNAL         4
+#define RING_OFFSET_READER_WAITERS    388
+#define RING_SIZE_READER_WAITERS      4
+#define RING_OFFSET_SPACE_SIGNAL      392
+#define RING_SIZE_SPACE_SIGNAL        4
+#define RING_OFFSET_WRITER_WAITERS    396
+#define RING_SIZE_WRITER_WAITERS      4
+/* Record header fields (SPEC.md §6.1). */
+#define RING_OFFSET_LENGTH            0
+#define RING_SIZE_LENGTH              4
+#define RING_OFFSET_KIND              4
+#define RING_SIZE_KIND                4
+
+/* ------------------------------------------------------------------------ */
+/* Errors (SPEC.md §15): the same names as Swift's RingError and ringpy's.  */
+
+typedef enum ring_error {
+    RING_OK                      = 0,
+    RING_ERR_FULL                = -1,  /**< No room (reject-when-full), or a timed write expired. */
+    RING_ERR_EMPTY               = -2,  /**< Nothing to read, or a timed read expired. */
+    RING_ERR_INVALID_SIZE        = -3,  /**< Message over the maximum, or a bad capacity/size argument. */
+    RING_ERR_CLOSED              = -4,  /**< The handle was closed. */
+    RING_ERR_END_OF_STREAM       = -5,  /**< The producer closed the stream and it is drained. */
+    RING_ERR_CORRUPT             = -6,  /**< The file holds values no valid ring holds. */
+    RING_ERR_UNSUPPORTED_VERSION = -7,  /**< Another major version, unknown incompatible flags or policy. */
+    RING_ERR_BUSY                = -8,  /**< The role is held by another handle, or a reservation/peek is open. */
+    RING_ERR_SYSTEM              = -9,  /**< A system call failed: see ring_last_errno(). */
+    RING_ERR_BUFFER_TOO_SMALL    = -10, /**< The caller's buffer is too small; the needed size is reported. */
+    RING_ERR_INVALID_ARGUMENT    = -11, /**< A NULL pointer or an argument out of range. */
+    RING_ERR_OVERWRITTEN         = -12  /**< Overwrite-oldest: a peeked record was reclaimed while held. */
+} ring_error_t;
+
+/** What a full ring does (SPEC.md §9). */
+typedef enum ring_policy {
+    RING_REJECT_WHEN_FULL = RING_POLICY_REJECT_WHEN_FULL, /**< The writer gets RING_ERR_FULL. */
+    RING_OVERWRITE_OLDEST = RING_POLICY_OVERWRITE_OLDEST  /**< The oldest records are dropped. */
+} ring_policy_t;
+
+/** Flags of ring_create(). */
+enum {
+    RING_CREATE_REPLACE       = 1, /**< Atomically replace an existing file at the path. */
+    RING_CREATE_OPEN_EXISTING = 2  /**< If a ring exists at the path, open it instead (open-or-create). */
+};
+
+/** Timeout value: wait without limit. */
+#define RING_WAIT_FOREVER (-1)
+
+/** Opaque handle of an open ring file. */
+typedef struct ring ring_t;
+/** Opaque handle of the producer role of a ring. */
+typedef struct ring_producer ring_producer_t;
+/** Opaque handle of the consumer role of a ring. */
+typedef struct ring_consumer ring_consumer_t;
+
+/** One message of a batch write: `len` bytes at `data`. */
+typedef struct ring_message {
+    const void *data;
+    size_t len;
+} ring_message_t;
+
+/** A snapshot of a ring's state (ring_info). */
+typedef struct ring_info {
+    uint64_t capacity;          /**< Bytes in the data region (a power of two). */
+    uint64_t max_message_size;  /**< Largest message accepted. */
+    uint64_t producer_position; /**< Free-running byte position of the producer. */
+    uint64_t consumer_position; /**< Free-running byte position of the consumer. */
+    uint64_t used_bytes;        /**< producer_position - consumer_position. */
+    uint64_t message_count;     /**< Unread messages. */
+    uint64_t dropped_count;     /**< Messages dropped by overwrite-oldest. */
+    uint32_t policy;            /**< ring_policy_t. */
+    uint32_t writer_closed;     /**< 1 if the producer closed the stream. */
+    uint16_t version_major;     /**< Format version of the file. */
+    uint16_t version_minor;
+    uint32_t header_size;       /**< Offset of the data region in the file. */
+} ring_info_t;
+
+/* ------------------------------------------------------------------------ */
+/* Library                                                                  */
+
+/** RING_ABI_VERSION of the loaded library. Thread-safe. */
+uint32_t ring_abi_version(void);
+
+/** The newest format version this library reads and writes (major.minor). Thread-safe. */
+void ring_format_version(uint16_t *major, uint16_t *minor);
+
+/** Static, human-readable text for an error code (never NULL). Thread-safe. */
+const char *ring_strerror(int code);
+
+/** Detail of the last error on the calling thread (for example the corruption reason); "" if none. */
+const char *ring_last_error_message(void);
+
+/** errno of the last RING_ERR_SYSTEM on the calling thread, else 0. */
+int ring_last_errno(void);
+
+/* ------------------------------------------------------------------------ */
+/* Ring files                                                               */
+
+/**
+ * Creates a ring file at `path` (SPEC.md §7) and opens it.
+ * capacity is rounded up to a power of two (at least RING_MIN_CAPACITY).
+ * mode: permission bits (0600 is usual; the umask applies).
+ * flags: RING_CREATE_REPLACE and/or RING_CREATE_OPEN_EXISTING, or 0.
+ * Errors: INVALID_ARGUMENT, INVALID_SIZE, SYSTEM (EEXIST if the path exists and
+ * no flag says otherwise), and with OPEN_EXISTING those of ring_open.
+ * On success *out owns a handle to release with ring_free().
+ */
+int ring_create(const char *path, uint64_t capacity, int policy, uint32_t mode, uint32_t flags, ring_t **out);
+
+/**
+ * Like ring_create, with both positions starting at initial_position (a
+ * multiple of 8): for tests of positions past 2^32. OPEN_EXISTING is not accepted.
+ */
+int ring_create_at_position(const char *path, uint64_t capacity, int policy, uint32_t mode,
+                            uint32_t flags, uint64_t initial_position, ring_t **out);
+
+/**
+ * Opens an existing ring file, validating its header (SPEC.md §13).
+ * Errors: INVALID_ARGUMENT, SYSTEM (ENOENT, EACCES, EISDIR, ...), CORRUPT,
+ * UNSUPPORTED_VERSION. On success *out owns a handle to release with ring_free().
+ */
+int ring_open(const char *path, ring_t **out);
+
+/** Fills *info with a snapshot of the ring (walks the unread records). Errors: CLOSED, CORRUPT. */
+int ring_info(ring_t *ring, ring_info_t *info);
+
+/** msync: the mapping's dirty pages reach the file. Errors: CLOSED, SYSTEM. */
+int ring_flush(ring_t *ring);
+
+/** Closes the handle (producers and consumers made from it stay usable). Idempotent. */
+int ring_close(ring_t *ring);
+
+/** Closes (if needed) and releases the handle. NULL is ignored. */
+void ring_free(ring_t *ring);
+
+/* ------------------------------------------------------------------------ */
+/* Producer                                                                 */
+
+/**
+ * Takes the producer role (SPEC.md §11). Errors: BUSY when another handle,
+ * here or in another process, holds it; CLOSED; CORRUPT.
+ * Release with ring_producer_free().
+ */
+int ring_producer_open(ring_t *ring, ring_producer_t **out);
+
+/** Writes one message of len bytes without blocking. Errors: FULL, INVALID_SIZE, CLOSED, CORRUPT, BUSY (a reservation is open). data may be NULL when len is 0. */
+int ring_write(ring_producer_t *producer, const void *data, size_t len);
+
+/** Writes one message, waiting up to timeout_ns for room. Errors: as ring_write; FULL when the time is up. */
+int ring_write_timeout(ring_producer_t *producer, const void *data, size_t len, int64_t timeout_ns);
+
+/**
+ * Writes the longest prefix of messages[0..count) that fits now, with one
+ * commit; *written receives how many. Nothing is written (INVALID_SIZE) if
+ * any message is over the maximum. FULL is not an error here: *written may be 0.
+ */
+int ring_write_batch(ring_producer_t *producer, const ring_message_t *messages, size_t count, size_t *written);
+
+/**
+ * Zero-copy write: reserves room for a message of up to size bytes and sets
+ * *buffer to where to write it, inside the shared mapping. Nothing is visible
+ * to the consumer until ring_commit(); ring_abort() gives the room back.
+ * Errors: FULL, INVALID_SIZE, CLOSED, BUSY (a reservation is already open).
+ */
+int ring_reserve(ring_producer_t *producer, size_t size, void **buffer);
+
+/** Commits the open reservation as a message of len bytes (len <= reserved size). Errors: INVALID_SIZE, INVALID_ARGUMENT (no reservation), CLOSED. */
+int ring_commit(ring_producer_t *producer, size_t len);
+
+/** Abandons the open reservation. */
+int ring_abort(ring_producer_t *producer);
+
+/** Ends the stream (the consumer drains, then gets END_OF_STREAM) and closes the producer. */
+int ring_producer_close_writer(ring_producer_t *producer);
+
+/** msync of the ring's mapping. Errors: CLOSED, SYSTEM. */
+int ring_producer_flush(ring_producer_t *producer);
+
+/** Closes the producer without ending the stream; the role is released. Idempotent. */
+int ring_producer_close(ring_producer_t *producer);
+
+/** Closes (if needed) and releases the handle. NULL is ignored. */
+void ring_producer_free(ring_producer_t *producer);
+
+/* ------------------------------------------------------------------------ */
+/* Consumer                                                                 */
+
+/** Takes the consumer role (SPEC.md §11). Errors: BUSY, CLOSED, CORRUPT. Release with ring_consumer_free(). */
+int ring_consumer_open(ring_t *ring, ring_consumer_t **out);
+
+/**
+ * Reads and consumes the oldest message into buf without blocking; *len
+ * receives its length. If capacity is too small the message is not consumed,
+ * *len receives the size needed, and BUFFER_TOO_SMALL is returned.
+ * Errors: EMPTY, END_OF_STREAM, BUFFER_TOO_SMALL, CLOSED, CORRUPT, BUSY (a peek is open).
+ * buf may be NULL when capacity is 0 (to ask for the size).
+ */
+int ring_read(ring_consumer_t *consumer, void *buf, size_t capacity, size_t *len);
+
+/** Like ring_read, waiting up to timeout_ns for a message. EMPTY when the time is up. */
+int ring_read_timeout(ring_consumer_t *consumer, void *buf, size_t capacity, size_t *len, int64_t timeout_ns);
+
+/**
+ * Reads and consumes up to max_count messages, packed one after another into
+ * buf, with one position update; lengths[i] receives the length of message i
+ * and *count how many were read. Stops early at the first message that does
+ * not fit in what is left of buf. Waits up to timeout_ns for the first one.
+ * Errors: EMPTY (none within the timeout), END_OF_STREAM, BUFFER_TOO_SMALL
+ * (the first message alone does not fit: lengths[0] receives its size), CLOSED, CORRUPT.
+ */
+int ring_read_batch(ring_consumer_t *consumer, void *buf, size_t capacity, size_t *lengths,
+                    size_t max_count, size_t *count, int64_t timeout_ns);
+
+/**
+ * Zero-copy read: sets *data and *len to the oldest message inside the shared
+ * mapping without consuming it, waiting up to timeout_ns. The bytes stay valid
+ * until ring_release() or ring_release_cancel(). Under overwrite-oldest the
+ * producer may overwrite them meanwhile; ring_release() then says OVERWRITTEN.
+ * Errors: EMPTY, END_OF_STREAM, CLOSED, CORRUPT, BUSY (a peek is already open).
+ */
+int ring_peek(ring_consumer_t *consumer, const void **data, size_t *len, int64_t timeout_ns);
+
+/**
+ * Consumes the message returned by ring_peek(). Returns OVERWRITTEN if, under
+ * overwrite-oldest, it was reclaimed while held: discard what was read from it.
+ * Errors: INVALID_ARGUMENT (no peek open), CLOSED.
+ */
+int ring_release(ring_consumer_t *consumer);
+
+/** Ends a ring_peek() without consuming the message. */
+int ring_release_cancel(ring_consumer_t *consumer);
+
+/** Waits up to timeout_ns until a message (or the end of the stream) is there. EMPTY on timeout. */
+int ring_wait(ring_consumer_t *consumer, int64_t timeout_ns);
+
+/** msync of the ring's mapping. Errors: CLOSED, SYSTEM. */
+int ring_consumer_flush(ring_consumer_t *consumer);
+
+/** Closes the consumer; the next consumer resumes at its position. Idempotent. */
+int ring_consumer_close(ring_consumer_t *consumer);
+
+/** Closes (if needed) and releases the handle. NULL is ignored. */
+void ring_consumer_free(ring_consumer_t *consumer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RINGFORMAT_H */
