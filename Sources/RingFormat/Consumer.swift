@@ -304,7 +304,10 @@ public final class RingConsumer {
             cachedHead = storage.producerPosition.load(ordering: .acquiring)
             available = cachedHead &- position
             if available == 0 { return .none }
-            guard available <= capacity, cachedHead & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+            guard cachedHead & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+                throw .corrupt(.misalignedPosition(cachedHead))
+            }
+            guard available <= capacity else {
                 if overwrite && wasReclaimed(since: batchStart ?? position) { return .reclaimed }
                 throw .corrupt(.positionsOutOfOrder(producer: cachedHead, consumer: position))
             }

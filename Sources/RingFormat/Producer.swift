@@ -64,7 +64,7 @@ public final class RingProducer {
     /// Writes one message without blocking.
     ///
     /// - Throws: `full` (reject-when-full and no room), `invalidSize`,
-    ///   `closed`, `corrupt`.
+    ///   `closed`, `corrupt`, `busy` while a zero-copy reservation is open.
     public func write(_ message: UnsafeRawBufferPointer) throws(RingError) {
         guard try tryWrite(message) else { throw .full }
     }
@@ -121,6 +121,7 @@ public final class RingProducer {
     public func write<Messages: Collection>(batch messages: Messages) throws(RingError) -> Int
     where Messages.Element: Collection, Messages.Element.Element == UInt8 {
         guard !isClosed else { throw .closed }
+        guard reservation == nil else { throw .busy(.producer) }
         for m in messages where m.count > geometry.maxMessageSize {
             throw .invalidSize(size: m.count, maximum: geometry.maxMessageSize)
         }
@@ -143,6 +144,7 @@ public final class RingProducer {
     /// fit now, with one commit. For bindings that hold pointer/length pairs.
     package func write(batchCount count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
+        guard reservation == nil else { throw .busy(.producer) }
         for i in 0..<count where message(i).count > geometry.maxMessageSize {
             throw .invalidSize(size: message(i).count, maximum: geometry.maxMessageSize)
         }

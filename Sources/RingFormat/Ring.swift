@@ -69,45 +69,69 @@ public final class Ring {
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
 
-        // Build the whole file before it has its name.
         let directory = Ring.directory(of: path)
-        var temporaryName: String?
-        var fd = ringsys_open_tmpfile(directory, mode)
-        if fd == -EOPNOTSUPP || replaceExisting {
-            if fd >= 0 { SystemCalls.closeFile(fd) }
-            let name = "\(path).tmp-\(SystemCalls.processID)-\(Ring.nextTemporaryNumber())"
-            fd = try SystemCalls.openFile(name, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
-            temporaryName = name
-        } else if fd < 0 {
-            throw .system(operation: "open(O_TMPFILE)", errno: -fd)
-        }
-        do throws(RingError) {
-            try SystemCalls.truncate(fd, to: fileSize)
-            let rc = ringsys_reserve(fd, Int64(fileSize))
-            if rc != 0 && rc != -EOPNOTSUPP { throw RingError.system(operation: "posix_fallocate", errno: -rc) }
-            let written: Result<Void, RingError> = image.withUnsafeBytes { raw in
-                do throws(RingError) { return .success(try SystemCalls.writeFully(fd, raw, at: 0)) } catch { return .failure(error) }
+
+        // Build the whole file before it has its name: first as a nameless
+        // file (a crash leaves nothing behind), else under a temporary name.
+        let nameless = ringsys_open_tmpfile(directory, mode)
+        if nameless >= 0 && !replaceExisting {
+            do throws(RingError) {
+                try Ring.build(nameless, image: image, fileSize: fileSize)
+            } catch {
+                SystemCalls.closeFile(nameless)
+                throw error
             }
-            try written.get()
-            try SystemCalls.sync(fd)
-            if let temporaryName {
-                if replaceExisting {
-                    try SystemCalls.renameFile(temporaryName, path)
-                } else {
-                    defer { SystemCalls.unlinkFile(temporaryName) }
-                    try SystemCalls.linkFile(temporaryName, path)
-                }
+            let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
+            if rc == 0 {
+                Ring.syncDirectory(directory)
+                return Ring(storage: try RingStorage(path: path, fd: nameless))
+            }
+            SystemCalls.closeFile(nameless)
+            if rc == -EEXIST { throw .system(operation: "link", errno: EEXIST) }
+            // Linking failed for another reason (no /proc, say): use a temporary name.
+        } else if nameless >= 0 {
+            SystemCalls.closeFile(nameless)
+        } else if nameless != -EOPNOTSUPP {
+            throw .system(operation: "open(O_TMPFILE)", errno: -nameless)
+        }
+
+        let temporary = "\(path).tmp-\(SystemCalls.processID)-\(Ring.nextTemporaryNumber())"
+        let fd = try SystemCalls.openFile(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
+        do throws(RingError) {
+            try Ring.build(fd, image: image, fileSize: fileSize)
+            if replaceExisting {
+                try SystemCalls.renameFile(temporary, path)
             } else {
-                let rc = path.withCString { ringsys_link_tmpfile(fd, $0) }
-                if rc != 0 { throw RingError.system(operation: "link", errno: -rc) }
+                defer { SystemCalls.unlinkFile(temporary) }
+                try SystemCalls.linkFile(temporary, path)
             }
         } catch {
-            if let temporaryName { SystemCalls.unlinkFile(temporaryName) }
+            SystemCalls.unlinkFile(temporary)
             SystemCalls.closeFile(fd)
             throw error
         }
+        Ring.syncDirectory(directory)
         // Validate what we made through the same path every reader takes.
         return Ring(storage: try RingStorage(path: path, fd: fd))
+    }
+
+    /// Sizes the file, reserves its blocks, writes the header and syncs it.
+    static func build(_ fd: Int32, image: [UInt8], fileSize: Int) throws(RingError) {
+        try SystemCalls.truncate(fd, to: fileSize)
+        let rc = ringsys_reserve(fd, Int64(fileSize))
+        if rc != 0 && rc != -EOPNOTSUPP { throw .system(operation: "posix_fallocate", errno: -rc) }
+        let written: Result<Void, RingError> = image.withUnsafeBytes { raw in
+            do throws(RingError) { return .success(try SystemCalls.writeFully(fd, raw, at: 0)) } catch { return .failure(error) }
+        }
+        try written.get()
+        try SystemCalls.sync(fd)
+    }
+
+    /// fsync of a directory, so a new name in it survives a machine crash (best effort).
+    static func syncDirectory(_ directory: String) {
+        guard let fd = try? SystemCalls.openFile(directory, flags: O_RDONLY | O_DIRECTORY) else { return }
+        try? SystemCalls.sync(fd)
+        SystemCalls.closeFile(fd)
     }
 
     /// Opens an existing ring file, validating its header (SPEC.md §13).

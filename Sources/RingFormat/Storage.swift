@@ -107,9 +107,11 @@ final class RingStorage: @unchecked Sendable {
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)
     }
 
-    /// msync of the whole mapping.
+    /// msync of the data region, then of the header (SPEC.md §12): positions
+    /// never reach the disk ahead of the records they cover.
     func flush() throws(RingError) {
-        try SystemCalls.syncMapping(base, length: geometry.fileSize)
+        try SystemCalls.syncMapping(data, length: geometry.capacity)
+        try SystemCalls.syncMapping(base, length: geometry.headerSize)
     }
 
     /// A consistent snapshot of both positions, checked (SPEC.md §13).
@@ -127,11 +129,13 @@ final class RingStorage: @unchecked Sendable {
             let p = producerPosition.load(ordering: .acquiring)
             // acquire: as for c1.
             let c2 = consumerPosition.load(ordering: .acquiring)
-            if c1 == c2 || attempt >= 1000 {
+            if c1 == c2 {
                 try Header.checkPositions(producer: p, consumer: c2, capacity: geometry.capacity)
                 return (p, c2)
             }
+            // Both sides are busy; let them run.
             attempt += 1
+            if attempt % 64 == 0 { SystemCalls.yield() }
         }
     }
 }

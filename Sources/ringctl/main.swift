@@ -93,7 +93,7 @@ func run() throws {
             : try Ring.create(at: path, capacity: capacity, policy: policy,
                               replaceExisting: o.flags.contains("--replace"),
                               initialPosition: o.uint64("--initial-position", default: 0))
-        print("created \(path) capacity \(ring.capacity) policy \(ring.policy)")
+        print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)")
 
     case "produce":
         let ring = try Ring.open(at: path)

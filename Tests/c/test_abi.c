@@ -1,0 +1,452 @@
+/*
+ * test_abi.c - tests of the C ABI through dlopen + dlsym, the way a plugin
+ * host or another language's FFI loads it. Includes only ringformat.h.
+ *
+ *   test_abi /path/to/libringformat.so
+ *
+ * Prints one line per test and a closing "N passed, N failed" line.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringformat.h"
+
+/* Every exported function, looked up by name. */
+#define RING_FUNCTIONS(X) \
+    X(ring_abi_version) X(ring_format_version) X(ring_strerror) X(ring_last_error_message) X(ring_last_errno) \
+    X(ring_create) X(ring_create_at_position) X(ring_open) X(ring_info) X(ring_flush) X(ring_close) X(ring_free) \
+    X(ring_producer_open) X(ring_write) X(ring_write_timeout) X(ring_write_batch) X(ring_reserve) X(ring_commit) \
+    X(ring_abort) X(ring_producer_close_writer) X(ring_producer_flush) X(ring_producer_close) X(ring_producer_free) \
+    X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek) X(ring_release) \
+    X(ring_release_cancel) X(ring_wait) X(ring_consumer_flush) X(ring_consumer_close) X(ring_consumer_free)
+
+#define DECLARE(name) static __typeof__(name) *f_##name;
+RING_FUNCTIONS(DECLARE)
+
+static int failures_in_test;
+static char dir[256];
+
+#define CHECK(cond) do { if (!(cond)) { \
+    fprintf(stderr, "    %s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__, #cond, f_ring_last_error_message()); \
+    failures_in_test++; } } while (0)
+#define RC(expr, code) do { int rc_ = (expr); if (rc_ != (code)) { \
+    fprintf(stderr, "    %s:%d: %s returned %d (%s), expected %d (%s); last error: %s\n", __FILE__, __LINE__, #expr, \
+            rc_, f_ring_strerror(rc_), (code), f_ring_strerror(code), f_ring_last_error_message()); \
+    failures_in_test++; } } while (0)
+#define OK(expr) RC(expr, RING_OK)
+
+static const char *path_of(const char *name) {
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static ring_t *make_ring(const char *name, uint64_t capacity, int policy) {
+    ring_t *r = NULL;
+    unlink(path_of(name));
+    OK(f_ring_create(path_of(name), capacity, policy, 0600, 0, &r));
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_versions_and_errors(void) {
+    CHECK(f_ring_abi_version() == RING_ABI_VERSION);
+    uint16_t major = 0, minor = 99;
+    f_ring_format_version(&major, &minor);
+    CHECK(major == RING_VERSION_MAJOR && minor == RING_VERSION_MINOR);
+    for (int code = 0; code >= RING_ERR_OVERWRITTEN; code--) {
+        const char *text = f_ring_strerror(code);
+        CHECK(text != NULL && text[0] != '\0' && strcmp(text, "unknown error code") != 0);
+        for (int other = code - 1; other >= RING_ERR_OVERWRITTEN; other--) CHECK(strcmp(text, f_ring_strerror(other)) != 0);
+    }
+    CHECK(strcmp(f_ring_strerror(-1000), "unknown error code") == 0);
+}
+
+static void test_create_open_info(void) {
+    ring_t *r = make_ring("info", 5000, RING_REJECT_WHEN_FULL);
+    ring_info_t info;
+    OK(f_ring_info(r, &info));
+    CHECK(info.capacity == 8192 && info.max_message_size == 8192 / 2 - 8);
+    CHECK(info.producer_position == 0 && info.consumer_position == 0 && info.message_count == 0);
+    CHECK(info.policy == RING_REJECT_WHEN_FULL && info.writer_closed == 0);
+    CHECK(info.version_major == 1 && info.version_minor == 0 && info.header_size == RING_DEFAULT_HEADER_SIZE);
+    /* The file is what SPEC.md says, byte for byte at the start. */
+    int fd = open(path_of("info"), O_RDONLY);
+    unsigned char head[RING_LINE_SIZE];
+    CHECK(pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+    uint64_t magic = 0;
+    memcpy(&magic, head + RING_OFFSET_MAGIC, 8);
+    CHECK(magic == RING_MAGIC);
+    uint64_t capacity = 0;
+    memcpy(&capacity, head + RING_OFFSET_CAPACITY, 8);
+    CHECK(capacity == 8192);
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size == RING_DEFAULT_HEADER_SIZE + 8192);
+    close(fd);
+    OK(f_ring_flush(r));
+    ring_t *again = NULL;
+    OK(f_ring_open(path_of("info"), &again));
+    OK(f_ring_info(again, &info));
+    CHECK(info.capacity == 8192);
+    f_ring_free(again);
+    /* Close, then every call says CLOSED; close twice is fine. */
+    OK(f_ring_close(r));
+    OK(f_ring_close(r));
+    RC(f_ring_info(r, &info), RING_ERR_CLOSED);
+    RC(f_ring_flush(r), RING_ERR_CLOSED);
+    ring_producer_t *p = NULL;
+    RC(f_ring_producer_open(r, &p), RING_ERR_CLOSED);
+    CHECK(p == NULL);
+    f_ring_free(r);
+    f_ring_free(NULL);
+}
+
+static void test_bad_arguments_and_files(void) {
+    ring_t *r = (ring_t *)0x1;
+    RC(f_ring_create(NULL, 4096, 0, 0600, 0, &r), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_create(path_of("x"), 4096, 0, 0600, 0, NULL), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_create(path_of("x"), 4096, 7, 0600, 0, &r), RING_ERR_INVALID_ARGUMENT);
+    CHECK(r == NULL);
+    RC(f_ring_create(path_of("x"), 4096, 0, 0600, 0x100, &r), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_create(path_of("x"), 0, 0, 0600, 0, &r), RING_ERR_INVALID_SIZE);
+    RC(f_ring_create(path_of("x"), (uint64_t)1 << 41, 0, 0600, 0, &r), RING_ERR_INVALID_SIZE);
+    RC(f_ring_create(path_of("x"), UINT64_MAX, 0, 0600, 0, &r), RING_ERR_INVALID_SIZE);
+    RC(f_ring_create_at_position(path_of("x"), 4096, 0, 0600, 0, 12, &r), RING_ERR_INVALID_SIZE);
+    RC(f_ring_create_at_position(path_of("x"), 4096, 0, 0600, RING_CREATE_OPEN_EXISTING, 0, &r), RING_ERR_INVALID_ARGUMENT);
+    CHECK(access(path_of("x"), F_OK) != 0);
+    RC(f_ring_open(NULL, &r), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_open(path_of("missing"), &r), RING_ERR_SYSTEM);
+    CHECK(f_ring_last_errno() == ENOENT);
+    RC(f_ring_open(dir, &r), RING_ERR_SYSTEM);
+    CHECK(f_ring_last_errno() == EISDIR);
+    RC(f_ring_info(NULL, NULL), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_write(NULL, "x", 1), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_read(NULL, NULL, 0, NULL), RING_ERR_INVALID_ARGUMENT);
+
+    /* A file that is not a ring, a wrong magic, a version from the future. */
+    int fd = open(path_of("junk"), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    CHECK(write(fd, "hello", 5) == 5);
+    close(fd);
+    RC(f_ring_open(path_of("junk"), &r), RING_ERR_CORRUPT);
+    CHECK(strstr(f_ring_last_error_message(), "truncated") != NULL);
+    ring_t *good = make_ring("future", 4096, 0);
+    f_ring_free(good);
+    fd = open(path_of("future"), O_WRONLY);
+    uint16_t two = 2;
+    CHECK(pwrite(fd, &two, 2, RING_OFFSET_VERSION_MAJOR) == 2);
+    RC(f_ring_open(path_of("future"), &r), RING_ERR_UNSUPPORTED_VERSION);
+    CHECK(pwrite(fd, "XINGFMT", 7, RING_OFFSET_MAGIC) == 7);
+    RC(f_ring_open(path_of("future"), &r), RING_ERR_CORRUPT);
+    CHECK(strstr(f_ring_last_error_message(), "badMagic") != NULL);
+    close(fd);
+}
+
+static void test_create_flags(void) {
+    ring_t *a = make_ring("flags", 4096, 0), *b = NULL;
+    ring_producer_t *p;
+    OK(f_ring_producer_open(a, &p));
+    OK(f_ring_write(p, "old", 3));
+    RC(f_ring_create(path_of("flags"), 8192, 0, 0600, 0, &b), RING_ERR_SYSTEM);
+    CHECK(f_ring_last_errno() == EEXIST && b == NULL);
+    ring_info_t info;
+    OK(f_ring_create(path_of("flags"), 8192, 0, 0600, RING_CREATE_OPEN_EXISTING, &b));
+    OK(f_ring_info(b, &info));
+    CHECK(info.capacity == 4096 && info.message_count == 1);
+    f_ring_free(b);
+    OK(f_ring_create(path_of("flags"), 8192, 0, 0600, RING_CREATE_REPLACE, &b));
+    OK(f_ring_info(b, &info));
+    CHECK(info.capacity == 8192 && info.message_count == 0);
+    f_ring_free(b);
+    f_ring_producer_free(p);
+    f_ring_free(a);
+    unlink(path_of("big"));
+    OK(f_ring_create_at_position(path_of("big"), 4096, 0, 0600, 0, ((uint64_t)1 << 32) - 8, &b));
+    OK(f_ring_producer_open(b, &p));
+    for (int i = 0; i < 10; i++) OK(f_ring_write(p, "0123456789", 10));
+    OK(f_ring_info(b, &info));
+    CHECK(info.consumer_position == ((uint64_t)1 << 32) - 8);
+    /* The first record does not fit in the last 8 bytes: an 8-byte padding record comes first. */
+    CHECK(info.producer_position == ((uint64_t)1 << 32) - 8 + 8 + 10 * 24);
+    f_ring_producer_free(p);
+    f_ring_free(b);
+}
+
+static void test_write_and_read(void) {
+    ring_t *r = make_ring("rw", 4096, RING_REJECT_WHEN_FULL);
+    ring_producer_t *p, *p2 = NULL;
+    ring_consumer_t *c, *c2 = NULL;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    RC(f_ring_producer_open(r, &p2), RING_ERR_BUSY);
+    RC(f_ring_consumer_open(r, &c2), RING_ERR_BUSY);
+    ring_t *other;
+    OK(f_ring_open(path_of("rw"), &other));
+    RC(f_ring_producer_open(other, &p2), RING_ERR_BUSY);
+    f_ring_free(other);
+
+    char buf[4096];
+    size_t len = 99;
+    RC(f_ring_read(c, buf, sizeof buf, &len), RING_ERR_EMPTY);
+    OK(f_ring_write(p, "hello", 5));
+    OK(f_ring_write(p, NULL, 0));
+    RC(f_ring_write(p, NULL, 3), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_write(p, buf, 2041), RING_ERR_INVALID_SIZE);
+    OK(f_ring_read(c, buf, sizeof buf, &len));
+    CHECK(len == 5 && memcmp(buf, "hello", 5) == 0);
+    OK(f_ring_read(c, buf, sizeof buf, &len));
+    CHECK(len == 0);
+    RC(f_ring_read(c, buf, sizeof buf, NULL), RING_ERR_EMPTY);
+
+    /* Buffer too small: told the size, message kept. */
+    OK(f_ring_write(p, "0123456789", 10));
+    RC(f_ring_read(c, buf, 4, &len), RING_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == 10);
+    RC(f_ring_read(c, NULL, 0, &len), RING_ERR_BUFFER_TOO_SMALL);
+    CHECK(len == 10);
+    OK(f_ring_read(c, buf, 10, &len));
+    CHECK(len == 10 && memcmp(buf, "0123456789", 10) == 0);
+
+    /* Full, then timed write expiring, then a read makes room. Positions are at 48:
+     * three 1024-byte records fit; a fourth would also need 976 bytes of padding. */
+    char big[1016];
+    memset(big, 'b', sizeof big);
+    int n = 0;
+    while (n < 10 && f_ring_write(p, big, sizeof big) == RING_OK) n++;
+    CHECK(n == 3);
+    RC(f_ring_write(p, big, sizeof big), RING_ERR_FULL);
+    double t0 = now();
+    RC(f_ring_write_timeout(p, big, sizeof big, 100 * 1000000LL), RING_ERR_FULL);
+    CHECK(now() - t0 >= 0.09);
+    OK(f_ring_read(c, buf, sizeof buf, &len));
+    CHECK(len == sizeof big);
+    OK(f_ring_write_timeout(p, big, sizeof big, RING_WAIT_FOREVER)); /* padding + record at offset 0 */
+    ring_info_t info;
+    OK(f_ring_info(r, &info));
+    CHECK(info.message_count == 3 && info.used_bytes == 2 * 1024 + 976 + 1024);
+
+    size_t lengths[8], count = 9;
+    OK(f_ring_read_batch(c, buf, sizeof buf, lengths, 8, &count, 0));
+    CHECK(count == 3 && lengths[0] == 1016 && lengths[1] == 1016 && lengths[2] == 1016);
+    RC(f_ring_read_batch(c, buf, sizeof buf, lengths, 8, &count, 0), RING_ERR_EMPTY);
+    t0 = now();
+    RC(f_ring_read_timeout(c, buf, sizeof buf, &len, 100 * 1000000LL), RING_ERR_EMPTY);
+    CHECK(now() - t0 >= 0.09);
+    RC(f_ring_wait(c, 10 * 1000000LL), RING_ERR_EMPTY);
+
+    /* Close, then CLOSED; a new producer and consumer can take the roles. */
+    OK(f_ring_producer_close(p));
+    RC(f_ring_write(p, "x", 1), RING_ERR_CLOSED);
+    RC(f_ring_producer_flush(p), RING_ERR_CLOSED);
+    OK(f_ring_consumer_close(c));
+    RC(f_ring_read(c, buf, sizeof buf, &len), RING_ERR_CLOSED);
+    RC(f_ring_peek(c, (const void **)&t0, &len, 0), RING_ERR_CLOSED);
+    OK(f_ring_producer_open(r, &p2));
+    OK(f_ring_consumer_open(r, &c2));
+    f_ring_producer_free(p2);
+    f_ring_consumer_free(c2);
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+static void test_batches(void) {
+    ring_t *r = make_ring("batch", 4096, 0);
+    ring_producer_t *p;
+    ring_consumer_t *c;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    char payload[100][56];
+    ring_message_t msgs[100];
+    for (int i = 0; i < 100; i++) {
+        memset(payload[i], i, 56);
+        msgs[i].data = payload[i];
+        msgs[i].len = 56;
+    }
+    size_t written = 0;
+    OK(f_ring_write_batch(p, msgs, 100, &written));
+    CHECK(written == 64); /* 64-byte records fill 4096 exactly */
+    OK(f_ring_write_batch(p, msgs, 100, &written));
+    CHECK(written == 0);
+    ring_message_t bad[2] = { { "a", 1 }, { NULL, 5000 } };
+    RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_ARGUMENT);
+    bad[1].data = payload[0];
+    RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_SIZE);
+    char buf[4096];
+    size_t lengths[100], count = 0;
+    /* Room for two and a half messages: two are read, the third waits. */
+    OK(f_ring_read_batch(c, buf, 140, lengths, 100, &count, 0));
+    CHECK(count == 2 && lengths[0] == 56 && lengths[1] == 56 && buf[0] == 0 && buf[56] == 1);
+    RC(f_ring_read_batch(c, buf, 10, lengths, 100, &count, 0), RING_ERR_BUFFER_TOO_SMALL);
+    CHECK(count == 0 && lengths[0] == 56);
+    RC(f_ring_read_batch(c, buf, sizeof buf, lengths, 0, &count, 0), RING_ERR_INVALID_ARGUMENT);
+    OK(f_ring_read_batch(c, buf, sizeof buf, lengths, 100, &count, 0));
+    CHECK(count == 62 && buf[0] == 2 && buf[61 * 56] == 63);
+    OK(f_ring_producer_close_writer(p));
+    RC(f_ring_read_batch(c, buf, sizeof buf, lengths, 100, &count, RING_WAIT_FOREVER), RING_ERR_END_OF_STREAM);
+    RC(f_ring_write(p, "x", 1), RING_ERR_CLOSED);
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+static void test_zero_copy(void) {
+    ring_t *r = make_ring("zero", 4096, 0);
+    ring_producer_t *p;
+    ring_consumer_t *c;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    void *space = NULL;
+    OK(f_ring_reserve(p, 64, &space));
+    CHECK(space != NULL && ((uintptr_t)space % 8) == 0); /* payloads are 8-byte aligned */
+    RC(f_ring_write(p, "x", 1), RING_ERR_BUSY);
+    void *again = NULL;
+    RC(f_ring_reserve(p, 8, &again), RING_ERR_BUSY);
+    memcpy(space, "zero-copy", 9);
+    ring_info_t info;
+    OK(f_ring_info(r, &info));
+    CHECK(info.message_count == 0);
+    RC(f_ring_commit(p, 65), RING_ERR_INVALID_SIZE);
+    OK(f_ring_commit(p, 9));
+    RC(f_ring_commit(p, 9), RING_ERR_INVALID_ARGUMENT);
+    OK(f_ring_reserve(p, 100, &space));
+    OK(f_ring_abort(p));
+    RC(f_ring_reserve(p, 5000, &space), RING_ERR_INVALID_SIZE);
+    OK(f_ring_info(r, &info));
+    CHECK(info.message_count == 1);
+
+    const void *data = NULL;
+    size_t len = 0;
+    OK(f_ring_peek(c, &data, &len, 0));
+    CHECK(len == 9 && memcmp(data, "zero-copy", 9) == 0 && ((uintptr_t)data % 8) == 0);
+    char buf[64];
+    RC(f_ring_read(c, buf, sizeof buf, &len), RING_ERR_BUSY);
+    RC(f_ring_peek(c, &data, &len, 0), RING_ERR_BUSY);
+    OK(f_ring_release_cancel(c));
+    OK(f_ring_peek(c, &data, &len, 0)); /* still there after a cancel */
+    CHECK(len == 9);
+    OK(f_ring_release(c));
+    RC(f_ring_release(c), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_peek(c, &data, &len, 0), RING_ERR_EMPTY);
+    OK(f_ring_consumer_flush(c));
+    OK(f_ring_producer_flush(p));
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+
+    /* Overwrite-oldest: a peeked record reclaimed by the producer is reported. */
+    r = make_ring("zero-ow", 4096, RING_OVERWRITE_OLDEST);
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    char m[1000];
+    memset(m, 'm', sizeof m);
+    OK(f_ring_write(p, m, sizeof m));
+    OK(f_ring_peek(c, &data, &len, 0));
+    for (int i = 0; i < 8; i++) OK(f_ring_write(p, m, sizeof m));
+    RC(f_ring_release(c), RING_ERR_OVERWRITTEN);
+    OK(f_ring_info(r, &info));
+    CHECK(info.dropped_count >= 5 && info.message_count >= 3);
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+/* Two threads share one consumer handle while a third produces. */
+struct shared { ring_consumer_t *c; long long got; uint64_t sum; };
+
+static void *shared_reader(void *arg) {
+    struct shared *s = arg;
+    uint64_t value;
+    size_t len;
+    for (;;) {
+        int rc = f_ring_read_timeout(s->c, &value, sizeof value, &len, 5000 * 1000000LL);
+        if (rc != RING_OK) break;
+        s->got++;
+        s->sum += value;
+    }
+    return NULL;
+}
+
+static void *producer_thread(void *arg) {
+    ring_producer_t *p = arg;
+    for (uint64_t i = 1; i <= 200000; i++) {
+        if (f_ring_write_timeout(p, &i, sizeof i, RING_WAIT_FOREVER) != RING_OK) return (void *)1;
+    }
+    f_ring_producer_close_writer(p);
+    return NULL;
+}
+
+static void test_threads_share_handles(void) {
+    ring_t *r = make_ring("threads", 4096, 0);
+    ring_producer_t *p;
+    ring_consumer_t *c;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    struct shared a = { c, 0, 0 }, b = { c, 0, 0 };
+    pthread_t tp, ta, tb;
+    pthread_create(&tp, NULL, producer_thread, p);
+    pthread_create(&ta, NULL, shared_reader, &a);
+    pthread_create(&tb, NULL, shared_reader, &b);
+    void *perr;
+    pthread_join(tp, &perr);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(perr == NULL);
+    CHECK(a.got + b.got == 200000);
+    CHECK(a.sum + b.sum == (uint64_t)200000 * 200001 / 2); /* each message read exactly once */
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+/* ---------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fprintf(stderr, "usage: test_abi LIBRARY\n"); return 2; }
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
+    int missing = 0;
+#define LOOKUP(name) if (!(f_##name = (__typeof__(name) *)dlsym(h, #name))) { fprintf(stderr, "missing symbol %s\n", #name); missing++; }
+    RING_FUNCTIONS(LOOKUP)
+    if (missing) return 1;
+    snprintf(dir, sizeof dir, "/tmp/ringformat-c-XXXXXX");
+    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+
+    struct { const char *name; void (*run)(void); } tests[] = {
+        { "versions_and_errors", test_versions_and_errors },
+        { "create_open_info", test_create_open_info },
+        { "bad_arguments_and_files", test_bad_arguments_and_files },
+        { "create_flags", test_create_flags },
+        { "write_and_read", test_write_and_read },
+        { "batches", test_batches },
+        { "zero_copy", test_zero_copy },
+        { "threads_share_handles", test_threads_share_handles },
+    };
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        failures_in_test = 0;
+        tests[i].run();
+        printf("%s %s\n", failures_in_test ? "FAIL" : "ok  ", tests[i].name);
+        if (failures_in_test) failed++; else passed++;
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
