@@ -1,23 +1,60 @@
 # RingFormat - `make demo` runs the demo, `make test` runs every test.
+#
+#   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
+#   make install PREFIX=DIR   header, library and pkg-config file under DIR (default /usr/local)
 
-SWIFT ?= swift
+SWIFT   ?= swift
+CC      ?= cc
+PREFIX  ?= /usr/local
+VERSION := 1.0.0
 
-.PHONY: all build demo test test-swift clean
+ABI_SCRATCH := .build-abi
+LIB         := $(ABI_SCRATCH)/release/libringformat.so
+HEADER      := Sources/CRingABI/include/ringformat.h
+ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
+               -Xswiftc -static-stdlib -Xlinker -soname=libringformat.so \
+               -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
+CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
+
+.PHONY: all build bootstrap lib demo test test-swift test-c install clean
 
 all: build
 
 build:
 	$(SWIFT) build
 
+lib:
+	$(SWIFT) build $(ABI_FLAGS)
+
 demo:
 	$(SWIFT) build -c release --product ringctl
 	./scripts/demo.sh
 
-test: test-swift
+test: bootstrap test-swift test-c
+
+bootstrap:
+	./scripts/bootstrap.sh
 
 test-swift:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
+# The C ABI: the library's symbols and dependencies, the dlopen tests, a C
+# program built against an installed copy with pkg-config, and C <-> Swift
+# processes on one ring file.
+test-c: lib
+	@mkdir -p build
+	$(CC) $(CTEST_FLAGS) -o build/test_abi Tests/c/test_abi.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
+	$(SWIFT) build --product ringctl
+	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libringformat.so
+	install -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/ringformat.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' Sources/CRingABI/build/ringformat.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
+
 clean:
-	rm -rf .build
+	rm -rf .build $(ABI_SCRATCH) build

@@ -80,7 +80,8 @@ extension RingError: CustomStringConvertible {
         case .closed: return "handle is closed"
         case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
         case let .corrupt(reason): return "corrupt ring file: \(reason)"
-        case let .unsupportedVersion(reason): return "unsupported ring file: \(reason)"
+        case let .unsupportedVersion(reason):
+            return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"
         case let .busy(role): return "the \(role.rawValue) role is held by another handle"
         case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
         }

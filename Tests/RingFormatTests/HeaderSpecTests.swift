@@ -1,0 +1,84 @@
+// HeaderSpecTests.swift - the public C header agrees with SPEC.md and with
+// Layout.swift: every constant, every field offset and size, every error code.
+
+import Foundation
+import Testing
+import RingFormat
+
+/// `#define RING_NAME value` and `RING_ERR_X = -n` lines of ringformat.h.
+struct CHeader {
+    var defines: [String: UInt64] = [:]
+    var enumValues: [String: Int] = [:]
+
+    static var path: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/CRingABI/include/ringformat.h").path
+    }
+
+    init(text: String) {
+        for line in text.split(separator: "\n") {
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            if words.count >= 3, words[0] == "#define", words[1].hasPrefix("RING_") {
+                var v = words[2]
+                while v.hasSuffix("U") || v.hasSuffix("L") { v.removeLast() }
+                let value = v.hasPrefix("0x") ? UInt64(v.dropFirst(2), radix: 16) : UInt64(v)
+                if let value { defines[String(words[1].dropFirst(5))] = value }
+            } else if words.count >= 3, words[0].hasPrefix("RING_"), words[1] == "=" {
+                let v = words[2].trimmingCharacters(in: CharacterSet(charactersIn: ","))
+                if let value = Int(v) { enumValues[words[0]] = value }
+            }
+        }
+    }
+}
+
+/// camelCase to UPPER_SNAKE: producerPosition -> PRODUCER_POSITION.
+func upperSnake(_ name: String) -> String {
+    var out = ""
+    for ch in name {
+        if ch.isUppercase { out += "_" }
+        out += ch.uppercased()
+    }
+    return out
+}
+
+@Suite("ringformat.h agrees with SPEC.md and Layout.swift")
+struct HeaderSpecTests {
+    let header: CHeader
+
+    init() throws {
+        header = CHeader(text: try String(contentsOfFile: CHeader.path, encoding: .utf8))
+    }
+
+    @Test func constants() {
+        for (name, value) in RingLayout.specConstants {
+            #expect(header.defines[name] == value, "RING_\(name): header \(String(describing: header.defines[name])), Swift \(value)")
+        }
+    }
+
+    @Test func fieldOffsetsAndSizes() {
+        for (name, f) in RingLayout.Header.allFields + RingLayout.Record.allFields {
+            let key = upperSnake(name)
+            #expect(header.defines["OFFSET_" + key] == UInt64(f.offset), "RING_OFFSET_\(key)")
+            #expect(header.defines["SIZE_" + key] == UInt64(f.size), "RING_SIZE_\(key)")
+        }
+    }
+
+    @Test func errorCodesMatchSpecTable() throws {
+        // SPEC.md §15: | Error | Swift | C | Python | Meaning | with C cells like "RING_ERR_FULL (-1)".
+        let spec = try String(contentsOfFile: SpecTables.specPath, encoding: .utf8)
+        var fromSpec: [String: Int] = [:]
+        for line in spec.split(separator: "\n") where line.hasPrefix("|") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 3 else { continue }
+            let c = cells[2]
+            guard c.hasPrefix("RING_"), let open = c.firstIndex(of: "("), let close = c.firstIndex(of: ")") else { continue }
+            let name = String(c[..<open]).trimmingCharacters(in: .whitespaces)
+            if let code = Int(c[c.index(after: open)..<close]) { fromSpec[name] = code }
+        }
+        #expect(fromSpec.count == 13, "SPEC.md §15 lists \(fromSpec.count) codes")
+        for (name, code) in fromSpec {
+            #expect(header.enumValues[name] == code, "\(name): header \(String(describing: header.enumValues[name])), SPEC.md \(code)")
+        }
+        #expect(Set(header.enumValues.keys.filter { $0.hasPrefix("RING_ERR_") || $0 == "RING_OK" }) == Set(fromSpec.keys))
+    }
+}
