@@ -105,6 +105,37 @@ public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
     return rc
 }
 
+/// ring_peek_batch
+@_cdecl("ring_peek_batch")
+public func abiPeekBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+                         _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int,
+                         _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let lengths, let count else { return fail(Code.invalidArgument, "lengths and count must not be NULL") }
+    count.pointee = 0
+    guard maxCount > 0 else { return fail(Code.invalidArgument, "max_count must be at least 1") }
+    guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, "buf is NULL") }
+    var needed = -1
+    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
+        var offset = 0
+        count.pointee = try c.visitUnread(maxCount: maxCount) { index, bytes in
+            if index == 0 { offset = 0; needed = -1 }
+            guard bytes.count <= capacity - offset else {
+                if index == 0 { needed = bytes.count }
+                return false
+            }
+            if bytes.count > 0 { (buf! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            lengths[index] = bytes.count
+            offset += bytes.count
+            return true
+        }
+    }
+    if rc == Code.ok && needed >= 0 && count.pointee == 0 {
+        lengths[0] = needed
+        return fail(Code.bufferTooSmall, "\(bufferTooSmall): need \(needed) bytes, have \(capacity)")
+    }
+    return rc
+}
+
 /// ring_peek
 @_cdecl("ring_peek")
 public func abiPeek(_ pointer: OpaquePointer?, _ data: UnsafeMutablePointer<UnsafeRawPointer?>?,

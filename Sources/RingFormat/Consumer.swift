@@ -160,24 +160,41 @@ public final class RingConsumer {
     /// Every unread message, oldest first, without consuming any
     /// (like mm_toolbox `unwrapped()`).
     public func peekAll() throws(RingError) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        _ = try visitUnread(maxCount: Int.max) { index, bytes in
+            if index == 0 { messages.removeAll(keepingCapacity: true) }
+            messages.append([UInt8](bytes))
+            return true
+        }
+        return messages
+    }
+
+    /// Shows up to `maxCount` unread messages, oldest first, to
+    /// `visit(index, bytes)` without consuming them; `visit` returns false to
+    /// stop. Under overwrite-oldest, if the producer reclaimed any of them
+    /// meanwhile, the visit starts again from index 0 with the new oldest.
+    /// Returns how many were visited. For bindings.
+    package func visitUnread(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
         retry: while true {
             let start = startPosition()
             var position = start
-            var messages: [[UInt8]] = []
-            scan: while true {
+            var count = 0
+            scan: while count < maxCount {
                 switch try locate(at: position, batchStart: start) {
                 case .record(let record):
-                    messages.append([UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)))
+                    let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
+                    guard visit(count, bytes) else { break scan }
                     position = record.end
+                    count += 1
                 case .reclaimed: continue retry
                 case .none: break scan
                 }
             }
-            // Under overwrite-oldest the copies are good only if the producer
+            // Under overwrite-oldest what was shown is good only if the producer
             // reclaimed nothing meanwhile: it moves consumerPosition first.
             if !overwrite || storage.consumerPosition.load(ordering: .acquiring) == start {
-                return messages
+                return count
             }
         }
     }

@@ -26,7 +26,7 @@
     X(ring_create) X(ring_create_at_position) X(ring_open) X(ring_info) X(ring_flush) X(ring_close) X(ring_free) \
     X(ring_producer_open) X(ring_write) X(ring_write_timeout) X(ring_write_batch) X(ring_reserve) X(ring_commit) \
     X(ring_abort) X(ring_producer_close_writer) X(ring_producer_flush) X(ring_producer_close) X(ring_producer_free) \
-    X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek) X(ring_release) \
+    X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek_batch) X(ring_peek) X(ring_release) \
     X(ring_release_cancel) X(ring_wait) X(ring_consumer_flush) X(ring_consumer_close) X(ring_consumer_free)
 
 #define DECLARE(name) static __typeof__(name) *f_##name;
@@ -289,6 +289,13 @@ static void test_batches(void) {
     RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_SIZE);
     char buf[4096];
     size_t lengths[100], count = 0;
+    /* Peeking copies without consuming. */
+    OK(f_ring_peek_batch(c, buf, sizeof buf, lengths, 3, &count));
+    CHECK(count == 3 && lengths[2] == 56 && buf[0] == 0 && buf[112] == 2);
+    RC(f_ring_peek_batch(c, buf, 10, lengths, 3, &count), RING_ERR_BUFFER_TOO_SMALL);
+    CHECK(count == 0 && lengths[0] == 56);
+    OK(f_ring_peek_batch(c, buf, sizeof buf, lengths, 100, &count));
+    CHECK(count == 64);
     /* Room for two and a half messages: two are read, the third waits. */
     OK(f_ring_read_batch(c, buf, 140, lengths, 100, &count, 0));
     CHECK(count == 2 && lengths[0] == 56 && lengths[1] == 56 && buf[0] == 0 && buf[56] == 1);

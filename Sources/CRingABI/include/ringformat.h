@@ -309,6 +309,15 @@ int ring_read_batch(ring_consumer_t *consumer, void *buf, size_t capacity, size_
                     size_t max_count, size_t *count, int64_t timeout_ns);
 
 /**
+ * Copies up to max_count of the oldest unread messages into buf, packed one after
+ * another, WITHOUT consuming them; lengths[i] and *count as in ring_read_batch. Does
+ * not wait. *count is 0 when the ring is empty. Errors: BUFFER_TOO_SMALL (the first
+ * message alone does not fit: lengths[0] receives its size), CLOSED, CORRUPT, BUSY.
+ */
+int ring_peek_batch(ring_consumer_t *consumer, void *buf, size_t capacity, size_t *lengths,
+                    size_t max_count, size_t *count);
+
+/**
  * Zero-copy read: sets *data and *len to the oldest message inside the shared
  * mapping without consuming it, waiting up to timeout_ns. The bytes stay valid
  * until ring_release() or ring_release_cancel(). Under overwrite-oldest the

@@ -1,0 +1,196 @@
+"""ringpy: RingFormat shared-memory ring buffer files for Python (format: SPEC.md 1.0).
+
+A ring is a file of length-prefixed messages shared through mmap by one producer and one
+consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out.
+"""
+
+import enum
+import os
+import queue
+from collections.abc import AsyncIterator, Iterable, Iterator
+from types import TracebackType
+from typing import Final, Literal, TypedDict, Union
+
+from typing_extensions import Buffer, Self
+
+__version__: Final[str]
+#: Newest format version this module reads and writes, as (major, minor).
+FORMAT_VERSION: Final[tuple[int, int]]
+#: Version of the C ABI the module was built against.
+ABI_VERSION: Final[int]
+
+StrPath = Union[str, os.PathLike[str]]
+
+class Policy(enum.IntEnum):
+    """What a full ring does (SPEC.md §9)."""
+
+    #: The writer is told the ring is full (put waits, try_put returns False).
+    REJECT_WHEN_FULL = 0
+    #: The writer drops the oldest messages, like collections.deque(maxlen).
+    OVERWRITE_OLDEST = 1
+
+PolicyLike = Union[Policy, int, Literal["reject_when_full", "overwrite_oldest"]]
+
+# Errors: the same names as Swift's RingError and C's RING_ERR_* (SPEC.md §15).
+class RingError(Exception):
+    """Base class of every ringpy error."""
+
+class FullError(RingError, queue.Full):
+    """No room for the message (reject-when-full), or put's timeout passed."""
+
+class EmptyError(RingError, queue.Empty):
+    """No message to read, or get's timeout passed."""
+
+class InvalidSizeError(RingError, ValueError):
+    """A message over max_message_size, or a bad capacity."""
+
+class ClosedError(RingError, ValueError):
+    """The ring object was closed."""
+
+class EndOfStreamError(RingError, EOFError):
+    """The producer closed the stream and every message has been read."""
+
+class CorruptError(RingError):
+    """The file holds values no valid ring holds (the message says which)."""
+
+class UnsupportedVersionError(RingError):
+    """Another major format version, or unknown incompatible features."""
+
+class BusyError(RingError):
+    """Another handle (in this or another process) holds the producer or consumer role."""
+
+class OverwrittenError(RingError):
+    """Overwrite-oldest: a zero-copy view's record was reclaimed while it was held."""
+
+class Stats(TypedDict):
+    capacity: int
+    max_message_size: int
+    policy: Policy
+    version: tuple[int, int]
+    producer_position: int
+    consumer_position: int
+    used_bytes: int
+    message_count: int
+    dropped_count: int
+    writer_closed: bool
+
+class RecordView:
+    """A zero-copy view of the oldest message, inside the shared mapping.
+
+    Supports the buffer protocol: memoryview(view), bytes(view), numpy.frombuffer(view).
+    The message is consumed by release() (or leaving the with-block without an
+    exception); cancel() (or an exception in the with-block) leaves it unread.
+    While any memoryview of it is alive, release(), cancel() and Ring.close() raise
+    BufferError, so a view can never point at reused memory.
+    """
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    @property
+    def released(self) -> bool: ...
+    def release(self) -> None:
+        """Consume the message. Raises OverwrittenError if, under overwrite-oldest, the
+        producer reclaimed it while held (discard what was computed from it)."""
+    def cancel(self) -> None:
+        """Give the view back without consuming the message."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
+
+class Ring:
+    """An open ring file.
+
+    The producer role is taken on the first put-like call, the consumer role on the
+    first get-like call; another holder of a role gives BusyError. close() (or leaving
+    a with-block) releases both. One Ring may be used from several threads.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        path: StrPath,
+        capacity: int,
+        policy: PolicyLike = Policy.REJECT_WHEN_FULL,
+        *,
+        mode: int = 0o600,
+        replace: bool = False,
+        exist_ok: bool = False,
+    ) -> Self:
+        """Create a ring file. capacity is rounded up to a power of two (at least 4096).
+        replace: atomically replace an existing file. exist_ok: open an existing ring
+        instead of raising FileExistsError (its own capacity and policy are kept)."""
+    @classmethod
+    def open(cls, path: StrPath) -> Self:
+        """Open an existing ring file (FileNotFoundError, CorruptError, UnsupportedVersionError)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def max_message_size(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def stats(self) -> Stats: ...
+    def __len__(self) -> int:
+        """Number of unread messages."""
+
+    # Producer side.
+    def put(self, data: Buffer, timeout: float | None = None) -> None:
+        """Write one message, waiting up to timeout seconds for room (None: no limit).
+        Raises FullError when the time is up, InvalidSizeError, TypeError for non-buffers."""
+    def try_put(self, data: Buffer) -> bool:
+        """Write one message if it fits now; False if the ring is full."""
+    def put_many(self, items: Iterable[Buffer], timeout: float | None = None) -> int:
+        """Write every item in order, in batches (one native call per batch), waiting for
+        room as put does. Returns the number written."""
+    def close_writer(self) -> None:
+        """End the stream: the consumer drains, then gets EndOfStreamError. Releases the producer role."""
+
+    # Consumer side.
+    def get(self, timeout: float | None = None) -> bytes:
+        """Read the oldest message, waiting up to timeout seconds (None: no limit).
+        Raises EmptyError when the time is up, EndOfStreamError at the end of the stream."""
+    def try_get(self) -> bytes | None:
+        """Read the oldest message if there is one; None if the ring is empty."""
+    def get_many(self, max_items: int, timeout: float | None = 0.0) -> list[bytes]:
+        """Read up to max_items messages at once, waiting up to timeout for the first.
+        Returns [] if none arrived (EndOfStreamError if the stream ended)."""
+    def peek_all(self) -> list[bytes]:
+        """Every unread message, oldest first, without consuming any."""
+    def get_view(self, timeout: float | None = None) -> RecordView:
+        """Zero-copy read of the oldest message (see RecordView)."""
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield messages as they arrive until the end of the stream."""
+    async def get_async(self, timeout: float | None = None) -> bytes:
+        """get() that does not block the event loop."""
+    async def put_async(self, data: Buffer, timeout: float | None = None) -> None:
+        """put() that does not block the event loop."""
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """async for message in ring: until the end of the stream."""
+
+    def flush(self) -> None:
+        """msync: make everything written so far durable in the file."""
+    def close(self) -> None:
+        """Release the roles and the file. Idempotent. BufferError while a RecordView is held."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
+
+class MemMapRingBuffer:
+    """Drop-in replacement for mmringbuffer 0.0.2's MemMapRingBuffer: a persisted
+    collections.deque(maxlen) of str or bytes items (overwrite-oldest).
+
+    Opens the ring at file_path if there is one (keeping its unread items), else creates
+    it with the given capacity in bytes. Items come back with the type they were put with.
+    """
+
+    def __init__(self, file_path: StrPath, capacity: int) -> None: ...
+    def put(self, item: str | bytes) -> None: ...
+    def get(self) -> str | bytes:
+        """The oldest item; IndexError when empty."""
+    def empty(self) -> bool: ...
+    def flush(self) -> None: ...
+    def clear(self) -> None: ...
+    def close(self) -> None: ...
+    def __len__(self) -> int: ...

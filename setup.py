@@ -1,0 +1,58 @@
+"""Builds ringpy: the Swift core as libringformat.so (static Swift runtime), copied into
+the package, and the C extension ringpy._ringpy linked against it with an $ORIGIN rpath.
+Metadata lives in pyproject.toml."""
+
+import os
+import shutil
+import subprocess
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+LIB_NAME = "libringformat.so"
+
+
+def build_swift_library() -> str:
+    """Runs the release build of the C ABI library and returns its path."""
+    swift = os.environ.get("SWIFT", shutil.which("swift") or "swift")
+    scratch = os.path.join(ROOT, ".build-abi")
+    cmd = [
+        swift, "build", "-c", "release", "--product", "ringformat", "--package-path", ROOT,
+        "--scratch-path", scratch, "-Xswiftc", "-static-stdlib",
+        "-Xlinker", "-soname=" + LIB_NAME,
+        "-Xlinker", "--version-script=" + os.path.join(ROOT, "Sources/CRingABI/build/ringformat.map"),
+    ]
+    subprocess.check_call(cmd)
+    return os.path.join(scratch, "release", LIB_NAME)
+
+
+class BuildWithSwift(build_ext):
+    """build_ext that first builds libringformat.so and puts it inside the package."""
+
+    def run(self):
+        lib = build_swift_library()
+        destinations = [os.path.join(self.build_lib, "ringpy")]
+        if self.inplace:
+            destinations.append(os.path.join(ROOT, "Sources", "RingPy", "ringpy"))
+        for d in destinations:
+            os.makedirs(d, exist_ok=True)
+            shutil.copy2(lib, os.path.join(d, LIB_NAME))
+        for ext in self.extensions:
+            ext.library_dirs.append(os.path.dirname(lib))
+        super().run()
+
+
+setup(
+    ext_modules=[
+        Extension(
+            "ringpy._ringpy",
+            sources=["Sources/RingPy/_ringpy.c"],
+            include_dirs=["Sources/CRingABI/include"],
+            libraries=["ringformat"],
+            runtime_library_dirs=["$ORIGIN"],
+            extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"],
+        )
+    ],
+    cmdclass={"build_ext": BuildWithSwift},
+)
