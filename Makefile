@@ -16,7 +16,7 @@ ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c install clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python install clean
 
 all: build
 
@@ -30,7 +30,7 @@ demo:
 	$(SWIFT) build -c release --product ringctl
 	./scripts/demo.sh
 
-test: bootstrap test-swift test-c
+test: bootstrap test-swift test-c test-python
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -49,6 +49,13 @@ test-c: lib
 	$(SWIFT) build --product ringctl
 	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl
 
+# ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
+test-python: lib
+	$(SWIFT) build --product ringctl
+	@mkdir -p build
+	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
+	./scripts/test_python.sh
+
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libringformat.so
@@ -57,4 +64,4 @@ install: lib
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
 
 clean:
-	rm -rf .build $(ABI_SCRATCH) build
+	rm -rf .build $(ABI_SCRATCH) build .venv
