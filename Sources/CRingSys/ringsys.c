@@ -130,3 +130,86 @@ void ringsys_set_last_error(int err, const char *message) {
 const char *ringsys_last_error_message(void) { return last_error_message; }
 
 int ringsys_last_errno(void) { return last_error_errno; }
+
+/* ------------------------------------------------------------------------ */
+/* SIGBUS guard                                                             */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#define GUARD_SLOTS 4096
+
+typedef struct {
+    _Atomic(uintptr_t) base;   /* 0: free slot */
+    _Atomic(size_t) length;
+    _Atomic(int32_t *) faulted;
+} guard_slot;
+
+static guard_slot guard_table[GUARD_SLOTS];
+static struct sigaction previous_sigbus;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static long guard_page_size = 4096;
+
+static void sigbus_handler(int sig, siginfo_t *info, void *context) {
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    for (int i = 0; i < GUARD_SLOTS; i++) {
+        uintptr_t base = atomic_load_explicit(&guard_table[i].base, memory_order_acquire);
+        if (base <= 1 || addr < base) continue; /* 0: free, 1: being filled in */
+        size_t length = atomic_load_explicit(&guard_table[i].length, memory_order_relaxed);
+        if (addr - base >= length) continue;
+        /* Ours: the file shrank under the mapping. Put a private zero page in its place. */
+        uintptr_t page = addr & ~((uintptr_t)guard_page_size - 1);
+        void *p = mmap((void *)page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
+                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        int32_t *flag = atomic_load_explicit(&guard_table[i].faulted, memory_order_relaxed);
+        if (flag) __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+        if (p != MAP_FAILED) return; /* the access is retried and now succeeds */
+        break;
+    }
+    /* Not ours (or remapping failed): behave as the previous handler would. */
+    if (previous_sigbus.sa_flags & SA_SIGINFO) {
+        previous_sigbus.sa_sigaction(sig, info, context);
+    } else if (previous_sigbus.sa_handler == SIG_IGN) {
+        return;
+    } else if (previous_sigbus.sa_handler == SIG_DFL) {
+        signal(SIGBUS, SIG_DFL); /* returning re-executes the access, which now kills the process */
+    } else {
+        previous_sigbus.sa_handler(sig);
+    }
+}
+
+static void install_sigbus_handler(void) {
+    guard_page_size = sysconf(_SC_PAGESIZE);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigbus_handler;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &previous_sigbus);
+}
+
+int ringsys_guard_mapping(void *base, size_t length, int32_t *faulted) {
+    pthread_once(&guard_once, install_sigbus_handler);
+    for (int i = 0; i < GUARD_SLOTS; i++) {
+        uintptr_t expected = 0;
+        /* Claim a free slot with a placeholder so no one else takes it, then fill it in. */
+        if (atomic_compare_exchange_strong(&guard_table[i].base, &expected, (uintptr_t)1)) {
+            atomic_store_explicit(&guard_table[i].length, length, memory_order_relaxed);
+            atomic_store_explicit(&guard_table[i].faulted, faulted, memory_order_relaxed);
+            /* release: the handler's acquire load of base sees length and faulted. */
+            atomic_store_explicit(&guard_table[i].base, (uintptr_t)base, memory_order_release);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void ringsys_unguard_mapping(int slot) {
+    if (slot < 0 || slot >= GUARD_SLOTS) return;
+    atomic_store_explicit(&guard_table[slot].base, (uintptr_t)1, memory_order_relaxed);
+    atomic_store_explicit(&guard_table[slot].length, (size_t)0, memory_order_relaxed);
+    atomic_store_explicit(&guard_table[slot].faulted, (int32_t *)NULL, memory_order_relaxed);
+    atomic_store_explicit(&guard_table[slot].base, (uintptr_t)0, memory_order_release);
+}

@@ -79,6 +79,8 @@ public final class RingConsumer {
                 return nil
             }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
+            // A peer that truncated the file turned the pages we copied into zeros.
+            try storage.checkNotTruncated()
             if advance(to: record.end) { return bytes }
         }
     }
@@ -134,8 +136,9 @@ public final class RingConsumer {
                 case .none: break scan
                 }
             }
+            try storage.checkNotTruncated()
             if count == 0 {
-                if position == start, try isEnded() { throw .endOfStream }
+                if try isEnded() { throw .endOfStream }
                 return 0
             }
             if advance(to: position) { return count }
@@ -191,6 +194,7 @@ public final class RingConsumer {
                 case .none: break scan
                 }
             }
+            try storage.checkNotTruncated()
             // Under overwrite-oldest what was shown is good only if the producer
             // reclaimed nothing meanwhile: it moves consumerPosition first.
             if !overwrite || storage.consumerPosition.load(ordering: .acquiring) == start {
@@ -228,6 +232,7 @@ public final class RingConsumer {
                 continue
             }
             let result = try body(UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
+            try storage.checkNotTruncated()
             if advance(to: record.end) { return result }
         }
     }
@@ -254,6 +259,7 @@ public final class RingConsumer {
     package func release() throws(RingError) -> Bool {
         guard !isClosed else { throw .closed }
         guard let record = peeked else { return true }
+        try storage.checkNotTruncated()
         peeked = nil
         return advance(to: record.end)
     }
@@ -313,6 +319,17 @@ public final class RingConsumer {
     /// began (for telling an overwrite from corruption).
     @inline(__always)
     func locate(at position: UInt64, batchStart: UInt64? = nil) throws(RingError) -> Found {
+        do {
+            return try locateUnchecked(at: position, batchStart: batchStart)
+        } catch {
+            // Zeros read from pages a truncation took away are not corruption of the ring.
+            try storage.checkNotTruncated()
+            throw error
+        }
+    }
+
+    @inline(__always)
+    func locateUnchecked(at position: UInt64, batchStart: UInt64?) throws(RingError) -> Found {
         let capacity = UInt64(geometry.capacity)
         var available = cachedHead &- position
         if available == 0 || available > capacity {

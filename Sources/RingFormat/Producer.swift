@@ -72,6 +72,7 @@ public final class RingProducer {
     /// Writes one message without blocking; returns false if the ring is full.
     public func tryWrite(_ message: UnsafeRawBufferPointer) throws(RingError) -> Bool {
         guard !isClosed else { throw .closed }
+        try storage.checkNotTruncated()
         guard reservation == nil else { throw .busy(.producer) }
         guard message.count <= geometry.maxMessageSize else {
             throw .invalidSize(size: message.count, maximum: geometry.maxMessageSize)
@@ -122,6 +123,7 @@ public final class RingProducer {
     where Messages.Element: Collection, Messages.Element.Element == UInt8 {
         guard !isClosed else { throw .closed }
         guard reservation == nil else { throw .busy(.producer) }
+        try storage.checkNotTruncated()
         for m in messages where m.count > geometry.maxMessageSize {
             throw .invalidSize(size: m.count, maximum: geometry.maxMessageSize)
         }
@@ -145,6 +147,7 @@ public final class RingProducer {
     package func write(batchCount count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
         guard reservation == nil else { throw .busy(.producer) }
+        try storage.checkNotTruncated()
         for i in 0..<count where message(i).count > geometry.maxMessageSize {
             throw .invalidSize(size: message(i).count, maximum: geometry.maxMessageSize)
         }
@@ -172,6 +175,7 @@ public final class RingProducer {
         guard size >= 0, size <= geometry.maxMessageSize else {
             throw .invalidSize(size: size, maximum: geometry.maxMessageSize)
         }
+        try storage.checkNotTruncated()
         guard let start = try reserve(payload: size, pendingHead: head) else { return nil }
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
         reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size)))
@@ -184,6 +188,7 @@ public final class RingProducer {
         guard let r = reservation else { throw .invalidSize(size: length, maximum: 0) }
         guard length >= 0, length <= r.capacity else { throw .invalidSize(size: length, maximum: r.capacity) }
         reservation = nil
+        try storage.checkNotTruncated()
         let end = fill(at: r.recordStart, length: length, from: nil)
         publish(end)
     }

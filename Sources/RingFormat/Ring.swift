@@ -194,6 +194,7 @@ public final class Ring {
                 do throws(RingError) {
                     record = try RecordIO.locate(storage.data, at: position, committed: p, geometry: g)
                 } catch {
+                    try storage.checkNotTruncated()
                     // Under overwrite-oldest the producer may be rewriting these bytes.
                     // acquire: pairs with the producer's CAS in makeRoom.
                     if g.policy == .overwriteOldest && storage.consumerPosition.load(ordering: .acquiring) != c {
@@ -207,6 +208,7 @@ public final class Ring {
                 position = record.end
             }
             if reclaimed { continue }
+            try storage.checkNotTruncated()
             // acquire: pairs with RingProducer.closeWriter's release store.
             let state = storage.writerState.load(ordering: .acquiring)
             guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }

@@ -29,6 +29,13 @@ final class RingStorage: @unchecked Sendable {
     /// spaceSignal + writerWaiters: the producer sleeps here, the consumer wakes it.
     let spaceChannel: WaitChannel
 
+    /// Set (by the SIGBUS guard in CRingSys) when an access hit a page past the
+    /// end of the file: a peer truncated it. Private memory, not in the file.
+    let truncationFlag: UnsafeAtomic<Int32>
+    private let truncationWord: UnsafeMutablePointer<Int32.AtomicRepresentation>
+    /// The SIGBUS guard's slot for this mapping (-1: unguarded).
+    let guardSlot: Int32
+
     /// Roles taken through this open file description (the OFD lock cannot
     /// tell two handles of the same description apart, so these do).
     let producerTaken = ManagedAtomic<Bool>(false)
@@ -59,6 +66,11 @@ final class RingStorage: @unchecked Sendable {
         self.fd = fd
         self.data = base + geometry.headerSize
         let base = self.base
+        truncationWord = .allocate(capacity: 1)
+        truncationWord.initialize(to: Int32.AtomicRepresentation(0))
+        truncationFlag = UnsafeAtomic(at: truncationWord)
+        guardSlot = ringsys_guard_mapping(base, geometry.fileSize,
+                                          UnsafeMutableRawPointer(truncationWord).assumingMemoryBound(to: Int32.self))
         producerPosition = RingStorage.atomic64(base, RingLayout.Header.producerPosition)
         droppedCount = RingStorage.atomic64(base, RingLayout.Header.droppedCount)
         writerState = RingStorage.atomic32(base, RingLayout.Header.writerState)
@@ -81,7 +93,10 @@ final class RingStorage: @unchecked Sendable {
     }
 
     deinit {
+        ringsys_unguard_mapping(guardSlot)
         SystemCalls.unmap(base, length: geometry.fileSize)
+        truncationWord.deinitialize(count: 1)
+        truncationWord.deallocate()
         SystemCalls.closeFile(fd)
     }
 
@@ -105,6 +120,18 @@ final class RingStorage: @unchecked Sendable {
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
         _ = ringsys_unlock_range(fd, Int64(offset), 1)
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)
+    }
+
+    /// Throws `corrupt(.truncated)` if a peer truncated the file under the mapping.
+    @inline(__always)
+    func checkNotTruncated() throws(RingError) {
+        if truncationFlag.load(ordering: .relaxed) != 0 { throw truncatedError() }
+    }
+
+    /// The error for a file shrunk under the mapping, with its current size.
+    func truncatedError() -> RingError {
+        let size = (try? SystemCalls.fileSize(fd)) ?? 0
+        return .corrupt(.truncated(fileSize: size, expected: geometry.fileSize))
     }
 
     /// msync of the data region, then of the header (SPEC.md §12): positions

@@ -200,3 +200,34 @@ struct ValidationTests {
         #expect(throws: RingError.corrupt(.badRecordKind(position: 0, kind: 99))) { try producer.write(message) }
     }
 }
+
+@Suite("A file truncated under a running reader or writer")
+struct TruncationTests {
+    @Test func readerReportsTruncationInsteadOfCrashing() throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 16384)
+        let producer = try ring.makeProducer()
+        let consumer = try ring.makeConsumer()
+        for i in 0..<100 { try producer.write([UInt8](repeating: UInt8(i), count: 100)) }
+        #expect(try consumer.read().count == 100)
+        // A buggy peer cuts the data region away while both sides have it mapped.
+        RawFile.truncate(t.path, to: RingLayout.defaultHeaderSize)
+        let expected = RingError.corrupt(.truncated(fileSize: 4096, expected: 4096 + 16384))
+        #expect(throws: expected) { try consumer.read() }
+        #expect(throws: expected) { try consumer.read(maxCount: 10) }
+        #expect(throws: expected) { try producer.write(bytes("more")) }
+        #expect(throws: expected) { try ring.stats() }
+        // Opening it again is refused by validation.
+        #expect(throws: expected) { try Ring.open(at: t.path) }
+    }
+
+    @Test func headerTruncatedAway() throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 4096)
+        let producer = try ring.makeProducer()
+        try producer.write(bytes("x"))
+        RawFile.truncate(t.path, to: 0)
+        #expect(throws: RingError.corrupt(.truncated(fileSize: 0, expected: 8192))) { try ring.stats() }
+        #expect(throws: RingError.corrupt(.truncated(fileSize: 0, expected: 8192))) { try producer.write(bytes("y")) }
+    }
+}

@@ -10,6 +10,7 @@
 #ifndef RINGSYS_H
 #define RINGSYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -73,6 +74,21 @@ int ringsys_open_tmpfile(const char *dir, uint32_t mode);
  * failing with -EEXIST if path exists. Returns 0 or -errno.
  */
 int ringsys_link_tmpfile(int fd, const char *path);
+
+/**
+ * Guards a MAP_SHARED file mapping against SIGBUS (SPEC.md §12): if a peer
+ * truncates the file, an access past the new end would kill the process.
+ * With the guard, the faulting page is replaced by a private zero page, *faulted
+ * is set to 1, and the access goes on (reading zeros, which validation then
+ * rejects). The process-wide SIGBUS handler is installed on first use and
+ * passes faults outside guarded mappings to the handler that was there before.
+ * Returns a slot number for ringsys_unguard_mapping, or -1 if the table is full
+ * (the mapping is then unguarded).
+ */
+int ringsys_guard_mapping(void *base, size_t length, int32_t *faulted);
+
+/** Stops guarding the mapping registered in slot (before unmapping it). */
+void ringsys_unguard_mapping(int slot);
 
 /** Records the detail of the last error on the calling thread (message is copied, truncated to 255 bytes). */
 void ringsys_set_last_error(int err, const char *message);
