@@ -32,7 +32,7 @@ let package = Package(
         // The C ABI: @_cdecl exports over the core (include/ringformat.h).
         .target(name: "CRingABI", dependencies: ["RingFormat", "CRingSys", "CRingFormatHeader"], exclude: ["include", "build"]),
         // The seeded, self-checking message workload of the tests and interop programs.
-        .target(name: "RingWorkload"),
+        .target(name: "RingWorkload", dependencies: ["RingFormat"]),
         // Command-line tool: create, produce, consume, inspect and dump ring files.
         .executableTarget(name: "ringctl", dependencies: ["RingFormat", "RingWorkload"]),
         .testTarget(

@@ -18,6 +18,8 @@ usage: ringctl COMMAND PATH [options]
   write   PATH TEXT...        write each TEXT as one message
   read    PATH [--all]        print the next message (or every message) as text
   inspect PATH                print the ring's state
+  script  OPS PATH            make PATH by running the operations in OPS (interop/vectors/*.ops)
+  expect  PATH                print the state and unread messages of PATH in the .expect format
   dump    PATH [--data-bytes N]  hex dump of the header's non-zero lines and the data region
 """
 
@@ -184,6 +186,14 @@ func run() throws {
             print(String(decoding: message, as: UTF8.self))
         } while o.flags.contains("--all")
         consumer.close()
+
+    case "script":
+        // ringctl script OPS PATH: args[2] is the ops file here.
+        guard let output = o.positional.first else { fail("script needs OPS and PATH") }
+        try GoldenVector.run(opsPath: path, output: output)
+
+    case "expect":
+        print(try GoldenVector.expectation(of: path), terminator: "")
 
     case "inspect":
         let s = try Ring.open(at: path).stats()

@@ -1,0 +1,124 @@
+// GoldenVector.swift - the golden vectors of interop/vectors: a tiny language of
+// ring operations (.ops), run to make a ring file (.ring), and the expected
+// state and unread messages of a ring (.expect). C and Python have their own
+// interpreters of the same language (interop/README.md); all must agree byte
+// for byte.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import RingFormat
+
+/// A malformed .ops line.
+public struct GoldenVectorError: Error, CustomStringConvertible {
+    /// What is wrong, with the file and line.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs .ops files and describes ring files in the .expect format.
+public enum GoldenVector {
+    /// The lines of a text file.
+    static func readLines(_ path: String) throws -> [String] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RingError.system(operation: "open", errno: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// Bytes from a hex string.
+    static func unhex(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var chars = Array(text.utf8)[...]
+        while chars.count >= 2 {
+            out.append(UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16) ?? 0)
+            chars = chars.dropFirst(2)
+        }
+        return out
+    }
+
+    public static func hexString(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
+    }
+
+    /// Runs a vector's operations (interop/README.md, "Golden vectors") to make `output`.
+    public static func run(opsPath: String, output: String) throws {
+        var ring: Ring?
+        var producer: RingProducer?
+        var consumer: RingConsumer?
+        for (number, raw) in try readLines(opsPath).enumerated() {
+            let line = raw.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let words = line.split(separator: " ", maxSplits: 1).map(String.init)
+            let rest = words.count > 1 ? words[1] : ""
+            let args = rest.split(separator: " ").map(String.init)
+            func p() throws -> RingProducer {
+                if producer == nil { producer = try ring!.makeProducer() }
+                return producer!
+            }
+            func c() throws -> RingConsumer {
+                if consumer == nil { consumer = try ring!.makeConsumer() }
+                return consumer!
+            }
+            switch words[0] {
+            case "create":
+                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION]") }
+                ring = try Ring.create(at: output, capacity: capacity,
+                                       policy: args[1] == "overwrite" ? .overwriteOldest : .rejectWhenFull,
+                                       replaceExisting: true,
+                                       initialPosition: args.count > 2 ? UInt64(args[2]) ?? 0 : 0)
+            case "write": try p().write(Array(rest.utf8))
+            case "write-hex": try p().write(unhex(rest))
+            case "write-fill":
+                guard args.count == 2, let n = Int(args[0]), let b = UInt8(args[1]) else { throw GoldenVectorError("\(opsPath):\(number + 1): write-fill N BYTE") }
+                try p().write([UInt8](repeating: b, count: n))
+            case "read":
+                for _ in 0..<(Int(args.first ?? "1") ?? 1) { _ = try c().read() }
+            case "close-writer":
+                try p().closeWriter()
+                producer = nil
+            default:
+                throw GoldenVectorError("\(opsPath):\(number + 1): unknown operation \(words[0])")
+            }
+        }
+        try ring?.flush()
+    }
+
+    /// The .expect text of a ring file: its state, then its unread messages in hex, oldest first.
+    public static func expectation(of path: String) throws -> String {
+        let ring = try Ring.open(at: path)
+        let s = try ring.stats()
+        var out = """
+        capacity \(s.capacity)
+        policy \(s.policy == .overwriteOldest ? "overwrite" : "reject")
+        producerPosition \(s.producerPosition)
+        consumerPosition \(s.consumerPosition)
+        droppedCount \(s.droppedCount)
+        writerClosed \(s.isWriterClosed ? 1 : 0)
+        messageCount \(s.messageCount)
+
+        """
+        for m in try ring.makeConsumer().peekAll() { out += "message \(hexString(m))\n" }
+        return out
+    }
+
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+

@@ -1,0 +1,56 @@
+// GoldenVectorTests.swift - interop/vectors: running each .ops file makes a file
+// byte-identical to the committed .ring, and reading each committed .ring gives
+// exactly its .expect (state and unread messages).
+
+import Foundation
+import Testing
+import RingFormat
+import RingWorkload
+
+enum Vectors {
+    static var directory: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("interop/vectors")
+    }
+
+    static var names: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".ops") }.map { String($0.dropLast(4)) }.sorted()
+    }
+}
+
+@Suite("Golden vectors (interop/vectors)")
+struct GoldenVectorTests {
+    @Test func thereAreVectors() {
+        #expect(Vectors.names.count >= 9)
+    }
+
+    @Test(arguments: Vectors.names)
+    func writerMakesTheSameBytes(name: String) throws {
+        let t = TempRing(name + ".ring")
+        try GoldenVector.run(opsPath: Vectors.directory.appendingPathComponent(name + ".ops").path, output: t.path)
+        let made = try Data(contentsOf: URL(fileURLWithPath: t.path))
+        let golden = try Data(contentsOf: Vectors.directory.appendingPathComponent(name + ".ring"))
+        #expect(made.count == golden.count)
+        let firstDifference = zip(made, golden).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(firstDifference == nil, "\(name): first differing byte at offset \(firstDifference ?? -1)")
+    }
+
+    @Test(arguments: Vectors.names)
+    func readerSeesExactlyTheExpectation(name: String) throws {
+        let t = TempRing(name + ".ring")
+        try FileManager.default.copyItem(at: Vectors.directory.appendingPathComponent(name + ".ring"),
+                                         to: URL(fileURLWithPath: t.path))
+        let expected = try String(contentsOf: Vectors.directory.appendingPathComponent(name + ".expect"), encoding: .utf8)
+        #expect(try GoldenVector.expectation(of: t.path) == expected)
+        // And consuming them all gives the same messages, then empty (or end of stream).
+        let consumer = try Ring.open(at: t.path).makeConsumer()
+        let messages = expected.split(separator: "\n").filter { $0 == "message" || $0.hasPrefix("message ") }
+        for line in messages {
+            let hex = line.dropFirst("message".count).trimmingCharacters(in: .whitespaces)
+            #expect(GoldenVector.hexString(try consumer.read()) == hex)
+        }
+        let closed = expected.contains("writerClosed 1")
+        #expect(throws: closed ? RingError.endOfStream : RingError.empty) { try consumer.read() }
+    }
+}
