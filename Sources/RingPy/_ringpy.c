@@ -224,15 +224,16 @@ static int parse_policy(PyObject *policy) {
 }
 
 PyDoc_STRVAR(create_doc,
-"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False)\n--\n\n"
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0)\n--\n\n"
 "Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
 "replace atomically replaces an existing file; exist_ok opens an existing ring instead of raising\n"
-"FileExistsError.");
+"FileExistsError. initial_position (a multiple of 8) starts both positions there, for tests of\n"
+"positions past 2**32.");
 
 static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames) {
-    static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", NULL};
-    PyObject *values[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position", NULL};
+    PyObject *values[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     if (nargs > 3) { PyErr_SetString(PyExc_TypeError, "create() takes at most 3 positional arguments"); return NULL; }
     for (Py_ssize_t i = 0; i < nargs; i++) values[i] = args[i];
@@ -274,12 +275,20 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
     uint32_t flags = 0;
     if (values[4]) { int t = PyObject_IsTrue(values[4]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_REPLACE; }
     if (values[5]) { int t = PyObject_IsTrue(values[5]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_OPEN_EXISTING; }
+    unsigned long long initial = 0;
+    if (values[6]) {
+        if (!PyLong_Check(values[6])) { PyErr_SetString(PyExc_TypeError, "initial_position must be an int"); return NULL; }
+        initial = PyLong_AsUnsignedLongLong(values[6]);
+        if (initial == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+        if (flags & RING_CREATE_OPEN_EXISTING) { PyErr_SetString(PyExc_ValueError, "initial_position cannot be combined with exist_ok"); return NULL; }
+    }
     PyObject *path, *encoded;
     if (convert_path(values[0], &path, &encoded) < 0) return NULL;
     ring_t *ring = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ring_create(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, &ring);
+    rc = initial ? ring_create_at_position(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, initial, &ring)
+                 : ring_create(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, &ring);
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
     PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)

@@ -6,6 +6,8 @@
  *
  *   ring_peer produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--close] [--batch N]
  *   ring_peer consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
+ *   ring_peer script OPS PATH     run a golden vector's operations (interop/vectors, .ops files) to make PATH
+ *   ring_peer expect PATH         print PATH's state and unread messages in the .expect format
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -21,6 +23,7 @@
 FN(ring_open); FN(ring_free); FN(ring_info); FN(ring_strerror); FN(ring_last_error_message);
 FN(ring_producer_open); FN(ring_write_timeout); FN(ring_write_batch); FN(ring_producer_close_writer);
 FN(ring_producer_free); FN(ring_consumer_open); FN(ring_read_timeout); FN(ring_consumer_free);
+FN(ring_create_at_position); FN(ring_write); FN(ring_read); FN(ring_peek_batch); FN(ring_flush);
 
 static void load(void) {
     const char *lib = getenv("RINGFORMAT_LIB");
@@ -30,6 +33,7 @@ static void load(void) {
     LOAD(ring_open); LOAD(ring_free); LOAD(ring_info); LOAD(ring_strerror); LOAD(ring_last_error_message);
     LOAD(ring_producer_open); LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer);
     LOAD(ring_producer_free); LOAD(ring_consumer_open); LOAD(ring_read_timeout); LOAD(ring_consumer_free);
+    LOAD(ring_create_at_position); LOAD(ring_write); LOAD(ring_read); LOAD(ring_peek_batch); LOAD(ring_flush);
 }
 
 static void die(const char *what, int rc) {
@@ -43,9 +47,95 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- golden vectors (interop/README.md) ---- */
+
+static int hexval(int c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
+
+static int run_script(const char *ops, const char *path) {
+    FILE *f = fopen(ops, "r");
+    if (!f) { perror(ops); return 2; }
+    ring_t *ring = NULL; ring_producer_t *p = NULL; ring_consumer_t *c = NULL;
+    static char line[65536];
+    static uint8_t msg[65536];
+    int rc = 0, number = 0;
+    while (fgets(line, sizeof line, f)) {
+        number++;
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = 0;
+        if (!n || line[0] == '#') continue;
+        char *rest = strchr(line, ' ');
+        if (rest) *rest++ = 0; else rest = line + n;
+        if ((!strncmp(line, "write", 5) || !strcmp(line, "read") || !strcmp(line, "close-writer")) && !ring) {
+            fprintf(stderr, "%s:%d: no create before %s\n", ops, number, line); return 2;
+        }
+        if (!strncmp(line, "write", 5) && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
+        if (!strcmp(line, "create")) {
+            unsigned long long capacity = 0, position = 0; char policy[32] = "";
+            if (sscanf(rest, "%llu %31s %llu", &capacity, policy, &position) < 2) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
+            if ((rc = p_ring_create_at_position(path, capacity, strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST,
+                                                0600, RING_CREATE_REPLACE, position, &ring))) die("ring_create_at_position", rc);
+        } else if (!strcmp(line, "write")) {
+            if ((rc = p_ring_write(p, rest, strlen(rest)))) die("ring_write", rc);
+        } else if (!strcmp(line, "write-hex")) {
+            size_t len = strlen(rest) / 2;
+            for (size_t i = 0; i < len; i++) msg[i] = (uint8_t)(hexval(rest[2 * i]) * 16 + hexval(rest[2 * i + 1]));
+            if ((rc = p_ring_write(p, msg, len))) die("ring_write", rc);
+        } else if (!strcmp(line, "write-fill")) {
+            unsigned long len = 0, byte = 0;
+            if (sscanf(rest, "%lu %lu", &len, &byte) != 2 || len > sizeof msg) { fprintf(stderr, "%s:%d: bad write-fill\n", ops, number); return 2; }
+            memset(msg, (int)byte, len);
+            if ((rc = p_ring_write(p, msg, len))) die("ring_write", rc);
+        } else if (!strcmp(line, "read")) {
+            long count = *rest ? atol(rest) : 1;
+            if (!c && (rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
+            for (long i = 0; i < count; i++) {
+                size_t len;
+                if ((rc = p_ring_read(c, msg, sizeof msg, &len))) die("ring_read", rc);
+            }
+        } else if (!strcmp(line, "close-writer")) {
+            if (!p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
+            if ((rc = p_ring_producer_close_writer(p))) die("ring_producer_close_writer", rc);
+            p_ring_producer_free(p); p = NULL;
+        } else { fprintf(stderr, "%s:%d: unknown operation %s\n", ops, number, line); return 2; }
+    }
+    fclose(f);
+    if (ring && (rc = p_ring_flush(ring))) die("ring_flush", rc);
+    p_ring_producer_free(p); p_ring_consumer_free(c); p_ring_free(ring);
+    return 0;
+}
+
+static int print_expect(const char *path) {
+    ring_t *ring; ring_consumer_t *c; ring_info_t i;
+    int rc = p_ring_open(path, &ring);
+    if (rc) die("ring_open", rc);
+    if ((rc = p_ring_info(ring, &i))) die("ring_info", rc);
+    printf("capacity %llu\npolicy %s\nproducerPosition %llu\nconsumerPosition %llu\ndroppedCount %llu\n"
+           "writerClosed %u\nmessageCount %llu\n", (unsigned long long)i.capacity,
+           i.policy == RING_OVERWRITE_OLDEST ? "overwrite" : "reject", (unsigned long long)i.producer_position,
+           (unsigned long long)i.consumer_position, (unsigned long long)i.dropped_count, i.writer_closed,
+           (unsigned long long)i.message_count);
+    if ((rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
+    size_t cap = (size_t)i.used_bytes + 1, max = (size_t)i.message_count + 1, count = 0;
+    uint8_t *buf = malloc(cap);
+    size_t *lengths = malloc(max * sizeof *lengths);
+    if ((rc = p_ring_peek_batch(c, buf, cap, lengths, max, &count))) die("ring_peek_batch", rc);
+    size_t offset = 0;
+    for (size_t k = 0; k < count; k++) {
+        printf("message ");
+        for (size_t j = 0; j < lengths[k]; j++) printf("%02x", buf[offset + j]);
+        printf("\n");
+        offset += lengths[k];
+    }
+    free(buf); free(lengths);
+    p_ring_consumer_free(c); p_ring_free(ring);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: ring_peer produce|consume PATH [options]\n"); return 2; }
     const char *command = argv[1], *path = argv[2];
+    if (!strcmp(command, "script")) { if (argc < 4) return 2; load(); return run_script(argv[2], argv[3]); }
+    if (!strcmp(command, "expect")) { load(); return print_expect(argv[2]); }
     long long count = 1000, timeout_ms = -1, batch = 1;
     int close_writer = 0, until_end = 0;
     wl_workload w = { 1, 0, 256 };

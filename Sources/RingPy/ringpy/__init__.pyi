@@ -114,10 +114,13 @@ class Ring:
         mode: int = 0o600,
         replace: bool = False,
         exist_ok: bool = False,
+        initial_position: int = 0,
     ) -> Self:
         """Create a ring file. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
-        instead of raising FileExistsError (its own capacity and policy are kept)."""
+        instead of raising FileExistsError (its own capacity and policy are kept).
+        initial_position (a multiple of 8) starts both positions there: for tests of
+        positions past 2**32 and across 2**64."""
     @classmethod
     def open(cls, path: StrPath) -> Self:
         """Open an existing ring file (FileNotFoundError, CorruptError, UnsupportedVersionError)."""
