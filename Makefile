@@ -16,7 +16,7 @@ ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python install clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long install clean
 
 all: build
 
@@ -30,7 +30,7 @@ demo:
 	$(SWIFT) build -c release --product ringctl
 	./scripts/demo.sh
 
-test: bootstrap test-swift test-c test-python
+test: bootstrap test-swift test-c test-python test-interop
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -55,6 +55,24 @@ test-python: lib
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	./scripts/test_python.sh
+
+# Cross-language and crash tests (ringpy from test-python's .venv): the 9-pair
+# Swift/C/Python matrix under both policies and 200 SIGKILLs of producers and consumers.
+# `make test-interop-long` runs the long versions.
+MATRIX_COUNT ?= 5000
+KILLS ?= 200
+test-interop: lib
+	$(SWIFT) build --product ringctl
+	@mkdir -p build
+	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
+	@[ -x .venv/bin/python ] || ./scripts/test_python.sh --collect-only -q > /dev/null
+	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl .build/debug/ringctl \
+	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT)
+	./interop/kill_test.py .build/debug/ringctl --kills $(KILLS)
+
+test-interop-long:
+	$(SWIFT) build -c release --product ringctl
+	$(MAKE) test-interop MATRIX_COUNT=1000000 KILLS=1000
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

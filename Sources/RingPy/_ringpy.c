@@ -511,13 +511,22 @@ static PyObject *read_now(RingObject *self, ring_consumer_t *c, int *rc) {
     *rc = ring_read(c, small, sizeof small, &len);
     if (*rc == RING_OK) return PyBytes_FromStringAndSize(small, (Py_ssize_t)len);
     if (*rc != RING_ERR_BUFFER_TOO_SMALL) return NULL;
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
-    if (bytes == NULL) { *rc = 0; return NULL; }
-    size_t got = 0;
-    *rc = ring_read(c, PyBytes_AS_STRING(bytes), len, &got);
-    if (*rc != RING_OK) { Py_DECREF(bytes); return NULL; }
+    /* Read straight into a bytes object of the size reported. Under overwrite-oldest the
+     * producer may reclaim that message meanwhile, and the next one has another size. */
     (void)self;
-    return bytes;
+    for (;;) {
+        PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
+        if (bytes == NULL) { *rc = 0; return NULL; }
+        size_t got = 0;
+        *rc = ring_read(c, PyBytes_AS_STRING(bytes), len, &got);
+        if (*rc == RING_OK) {
+            if (got != len && _PyBytes_Resize(&bytes, (Py_ssize_t)got) < 0) { *rc = 0; return NULL; }
+            return bytes;
+        }
+        Py_DECREF(bytes);
+        if (*rc != RING_ERR_BUFFER_TOO_SMALL) return NULL;
+        len = got;
+    }
 }
 
 /* With clock held: waits until a message (or the end) is there, or the deadline. 0: go on; 1: time is up; -1: error. */

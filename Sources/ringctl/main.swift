@@ -15,6 +15,8 @@ usage: ringctl COMMAND PATH [options]
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
   consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
+  crash-produce PATH --generation G [--count N]   (kill tests) write generation G's messages, printing "c INDEX" after each commit
+  crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
   write   PATH TEXT...        write each TEXT as one message
   read    PATH [--all]        print the next message (or every message) as text
   inspect PATH                print the ring's state
@@ -40,7 +42,7 @@ struct Options {
     var flags: Set<String> = []
 
     init(_ args: ArraySlice<String>) {
-        let valued: Set<String> = ["--capacity", "--policy", "--initial-position", "--count", "--seed",
+        let valued: Set<String> = ["--generation", "--capacity", "--policy", "--initial-position", "--count", "--seed",
                                    "--min-size", "--max-size", "--batch", "--timeout-ms", "--data-bytes"]
         var i = args.startIndex
         while i < args.endIndex {
@@ -174,6 +176,43 @@ func run() throws {
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         print("consumed \(received) messages \(bytes) bytes checksum \(hex(checksum.value)) overwritten \(skipped) in \(ms) ms")
 
+    case "crash-produce":
+        // Messages: generation (u64 LE), index (u64 LE), then (index*37+generation) % 200 bytes
+        // of ((generation*7 + index*13 + j) & 0xff). Each commit is reported on stdout.
+        let ring = try Ring.open(at: path)
+        let generation = o.uint64("--generation", default: 0)
+        let count = o.uint64("--count", default: UInt64.max)
+        let producer = try ring.makeProducer()
+        var buffer = [UInt8](repeating: 0, count: 216)
+        var index: UInt64 = 0
+        while index < count {
+            let n = CrashMessage.fill(&buffer, generation: generation, index: index)
+            try buffer.withUnsafeBytes { raw in
+                try producer.write(UnsafeRawBufferPointer(rebasing: raw[0..<n]), timeout: nil)
+            }
+            report("c \(index)\n")
+            index += 1
+        }
+        producer.closeWriter()
+
+    case "crash-consume":
+        let consumer = try Ring.open(at: path).makeConsumer()
+        while true {
+            do {
+                try consumer.withNextMessage(timeout: nil) { bytes in
+                    guard let (g, i) = CrashMessage.check(bytes) else {
+                        report("torn \(bytes.count)\n")
+                        exit(3)
+                    }
+                    // Reported before the position moves: a kill in between redelivers this one.
+                    report("r \(g) \(i)\n")
+                }
+            } catch RingError.endOfStream {
+                report("end\n")
+                break
+            }
+        }
+
     case "write":
         let producer = try Ring.open(at: path).makeProducer()
         for text in o.positional { try producer.write(Array(text.utf8)) }
@@ -231,6 +270,35 @@ func readOrEnd(_ consumer: RingConsumer, timeout: Duration?) throws(RingError) -
         return try consumer.read(timeout: timeout)
     } catch .endOfStream {
         return nil
+    }
+}
+
+/// One write(2) of a short line to stdout: atomic on a pipe, never half-written.
+func report(_ line: String) {
+    var text = line
+    text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+}
+
+/// The self-checking messages of the kill tests.
+enum CrashMessage {
+    static func fill(_ buffer: inout [UInt8], generation: UInt64, index: UInt64) -> Int {
+        let n = Int((index &* 37 &+ generation) % 200)
+        buffer.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: generation.littleEndian, toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: index.littleEndian, toByteOffset: 8, as: UInt64.self)
+            for j in 0..<n { raw[16 + j] = UInt8(truncatingIfNeeded: generation &* 7 &+ index &* 13 &+ UInt64(j)) }
+        }
+        return 16 + n
+    }
+
+    static func check(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        guard bytes.count >= 16 else { return nil }
+        let g = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        let i = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let n = Int((i &* 37 &+ g) % 200)
+        guard bytes.count == 16 + n else { return nil }
+        for j in 0..<n where bytes[16 + j] != UInt8(truncatingIfNeeded: g &* 7 &+ i &* 13 &+ UInt64(j)) { return nil }
+        return (g, i)
     }
 }
 

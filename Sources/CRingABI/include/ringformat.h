@@ -290,7 +290,9 @@ int ring_consumer_open(ring_t *ring, ring_consumer_t **out);
  * receives its length. If capacity is too small the message is not consumed,
  * *len receives the size needed, and BUFFER_TOO_SMALL is returned.
  * Errors: EMPTY, END_OF_STREAM, BUFFER_TOO_SMALL, CLOSED, CORRUPT, BUSY (a peek is open).
- * buf may be NULL when capacity is 0 (to ask for the size).
+ * buf may be NULL when capacity is 0 (to ask for the size). Under overwrite-oldest the
+ * producer may reclaim that message before the next call, so the next message may need
+ * another size: call again with the size it reports.
  */
 int ring_read(ring_consumer_t *consumer, void *buf, size_t capacity, size_t *len);
 
