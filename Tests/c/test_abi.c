@@ -2,7 +2,7 @@
  * test_abi.c - tests of the C ABI through dlopen + dlsym, the way a plugin
  * host or another language's FFI loads it. Includes only ringformat.h.
  *
- *   test_abi /path/to/libringformat.so
+ *   test_abi /path/to/libringformat.so interop/bad_inputs.tsv
  *
  * Prints one line per test and a closing "N passed, N failed" line.
  */
@@ -421,10 +421,163 @@ static void test_threads_share_handles(void) {
     f_ring_free(r);
 }
 
+/* The bad-input table interop/bad_inputs.tsv (argv[2]): every row gives its error. */
+static const char *table_path;
+
+static const char *error_name(int rc) {
+    static char buf[64];
+    switch (rc) {
+    case RING_OK: return "OK";
+    case RING_ERR_FULL: return "FULL";
+    case RING_ERR_EMPTY: return "EMPTY";
+    case RING_ERR_INVALID_SIZE: return "INVALID_SIZE";
+    case RING_ERR_CLOSED: return "CLOSED";
+    case RING_ERR_END_OF_STREAM: return "END_OF_STREAM";
+    case RING_ERR_CORRUPT: return "CORRUPT";
+    case RING_ERR_UNSUPPORTED_VERSION: return "UNSUPPORTED_VERSION";
+    case RING_ERR_BUSY: return "BUSY";
+    case RING_ERR_SYSTEM:
+        switch (f_ring_last_errno()) {
+        case ENOENT: return "SYSTEM:ENOENT";
+        case EISDIR: return "SYSTEM:EISDIR";
+        case EEXIST: return "SYSTEM:EEXIST";
+        default: snprintf(buf, sizeof buf, "SYSTEM:%d", f_ring_last_errno()); return buf;
+        }
+    default: snprintf(buf, sizeof buf, "code %d", rc); return buf;
+    }
+}
+
+static uint32_t crc32_ieee(const unsigned char *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static int run_row(const char *policy, char *mutations, const char *action) {
+    const char *path = path_of("bad.ring");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) return -100;
+    ring_t *r;
+    ring_producer_t *p;
+    int rc = f_ring_create(path, 4096, strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST, 0600, 0, &r);
+    if (rc) return -100;
+    if (f_ring_producer_open(r, &p) || f_ring_write(p, "abcdefghijk", 11)) return -100;
+    f_ring_producer_free(p);
+    f_ring_free(r);
+    for (char *m = strtok(mutations, ";"); m; m = strtok(NULL, ";")) {
+        if (!strcmp(m, "none")) continue;
+        if (!strcmp(m, "missing")) { unlink(path); continue; }
+        if (!strcmp(m, "directory")) { unlink(path); mkdir(path, 0700); continue; }
+        if (!strncmp(m, "truncate=", 9)) { if (truncate(path, atol(m + 9))) return -100; continue; }
+        int fd = open(path, O_RDWR);
+        if (fd < 0) return -100;
+        if (!strcmp(m, "fix")) {
+            unsigned char head[RING_CHECKSUM_COVERED_BYTES];
+            if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head) return -100;
+            uint32_t crc = crc32_ieee(head, sizeof head);
+            if (pwrite(fd, &crc, 4, RING_OFFSET_HEADER_CHECKSUM) != 4) return -100;
+        } else {
+            char *at = strchr(m, '@'), *eq = strchr(m, '=');
+            if (!at || !eq) return -100;
+            long offset = atol(at + 1);
+            unsigned long long v = strtoull(eq + 1, NULL, 10);
+            unsigned char bytes[64];
+            size_t n = 0;
+            if (!strncmp(m, "u16", 3)) n = 2;
+            else if (!strncmp(m, "u32", 3)) n = 4;
+            else if (!strncmp(m, "u64", 3)) n = 8;
+            if (n) { for (size_t i = 0; i < n; i++) bytes[i] = (unsigned char)(v >> (8 * i)); }
+            else {
+                const char *hex = eq + 1;
+                for (; hex[2 * n] && hex[2 * n + 1]; n++) {
+                    char two[3] = { hex[2 * n], hex[2 * n + 1], 0 };
+                    bytes[n] = (unsigned char)strtoul(two, NULL, 16);
+                }
+            }
+            if (pwrite(fd, bytes, n, offset) != (ssize_t)n) return -100;
+        }
+        close(fd);
+    }
+    r = NULL;
+    ring_consumer_t *c = NULL, *c2 = NULL;
+    ring_producer_t *p2 = NULL;
+    ring_info_t info;
+    char buf[4096];
+    size_t len;
+    if (!strcmp(action, "open")) {
+        rc = f_ring_open(path, &r);
+        if (!rc) rc = f_ring_info(r, &info);
+    } else if (!strcmp(action, "read")) {
+        rc = f_ring_open(path, &r);
+        if (!rc) rc = f_ring_consumer_open(r, &c);
+        if (!rc) rc = f_ring_read(c, buf, sizeof buf, &len);
+    } else if (!strcmp(action, "second-producer") || !strcmp(action, "second-consumer")) {
+        ring_t *r2 = NULL;
+        int producer = !strcmp(action, "second-producer");
+        rc = f_ring_open(path, &r);
+        if (!rc) rc = f_ring_open(path, &r2);
+        if (!rc) rc = producer ? f_ring_producer_open(r, &p) : f_ring_consumer_open(r, &c);
+        if (!rc) rc = producer ? f_ring_producer_open(r2, &p2) : f_ring_consumer_open(r2, &c2);
+        if (producer && !p2) f_ring_producer_free(p);
+        f_ring_free(r2);
+    } else if (!strcmp(action, "use-after-close")) {
+        rc = f_ring_open(path, &r);
+        if (!rc) { f_ring_close(r); rc = f_ring_info(r, &info); }
+    } else if (!strncmp(action, "write-", 6)) {
+        rc = f_ring_open(path, &r);
+        ring_producer_t *w = NULL;
+        if (!rc) rc = f_ring_producer_open(r, &w);
+        static char big[1 << 16];
+        if (!rc) rc = f_ring_write(w, big, (size_t)atol(action + 6));
+        f_ring_producer_free(w);
+    } else if (!strncmp(action, "create-", 7)) {
+        rc = f_ring_create(path, strtoull(action + 7, NULL, 10), 0, 0600, 0, &r);
+    } else {
+        return -100;
+    }
+    f_ring_consumer_free(c);
+    f_ring_consumer_free(c2);
+    f_ring_producer_free(p2);
+    f_ring_free(r);
+    return rc;
+}
+
+static void test_bad_input_table(void) {
+    FILE *f = fopen(table_path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[1024];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n') continue;
+        line[strcspn(line, "\n")] = 0;
+        char *field[5];
+        int n = 0;
+        for (char *s = line; n < 5; n++) { field[n] = s; s = strchr(s, '\t'); if (!s) { n++; break; } *s++ = 0; }
+        if (n != 5) { CHECK(n == 5); continue; }
+        char mutations[512];
+        snprintf(mutations, sizeof mutations, "%s", field[2]);
+        int rc = run_row(field[1], mutations, field[3]);
+        const char *got = rc == -100 ? "SETUP FAILED" : error_name(rc);
+        if (strcmp(got, field[4]) != 0) {
+            fprintf(stderr, "    %s: got %s (%s), expected %s\n", field[0], got, f_ring_last_error_message(), field[4]);
+            failures_in_test++;
+        }
+        rows++;
+    }
+    fclose(f);
+    CHECK(rows >= 25);
+}
+
 /* ---------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: test_abi LIBRARY\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: test_abi LIBRARY BAD_INPUTS_TSV\n"); return 2; }
+    table_path = argv[2];
     void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
     int missing = 0;
@@ -443,6 +596,7 @@ int main(int argc, char **argv) {
         { "batches", test_batches },
         { "zero_copy", test_zero_copy },
         { "threads_share_handles", test_threads_share_handles },
+        { "bad_input_table", test_bad_input_table },
     };
     int passed = 0, failed = 0;
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
