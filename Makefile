@@ -3,6 +3,7 @@
 #   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
 #   make install PREFIX=DIR   header, library and pkg-config file under DIR (default /usr/local)
 
+SHELL   := /bin/bash
 SWIFT   ?= swift
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -16,7 +17,7 @@ ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long install clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz install clean
 
 all: build
 
@@ -69,10 +70,24 @@ test-interop: lib
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl .build/debug/ringctl \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT)
 	./interop/kill_test.py .build/debug/ringctl --kills $(KILLS)
+	$(SWIFT) build --product ring-fuzz
+	.build/debug/ring-fuzz interop/fuzz/corpus
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# libFuzzer (with AddressSanitizer) over open + read-everything of arbitrary ring files,
+# starting from interop/fuzz/corpus. `make fuzz FUZZ_SECONDS=3600` fuzzes for an hour;
+# a crash leaves its input in build/fuzz (add it to the corpus once fixed).
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(SWIFT) build --product ring-fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+	@rm -rf build/fuzz && mkdir -p build/fuzz/corpus && cp interop/fuzz/corpus/* build/fuzz/corpus/
+	cd build/fuzz && ../../.build-fuzz/debug/ring-fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 corpus 2>&1 \
+	    | grep -E "^(INFO: Loaded|#[0-9]+[[:space:]]+(INITED|DONE))|stat::number_of_executed_units|ERROR|SUMMARY|==[0-9]+=="; \
+	    test $${PIPESTATUS[0]} -eq 0
 
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
-	$(MAKE) test-interop MATRIX_COUNT=1000000 KILLS=1000
+	$(MAKE) test-interop MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
