@@ -420,7 +420,8 @@ static PyObject *Ring_try_put(RingObject *self, PyObject *data) {
 
 PyDoc_STRVAR(put_many_doc, "put_many(items, timeout=None)\n--\n\n"
 "Write every item in order, in batches of one native call each, waiting for room as put() does.\n"
-"Returns the number written.");
+"Every item is checked first: if one is not bytes-like (TypeError) or is over max_message_size\n"
+"(InvalidSizeError), nothing is written. Returns the number written.");
 
 static PyObject *Ring_put_many(RingObject *self, PyObject *args, PyObject *kwargs) {
     static char *names[] = {"items", "timeout", NULL};
@@ -428,57 +429,50 @@ static PyObject *Ring_put_many(RingObject *self, PyObject *args, PyObject *kwarg
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:put_many", names, &items, &timeout_obj)) return NULL;
     int64_t timeout = parse_timeout(timeout_obj);
     if (timeout == -2) return NULL;
-    PyObject *iterator = PyObject_GetIter(items);
-    if (iterator == NULL) return NULL;
-    Py_buffer views[PUT_CHUNK];
-    ring_message_t msgs[PUT_CHUNK];
-    Py_ssize_t total = 0;
-    int failed = 0, done = 0;
-    lock_role(self->plock);
-    while (!failed && !done) {
-        /* Gather a chunk; stop at the end, at a bad item (written up to it), or at an oversized one. */
-        int n = 0;
-        PyObject *pending_type = NULL, *pending_value = NULL, *pending_tb = NULL;
-        while (n < PUT_CHUNK) {
-            PyObject *item = PyIter_Next(iterator);
-            if (item == NULL) { if (PyErr_Occurred()) failed = 1; else done = 1; break; }
-            int bad = get_buffer(item, &views[n]);
-            Py_DECREF(item);
-            if (bad < 0) { failed = 1; break; }
-            if ((uint64_t)views[n].len > self->max_message) {
-                PyErr_Format(self->st->InvalidSizeError, "message of %zd bytes is larger than the ring's maximum of %llu",
-                             views[n].len, (unsigned long long)self->max_message);
-                PyBuffer_Release(&views[n]);
-                failed = 1;
-                break;
-            }
-            msgs[n].data = views[n].buf;
-            msgs[n].len = (size_t)views[n].len;
-            n++;
+    PyObject *seq = PySequence_Fast(items, "put_many() needs an iterable of bytes-like objects");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_buffer *views = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *views);
+    ring_message_t *msgs = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
+    Py_ssize_t held = 0, total = 0;
+    int failed = 0;
+    if (views == NULL || msgs == NULL) { PyErr_NoMemory(); failed = 1; }
+    /* Check every item before writing any. */
+    for (Py_ssize_t i = 0; !failed && i < n; i++) {
+        if (get_buffer(PySequence_Fast_GET_ITEM(seq, i), &views[i]) < 0) { failed = 1; break; }
+        held++;
+        if ((uint64_t)views[i].len > self->max_message) {
+            PyErr_Format(self->st->InvalidSizeError, "item %zd: message of %zd bytes is larger than the ring's maximum of %llu",
+                         i, views[i].len, (unsigned long long)self->max_message);
+            failed = 1;
+            break;
         }
-        if (failed) PyErr_Fetch(&pending_type, &pending_value, &pending_tb);
-        int k = 0;
+        msgs[i].data = views[i].buf;
+        msgs[i].len = (size_t)views[i].len;
+    }
+    if (!failed && n > 0) {
+        lock_role(self->plock);
+        Py_ssize_t k = 0;
         while (k < n) {
             ring_producer_t *p = producer_of(self);
             if (p == NULL) { failed = 1; break; }
+            size_t chunk = (size_t)(n - k) < PUT_CHUNK ? (size_t)(n - k) : PUT_CHUNK;
             size_t written = 0;
-            int rc = ring_write_batch(p, msgs + k, (size_t)(n - k), &written);
+            int rc = ring_write_batch(p, msgs + k, chunk, &written);
             if (rc != RING_OK) { raise_ring(self->st, rc, self->path); failed = 1; break; }
             if (written == 0) {
                 if (write_one(self, msgs[k].data, msgs[k].len, timeout) < 0) { failed = 1; break; }
                 written = 1;
             }
-            k += (int)written;
-            total += (Py_ssize_t)written;
+            k += (Py_ssize_t)written;
         }
-        for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
-        if (pending_type) {
-            if (PyErr_Occurred()) { Py_XDECREF(pending_type); Py_XDECREF(pending_value); Py_XDECREF(pending_tb); }
-            else PyErr_Restore(pending_type, pending_value, pending_tb);
-        }
+        total = k;
+        PyThread_release_lock(self->plock);
     }
-    PyThread_release_lock(self->plock);
-    Py_DECREF(iterator);
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(msgs);
+    Py_DECREF(seq);
     if (failed) return NULL;
     return PyLong_FromSsize_t(total);
 }

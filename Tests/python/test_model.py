@@ -14,7 +14,7 @@ import shutil
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -25,6 +25,8 @@ from ringtools import RingModel
 CAPACITY = 4096
 SIZES = st.integers(min_value=0, max_value=300)
 BIG_SIZES = st.sampled_from([1000, 1016, 1500, 2000, 2040])
+#: Timeout of calls the model says succeed at once (so that a disagreement fails, not hangs).
+WAIT = 0.2
 
 
 class _RingMachine(RuleBasedStateMachine):
@@ -75,7 +77,7 @@ class _RingMachine(RuleBasedStateMachine):
         m = self.message(size)
         fits = self.model.fits(size)
         if fits or not self.reject:
-            self.producer.put(m)  # no timeout: it must not wait
+            self.producer.put(m, timeout=WAIT)  # it must not need to wait
             self.took_producer_role()
             assert self.model.put(m)
         else:
@@ -96,6 +98,18 @@ class _RingMachine(RuleBasedStateMachine):
         ok = self.producer.try_put(m)
         self.took_producer_role()
         assert ok is self.model.put(m), f"try_put of {size} bytes returned {ok}"
+
+    @rule(sizes=st.lists(SIZES, min_size=1, max_size=40))
+    def fill(self, sizes):
+        # try_put until the ring refuses (reject) or has wrapped (overwrite): exercises
+        # the boundary where a record fits in the free space only without its padding.
+        for n in sizes:
+            m = self.message(n)
+            ok = self.producer.try_put(m)
+            self.took_producer_role()
+            assert ok is self.model.put(m), f"try_put of {n} bytes returned {ok} at used={self.model.used}"
+            if not ok:
+                break
 
     @rule(size=SIZES)
     def put_with_timeout(self, size):
@@ -124,7 +138,7 @@ class _RingMachine(RuleBasedStateMachine):
             assert self.model.put_many(items) == expected
             assert len(self.model) == before + expected
         else:
-            assert self.producer.put_many(items) == len(items)
+            assert self.producer.put_many(items, timeout=WAIT) == len(items)
             self.took_producer_role()
             assert self.model.put_many(items) == len(items)
 
@@ -152,7 +166,7 @@ class _RingMachine(RuleBasedStateMachine):
     @rule()
     def get(self):
         if len(self.model):
-            self.expect_read(self.consumer.get(), "get()")
+            self.expect_read(self.consumer.get(timeout=WAIT), "get()")
         else:
             with pytest.raises(self.empty_outcome()):
                 self.consumer.get(timeout=0)
@@ -195,7 +209,7 @@ class _RingMachine(RuleBasedStateMachine):
             with pytest.raises(self.empty_outcome()):
                 self.consumer.get_view(timeout=0)
             return
-        v = self.consumer.get_view(timeout=0)
+        v = self.consumer.get_view(timeout=WAIT)
         assert bytes(v) == self.model.peek()
         if consume:
             v.release()
@@ -212,6 +226,15 @@ class _RingMachine(RuleBasedStateMachine):
     @invariant()
     def state_matches_the_model(self):
         m = self.model
+        # coverage notes (pytest --hypothesis-show-statistics)
+        if any(r.payload is None for r in m.records):
+            event("a padding record is committed")
+        if m.dropped:
+            event("records were dropped")
+        if m.used > m.capacity - 64:
+            event("the ring is (nearly) full")
+        if m.writer_closed:
+            event("the stream is closed")
         for ring in (self.consumer, self.producer):
             s = ring.stats()
             got = (s["producer_position"], s["consumer_position"], s["used_bytes"], s["message_count"],

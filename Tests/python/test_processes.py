@@ -144,23 +144,32 @@ def test_reject_when_full_between_languages(ring_path, tools, producer_side, con
         f"{consumer_side} consumer printed checksum {c.checksum:#x}; the workload gives {checksum:#x}")
 
 
+@pytest.mark.parametrize("timing", ["concurrent", "producer-first"])
 @pytest.mark.parametrize("producer_side,consumer_side", PAIRS, ids=[f"{p}-to-{c}" for p, c in PAIRS])
-def test_overwrite_oldest_between_languages(ring_path, tools, producer_side, consumer_side):
+def test_overwrite_oldest_between_languages(ring_path, tools, producer_side, consumer_side, timing):
     count, seed = 10_000, 777
     Ring.create(ring_path, 4096, OVERWRITE).close()
     p_tool, p_env = tools(producer_side)
     c_tool, c_env = tools(consumer_side)
     sizes = ["--seed", str(seed), "--min-size", "8", "--max-size", "200"]
-    consumer = start(_command(consumer_side, c_tool, "consume", str(ring_path),
-                              ["--count", str(count), "--until-end", "--timeout-ms", "30000", *sizes]), env=c_env)
+    consumer_cmd = _command(consumer_side, c_tool, "consume", str(ring_path),
+                            ["--count", str(count), "--until-end", "--timeout-ms", "30000", *sizes])
     producer = start(_command(producer_side, p_tool, "produce", str(ring_path),
                               ["--count", str(count), "--close", *sizes]), env=p_env)
-    finish(producer, 90, f"{producer_side} producer")
+    if timing == "producer-first":
+        finish(producer, 90, f"{producer_side} producer")
+        consumer = start(consumer_cmd, env=c_env)
+    else:
+        consumer = start(consumer_cmd, env=c_env)
+        finish(producer, 90, f"{producer_side} producer")
     c = parse_consumed(finish(consumer, 90, f"{consumer_side} consumer"))
     # Every message is either consumed whole, in order, or counted as overwritten; the
     # last one is never overwritten (nothing follows it).
     assert c.messages + c.overwritten == count, c
     assert c.messages >= 1
+    if timing == "producer-first":
+        # the ring holds only the newest messages: about capacity / (8 + average size)
+        assert c.overwritten > count - 100 and c.messages > 10, c
     with Ring.open(ring_path) as ring:
         s = ring.stats()
         assert s["writer_closed"] is True and s["used_bytes"] == 0

@@ -147,7 +147,8 @@ class Ring:
         """Write one message if it fits now; False if the ring is full."""
     def put_many(self, items: Iterable[Buffer], timeout: float | None = None) -> int:
         """Write every item in order, in batches (one native call per batch), waiting for
-        room as put does. Returns the number written."""
+        room as put does. Every item is checked first: if one is not bytes-like (TypeError)
+        or too large (InvalidSizeError), nothing is written. Returns the number written."""
     def close_writer(self) -> None:
         """End the stream: the consumer drains, then gets EndOfStreamError. Releases the producer role."""
 
