@@ -62,14 +62,15 @@ test-python: lib
 # `make test-interop-long` runs the long versions.
 MATRIX_COUNT ?= 5000
 KILLS ?= 200
+RINGCTL ?= .build/debug/ringctl
 test-interop: lib
 	$(SWIFT) build --product ringctl
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	@[ -x .venv/bin/python ] || ./scripts/test_python.sh --collect-only -q > /dev/null
-	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl .build/debug/ringctl \
+	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT)
-	./interop/kill_test.py .build/debug/ringctl --kills $(KILLS)
+	./interop/kill_test.py $(RINGCTL) --kills $(KILLS)
 	$(SWIFT) build --product ring-fuzz
 	.build/debug/ring-fuzz interop/fuzz/corpus
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
@@ -87,7 +88,7 @@ fuzz:
 
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
-	$(MAKE) test-interop MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
+	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
