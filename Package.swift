@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "RingWorkload", dependencies: ["RingFormat"]),
         // Command-line tool: create, produce, consume, inspect and dump ring files.
         .executableTarget(name: "ringctl", dependencies: ["RingFormat", "RingWorkload"]),
+        // Benchmarks of the Swift side (make bench).
+        .executableTarget(name: "ring-bench", dependencies: ["RingFormat"], path: "Sources/RingBench"),
         // Fuzz target over open + read (make fuzz); built normally, it replays a corpus.
         .executableTarget(name: "ring-fuzz", dependencies: ["RingFormat"], path: "Sources/RingFuzz"),
         .testTarget(

@@ -1,0 +1,260 @@
+// ring-bench - throughput and latency of RingFormat between two processes, from Swift,
+// beside a pipe and memcpy (make bench). Prints one JSON object per measurement.
+//
+//   ring-bench throughput --size N --count N [--batch N]     ring, producer and consumer processes
+//   ring-bench pipe --size N --count N                       the same workload over a pipe
+//   ring-bench memcpy --size N                               copy bandwidth, blocks out of cache
+//   ring-bench latency [--blocking] [--count N]              64 B ping-pong, one-way p50/p99/p99.9
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import RingFormat
+
+func now() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func arg(_ name: String, _ fallback: Int) -> Int {
+    let a = CommandLine.arguments
+    if let i = a.firstIndex(of: name), i + 1 < a.count, let v = Int(a[i + 1]) { return v }
+    return fallback
+}
+
+func flag(_ name: String) -> Bool { CommandLine.arguments.contains(name) }
+
+/// Starts this program again with `args`; returns its pid and the read end of its stdout.
+func spawnSelf(_ args: [String]) -> (pid_t, Int32) {
+    var fds: [Int32] = [0, 0]
+    pipe(&fds)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+    posix_spawn_file_actions_addclose(&actions, fds[0])
+    let argv = ([CommandLine.arguments[0]] + args).map { strdup($0) } + [nil]
+    var pid: pid_t = 0
+    let exe = "/proc/self/exe"
+    _ = posix_spawn(&pid, exe, &actions, nil, argv, environ)
+    close(fds[1])
+    return (pid, fds[0])
+}
+
+func readAll(_ fd: Int32) -> String {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    close(fd)
+    return String(decoding: out, as: UTF8.self)
+}
+
+func emit(_ fields: [(String, String)]) {
+    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+}
+
+func tempPath(_ name: String) -> String { "/dev/shm/ring-bench-\(getpid())-\(name)" }
+
+let command = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
+let size = arg("--size", 64)
+let count = arg("--count", 1_000_000)
+
+func cmd_throughput() throws {
+    let batch = arg("--batch", 1)
+    let path = tempPath("t")
+    let capacity = max(1 << 22, size * 64)
+    _ = try Ring.create(at: path, capacity: capacity, replaceExisting: true)
+    let (pid, out) = spawnSelf(["consume", path, "--size", "\(size)", "--count", "\(count)", "--batch", "\(batch)"])
+    let producer = try Ring.open(at: path).makeProducer()
+    var payload = [UInt8](repeating: 7, count: size)
+    let start = now()
+    try payload.withUnsafeMutableBytes { raw in
+        if batch == 1 {
+            for i in 0..<count {
+                raw.storeBytes(of: UInt64(i), as: UInt64.self)
+                if !(try producer.tryWrite(UnsafeRawBufferPointer(raw))) { try producer.write(UnsafeRawBufferPointer(raw), timeout: nil) }
+            }
+        } else {
+            var i = 0
+            while i < count {
+                let n = min(batch, count - i)
+                var done = 0
+                while done < n {
+                    let w = try producer.write(batchCount: n - done) { _ in UnsafeRawBufferPointer(raw) }
+                    if w == 0 { try producer.write(UnsafeRawBufferPointer(raw), timeout: nil); done += 1 } else { done += w }
+                }
+                i += n
+            }
+        }
+    }
+    producer.closeWriter()
+    let text = readAll(out)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    unlink(path)
+    let end = UInt64(text.split(separator: " ").last.flatMap { UInt64($0.trimmingCharacters()) } ?? 0)
+    let seconds = Double(end - start) / 1e9
+    emit([("impl", "\"swift\""), ("mode", batch == 1 ? "\"single\"" : "\"batch\""), ("size", "\(size)"),
+          ("count", "\(count)"), ("msgs_per_s", "\(Double(count) / seconds)"),
+          ("mb_per_s", "\(Double(count * size) / seconds / 1e6)")])
+}
+
+func cmd_consume() throws {
+    let path = CommandLine.arguments[2]
+    let batch = arg("--batch", 1)
+    let consumer = try Ring.open(at: path).makeConsumer()
+    var got = 0
+    var bytes = 0
+    if batch == 1 {
+        while true {
+            do {
+                let n = try consumer.withNextMessage(timeout: nil) { $0.count }
+                bytes += n
+                got += 1
+            } catch { if (error as? RingError) == .endOfStream { break }; throw error }
+        }
+    } else {
+        while true {
+            do {
+                got += try consumer.consumeBatch(maxCount: batch) { _, m in bytes += m.count; return true }
+                if got < count { _ = try consumer.waitForMessage(timeout: nil) }
+            } catch { if (error as? RingError) == .endOfStream { break }; throw error }
+            if got >= count { break }
+        }
+    }
+    let end = now()
+    if got != count || bytes != count * size { print("consumer got \(got) messages"); exit(1) }
+    print("done \(end)")
+}
+
+func cmd_pipe() throws {
+    var fds: [Int32] = [0, 0]
+    pipe(&fds)
+    _ = fcntl(fds[1], 1031 /* F_SETPIPE_SZ */, 1 << 20)
+    let pid = fork()
+    if pid == 0 {
+        close(fds[1])
+        var buf = [UInt8](repeating: 0, count: size + 4)
+        var got = 0
+        func readExactly(_ n: Int) -> Bool {
+            var done = 0
+            while done < n {
+                let r = buf.withUnsafeMutableBytes { read(fds[0], $0.baseAddress! + done, n - done) }
+                if r <= 0 { return false }
+                done += r
+            }
+            return true
+        }
+        while readExactly(4 + size) { got += 1 }
+        _exit(got == count ? 0 : 1)
+    }
+    close(fds[0])
+    let frame = [UInt8](repeating: 7, count: size + 4)
+    let start = now()
+    for _ in 0..<count {
+        var done = 0
+        while done < frame.count {
+            let w = frame.withUnsafeBytes { write(fds[1], $0.baseAddress! + done, $0.count - done) }
+            done += max(0, w)
+        }
+    }
+    close(fds[1])
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    let seconds = Double(now() - start) / 1e9
+    emit([("impl", "\"swift-pipe\""), ("mode", "\"single\""), ("size", "\(size)"), ("count", "\(count)"),
+          ("msgs_per_s", "\(Double(count) / seconds)"), ("mb_per_s", "\(Double(count * size) / seconds / 1e6)")])
+}
+
+func cmd_memcpy() throws {
+    let total = 512 << 20
+    let source = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 4096)
+    let target = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 4096)
+    memset(source, 1, total)
+    memset(target, 2, total)
+    let blocks = total / size
+    let rounds = 4
+    let start = now()
+    for _ in 0..<rounds { for b in 0..<blocks { memcpy(target + b * size, source + b * size, size) } }
+    let seconds = Double(now() - start) / 1e9
+    emit([("impl", "\"memcpy\""), ("mode", "\"single\""), ("size", "\(size)"), ("count", "\(blocks * rounds)"),
+          ("msgs_per_s", "\(Double(blocks * rounds) / seconds)"), ("mb_per_s", "\(Double(total * rounds) / seconds / 1e6)")])
+}
+
+func cmd_latency() throws {
+    let blocking = flag("--blocking")
+    let rounds = arg("--count", 100_000)
+    let ping = tempPath("ping"), pong = tempPath("pong")
+    _ = try Ring.create(at: ping, capacity: 1 << 16, replaceExisting: true)
+    _ = try Ring.create(at: pong, capacity: 1 << 16, replaceExisting: true)
+    let (pid, out) = spawnSelf(["echo", ping, pong, blocking ? "--blocking" : "--spin"])
+    let p = try Ring.open(at: ping).makeProducer()
+    let c = try Ring.open(at: pong).makeConsumer()
+    var samples: [UInt64] = []
+    samples.reserveCapacity(rounds)
+    let message = [UInt8](repeating: 1, count: 64)
+    for i in 0..<(rounds + 1000) {
+        let t0 = now()
+        try p.write(message)
+        if blocking {
+            _ = try c.withNextMessage(timeout: nil) { $0.count }
+        } else {
+            while try c.tryRead() == nil {}
+        }
+        if i >= 1000 { samples.append(now() - t0) }
+    }
+    p.closeWriter()
+    _ = readAll(out)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    unlink(ping); unlink(pong)
+    samples.sort()
+    func pct(_ q: Double) -> Double { Double(samples[min(samples.count - 1, Int(Double(samples.count) * q))]) / 2 / 1000 }
+    emit([("impl", blocking ? "\"swift-blocking\"" : "\"swift-spin\""), ("size", "64"), ("rounds", "\(rounds)"),
+          ("p50_us", "\(pct(0.5))"), ("p99_us", "\(pct(0.99))"), ("p999_us", "\(pct(0.999))")])
+}
+
+func cmd_echo() throws {
+    let c = try Ring.open(at: CommandLine.arguments[2]).makeConsumer()
+    let p = try Ring.open(at: CommandLine.arguments[3]).makeProducer()
+    let blocking = flag("--blocking")
+    while true {
+        do {
+            let m: [UInt8]
+            if blocking { m = try c.read(timeout: nil) } else {
+                while true { if let x = try c.tryRead() { m = x; break } }
+            }
+            try p.write(m)
+        } catch { if (error as? RingError) == .endOfStream { break }; throw error }
+    }
+}
+
+do {
+    switch command {
+    case "throughput": try cmd_throughput()
+    case "consume": try cmd_consume()
+    case "pipe": try cmd_pipe()
+    case "memcpy": try cmd_memcpy()
+    case "latency": try cmd_latency()
+    case "echo": try cmd_echo()
+    default:
+    print("usage: ring-bench throughput|pipe|memcpy|latency [--size N] [--count N] [--batch N] [--blocking]")
+    exit(2)
+
+    }
+} catch {
+    print("ring-bench: \(error)")
+    exit(1)
+}
+
+extension Substring {
+    func trimmingCharacters() -> Substring {
+        var s = self
+        while let l = s.last, l == "\n" || l == " " { s = s.dropLast() }
+        return s
+    }
+}
