@@ -1,0 +1,94 @@
+/*
+ * ring_bench.c - throughput of RingFormat through the C ABI, producer and consumer in
+ * two processes (make bench). Prints one JSON object.
+ *
+ *   ring_bench LIBRARY SIZE COUNT [BATCH]
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringformat.h"
+
+#define FN(name) static __typeof__(name) *p_##name
+FN(ring_create); FN(ring_open); FN(ring_free); FN(ring_producer_open); FN(ring_write); FN(ring_write_timeout);
+FN(ring_write_batch); FN(ring_producer_close_writer); FN(ring_producer_free); FN(ring_consumer_open);
+FN(ring_read_batch); FN(ring_consumer_free);
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: ring_bench LIBRARY SIZE COUNT [BATCH]\n"); return 2; }
+    void *h = dlopen(argv[1], RTLD_NOW);
+    if (!h) { fprintf(stderr, "%s\n", dlerror()); return 2; }
+#define LOAD(name) p_##name = (__typeof__(name) *)dlsym(h, #name)
+    LOAD(ring_create); LOAD(ring_open); LOAD(ring_free); LOAD(ring_producer_open); LOAD(ring_write);
+    LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer); LOAD(ring_producer_free);
+    LOAD(ring_consumer_open); LOAD(ring_read_batch); LOAD(ring_consumer_free);
+    size_t size = (size_t)atol(argv[2]);
+    long count = atol(argv[3]), batch = argc > 4 ? atol(argv[4]) : 1;
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/ring-bench-c-%d", (int)getpid());
+    size_t capacity = size * 64 > (1u << 22) ? size * 64 : (1u << 22);
+    ring_t *ring;
+    if (p_ring_create(path, capacity, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, &ring)) return 1;
+    int fds[2];
+    if (pipe(fds)) return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        ring_t *r; ring_consumer_t *c;
+        if (p_ring_open(path, &r) || p_ring_consumer_open(r, &c)) _exit(1);
+        size_t cap = size * (size_t)(batch > 1 ? batch : 1) + 64;
+        char *buf = malloc(cap);
+        size_t *lengths = malloc(sizeof *lengths * (size_t)(batch > 1 ? batch : 1));
+        long got = 0;
+        for (;;) {
+            size_t n = 0;
+            int rc = p_ring_read_batch(c, buf, cap, lengths, (size_t)(batch > 1 ? batch : 1), &n, RING_WAIT_FOREVER);
+            if (rc == RING_ERR_END_OF_STREAM) break;
+            if (rc) _exit(1);
+            got += (long)n;
+        }
+        double end = now();
+        if (write(fds[1], &end, sizeof end) != sizeof end) _exit(1);
+        _exit(got == count ? 0 : 1);
+    }
+    ring_producer_t *p;
+    if (p_ring_producer_open(ring, &p)) return 1;
+    char *payload = calloc(1, size + 1);
+    ring_message_t *msgs = malloc(sizeof *msgs * (size_t)(batch > 1 ? batch : 1));
+    for (long k = 0; k < (batch > 1 ? batch : 1); k++) { msgs[k].data = payload; msgs[k].len = size; }
+    double start = now();
+    if (batch <= 1) {
+        for (long i = 0; i < count; i++) {
+            if (p_ring_write(p, payload, size) && p_ring_write_timeout(p, payload, size, RING_WAIT_FOREVER)) return 1;
+        }
+    } else {
+        for (long i = 0; i < count;) {
+            size_t want = (size_t)(count - i < batch ? count - i : batch), written = 0;
+            if (p_ring_write_batch(p, msgs, want, &written)) return 1;
+            if (written == 0) { if (p_ring_write_timeout(p, payload, size, RING_WAIT_FOREVER)) return 1; written = 1; }
+            i += (long)written;
+        }
+    }
+    p_ring_producer_close_writer(p);
+    double end = 0;
+    if (read(fds[0], &end, sizeof end) != sizeof end) return 1;
+    int status;
+    waitpid(pid, &status, 0);
+    unlink(path);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) { fprintf(stderr, "consumer failed\n"); return 1; }
+    double seconds = end - start;
+    printf("{\"impl\": \"c\", \"mode\": \"%s\", \"size\": %zu, \"count\": %ld, \"msgs_per_s\": %.1f, \"mb_per_s\": %.1f}\n",
+           batch > 1 ? "batch" : "single", size, count, count / seconds, (double)count * (double)size / seconds / 1e6);
+    return 0;
+}
