@@ -27,8 +27,12 @@ build:
 lib:
 	$(SWIFT) build $(ABI_FLAGS)
 
-demo:
+demo: lib
 	$(SWIFT) build -c release --product ringctl
+	@mkdir -p build
+	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
+	@[ -x .venv/bin/python ] || python3 -m venv .venv
+	.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps .
 	./scripts/demo.sh
 
 test: bootstrap test-swift test-c test-python test-interop
