@@ -19,8 +19,18 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+# The interop workload and Python peer live in interop/python (shared with run_matrix.py).
+for path in (HERE, ROOT / "interop" / "python"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+# Hypothesis keeps a small cache directory; keep it here rather than in the working directory.
+try:
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(str(HERE / ".hypothesis"))
+except ImportError:  # pragma: no cover
+    pass
 
 RINGCTL = os.environ.get("RINGCTL") or str(ROOT / ".build" / "debug" / "ringctl")
 RING_PEER = os.environ.get("RING_PEER") or str(ROOT / "build" / "ring_peer")

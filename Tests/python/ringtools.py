@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-PY_PEER = HERE / "ringpy_peer.py"
+PY_PEER = ROOT / "interop" / "python" / "ring_peer.py"
 
 # --- SPEC.md constants -------------------------------------------------------------
 

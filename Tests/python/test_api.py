@@ -214,6 +214,28 @@ def test_replace_makes_a_new_ring_and_old_handles_keep_the_old_file(ring_path):
         assert ring.get(timeout=0) == b"new message"
 
 
+@pytest.mark.parametrize("start", [8, 4096, (1 << 32) - 8, (1 << 64) - 8])
+def test_initial_position(ring_path, start):
+    with Ring.create(ring_path, 4096, initial_position=start) as ring:
+        s = ring.stats()
+        assert (s["producer_position"], s["consumer_position"], s["used_bytes"]) == (start, start, 0)
+        ring.put(b"hello")
+        ring.put(b"")
+        assert ring.get_many(5) == [b"hello", b""]
+        end = ring.stats()["consumer_position"]
+    offset = start % 4096
+    expected = (start + (4096 - offset if 4096 - offset < 16 else 0) + 16 + 8) % (1 << 64)
+    assert end == expected, f"from {start}: consumer position {end}, want {expected}"
+    assert read_bytes(ring_path, 128, 8) == expected.to_bytes(8, "little")
+
+
+@pytest.mark.parametrize("start", [4, 12, (1 << 32) - 1])
+def test_misaligned_initial_position_is_invalid_size(ring_path, start):
+    with pytest.raises(InvalidSizeError):
+        Ring.create(ring_path, 4096, initial_position=start)
+    assert not ring_path.exists()
+
+
 def test_replace_when_missing_creates(ring_path):
     with Ring.create(ring_path, 4096, replace=True) as ring:
         assert ring.capacity == 4096
@@ -522,18 +544,31 @@ def test_put_non_buffer_is_a_type_error(ring_path, bad):
         assert len(ring) == 0
 
 
-def test_put_many_with_a_non_buffer_is_a_type_error(ring_path):
+def test_put_many_with_a_non_buffer_is_a_type_error_and_writes_nothing(ring_path):
+    # .pyi: "Every item is checked first: if one is not bytes-like (TypeError) ... nothing is written."
     with Ring.create(ring_path, 4096) as ring:
         with pytest.raises(TypeError):
             ring.put_many([b"a", 5])
         with pytest.raises(TypeError):
             ring.put_many([b"a", "text"])
         with pytest.raises(TypeError):
+            ring.put_many([b"a", b"b", None])
+        with pytest.raises(TypeError):
             ring.put_many(5)
         with pytest.raises(TypeError):
             ring.put_many(None)
-        # the bad item itself was never written
-        assert all(m == b"a" for m in ring.peek_all())
+        assert ring.peek_all() == [] and ring.stats()["producer_position"] == 0, "nothing was written"
+        assert ring.put_many([b"a", b"b"]) == 2
+
+
+def test_put_many_with_many_items_and_one_bad_at_the_end_writes_nothing(ring_path):
+    items = [b"%04d" % i for i in range(300)]
+    with Ring.create(ring_path, 1 << 16) as ring:
+        with pytest.raises(TypeError):
+            ring.put_many(items + [object()])
+        with pytest.raises(InvalidSizeError):
+            ring.put_many(items + [bytes(ring.max_message_size + 1)])
+        assert len(ring) == 0 and ring.stats()["producer_position"] == 0, "nothing was written"
 
 
 def test_get_many_type_errors(ring_path):

@@ -43,7 +43,8 @@ def test_get_async_returns_a_message_put_later_without_blocking_the_loop(ring_pa
         message, waited, ticks = _run(main())
         assert message == b"from a thread"
         assert 0.2 <= waited < 2.0, f"get_async returned after {waited:.2f} s"
-        assert len(ticks) >= 10, f"the other coroutine ran only {len(ticks)} times while get_async waited"
+        # a blocked loop would run the ticker 0 times; a free one about 25 times
+        assert len(ticks) >= 5, f"the other coroutine ran only {len(ticks)} times while get_async waited"
 
 
 def test_get_async_returns_at_once_when_a_message_is_there(ring_path):
@@ -71,7 +72,7 @@ def test_get_async_timeout_raises_empty_error(ring_path):
 
         elapsed, ticks = _run(main())
         assert 0.09 <= elapsed < 1.5, f"get_async(timeout=0.1) took {elapsed:.3f} s"
-        assert len(ticks) >= 3, "the loop was blocked during get_async"
+        assert len(ticks) >= 2, f"the loop was blocked during get_async ({len(ticks)} ticks)"
 
 
 def test_async_for_yields_until_end_of_stream(ring_path):
@@ -147,7 +148,7 @@ def test_put_async_waits_for_room_without_blocking_the_loop(ring_path):
             return ticks
 
         ticks = _run(main())
-        assert len(ticks) >= 10, f"the loop ran only {len(ticks)} ticks while put_async waited"
+        assert len(ticks) >= 5, f"the loop ran only {len(ticks)} ticks while put_async waited"
         assert consumer.peek_all()[-1] == b"r" * 300
 
 

@@ -150,6 +150,25 @@ def test_wrap_around_padding_record_bytes(ring_path):
         assert ring.stats()["consumer_position"] == 4096 + 112
 
 
+def test_example_16_3_positions_past_2_to_the_32nd(ring_path):
+    with Ring.create(ring_path, 4096, initial_position=4294967288) as ring:
+        assert get_field(ring_path, "producer_position") == get_field(ring_path, "consumer_position") == 0xFFFFFFF8
+        assert get_field(ring_path, "checksum") == 0x2BAFA081, "positions are not covered by the checksum"
+        ring.put(b"hello")
+        ring.put(b"positions past 2^32")
+        assert read_bytes(ring_path, 0x80, 8) == bytes.fromhex("3000000001000000")
+        assert read_bytes(ring_path, 0x1FF8, 8) == struct.pack("<II", 0, RECORD_KIND_PADDING)
+        assert read_bytes(ring_path, D, 16) == struct.pack("<II", 5, 1) + b"hello\0\0\0"
+        assert read_bytes(ring_path, D + 16, 32) == struct.pack("<II", 19, 1) + b"positions past 2^32" + bytes(5)
+        s = ring.stats()
+        assert (s["producer_position"], s["consumer_position"], s["used_bytes"], s["message_count"]) == (
+            4294967344, 4294967288, 56, 2)
+        assert ring.get() == b"hello"
+        assert read_bytes(ring_path, 0x100, 8) == bytes.fromhex("1000000001000000")
+        s = ring.stats()
+        assert (s["used_bytes"], s["message_count"]) == (32, 1)
+
+
 def test_padding_of_length_zero(ring_path):
     with Ring.create(ring_path, 4096) as ring:
         for _ in range(4):
@@ -171,11 +190,15 @@ def _set_positions(path, position):
     put_field(path, "consumer_position", position)
 
 
+@pytest.mark.parametrize("how", ["initial_position", "written into the file"])
 @pytest.mark.parametrize("policy", [REJECT, OVERWRITE])
 @pytest.mark.parametrize("start", [(1 << 32) - 8, (1 << 32) - 4096, 1 << 40, (1 << 64) - 8192, (1 << 64) - 8])
-def test_large_positions(ring_path, policy, start):
-    Ring.create(ring_path, 4096, policy).close()
-    _set_positions(ring_path, start)
+def test_large_positions(ring_path, policy, start, how):
+    if how == "initial_position":
+        Ring.create(ring_path, 4096, policy, initial_position=start).close()
+    else:
+        Ring.create(ring_path, 4096, policy).close()
+        _set_positions(ring_path, start)  # positions are not covered by the checksum
     model = RingModel(4096, policy, start)
     w = Workload(seed=start & 0xFFFF, min_size=0, max_size=300)
     with Ring.open(ring_path) as ring:

@@ -10,13 +10,14 @@ must be the model's.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, event, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import ringpy
 from ringpy import EmptyError, EndOfStreamError, FullError, InvalidSizeError, Policy, Ring
@@ -25,8 +26,14 @@ from ringtools import RingModel
 CAPACITY = 4096
 SIZES = st.integers(min_value=0, max_value=300)
 BIG_SIZES = st.sampled_from([1000, 1016, 1500, 2000, 2040])
+#: Initial positions: 0, near 2**32 and 2**64 (so positions wrap), or any multiple of 8.
+STARTS = st.one_of(
+    st.just(0),
+    st.sampled_from([(1 << 32) - 8, (1 << 32) - 2048, (1 << 64) - 8, (1 << 64) - 1000, (1 << 64) - 4096]),
+    st.integers(min_value=0, max_value=(1 << 61) - 1).map(lambda k: 8 * k),
+)
 #: Timeout of calls the model says succeed at once (so that a disagreement fails, not hangs).
-WAIT = 0.2
+WAIT = 0.01
 
 
 class _RingMachine(RuleBasedStateMachine):
@@ -34,13 +41,19 @@ class _RingMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.directory = tempfile.mkdtemp(prefix="ringpy-model-")
+        # tmpfs when there is one: creating a ring fsyncs, and shrinking creates many
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        self.directory = tempfile.mkdtemp(prefix="ringpy-model-", dir=shm)
         self.path = self.directory + "/ring"
-        self.model = RingModel(CAPACITY, self.POLICY)
-        self.producer = Ring.create(self.path, CAPACITY, self.POLICY)
-        self.consumer = Ring.open(self.path)
+        self.producer = self.consumer = None
         self.serial = 0
         self.producer_has_role = False
+
+    @initialize(start=STARTS)
+    def create(self, start):
+        self.model = RingModel(CAPACITY, self.POLICY, start)
+        self.producer = Ring.create(self.path, CAPACITY, self.POLICY, initial_position=start)
+        self.consumer = Ring.open(self.path)
 
     def teardown(self) -> None:
         for r in (getattr(self, "producer", None), getattr(self, "consumer", None)):
@@ -261,7 +274,14 @@ class OverwriteOldestMachine(_RingMachine):
     POLICY = Policy.OVERWRITE_OLDEST
 
 
+#: Shrinking a failing 40-step run takes Hypothesis up to 5 minutes; it is off unless
+#: RINGPY_SHRINK=1 (a failure then shows the whole unshrunk step list).
+_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target)
+if os.environ.get("RINGPY_SHRINK") == "1":
+    _PHASES += (Phase.shrink,)
+
 MACHINE_SETTINGS = settings(
+    phases=_PHASES,
     max_examples=60,
     stateful_step_count=40,
     deadline=None,
