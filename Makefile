@@ -67,13 +67,14 @@ test-python: lib
 MATRIX_COUNT ?= 5000
 KILLS ?= 200
 RINGCTL ?= .build/debug/ringctl
+START ?= 4294963200
 test-interop: lib
 	$(SWIFT) build --product ringctl
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	@[ -x .venv/bin/python ] || ./scripts/test_python.sh --collect-only -q > /dev/null
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) \
-	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT)
+	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT) --initial-position $(START)
 	./interop/kill_test.py $(RINGCTL) --kills $(KILLS)
 	$(SWIFT) build --product ring-fuzz
 	.build/debug/ring-fuzz interop/fuzz/corpus

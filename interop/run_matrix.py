@@ -32,6 +32,8 @@ def main() -> int:
     parser.add_argument("--capacity", type=int, default=16384)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--policies", default="reject,overwrite")
+    parser.add_argument("--initial-position", type=int, default=0,
+                        help="start both positions here (a multiple of 8), e.g. just below 2**32")
     parser.add_argument("--python-checksum-limit", type=int, default=20000,
                         help="above this many messages the Python consumer checks every byte but skips "
                              "its pure-Python stream checksum (it would take minutes)")
@@ -49,7 +51,8 @@ def main() -> int:
         for producer in peers:
             for consumer in peers:
                 ring = os.path.join(work, f"{producer}-{consumer}-{policy}.ring")
-                subprocess.run([args.ringctl, "create", ring, "--capacity", str(args.capacity), "--policy", policy],
+                subprocess.run([args.ringctl, "create", ring, "--capacity", str(args.capacity), "--policy", policy,
+                                "--initial-position", str(args.initial_position)],
                                check=True, stdout=subprocess.DEVNULL)
                 common = ["--count", str(args.count), "--seed", str(args.seed),
                           "--min-size", "8" if policy == "overwrite" else "0",
