@@ -17,7 +17,7 @@ ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz install clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz bench install clean
 
 all: build
 
@@ -94,6 +94,19 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
+
+# Benchmarks (never part of the tests): Swift, C and ringpy with its peers in one run;
+# writes bench/results/{results.json,results.md,throughput.png}. BENCH_RUNS=3 by default.
+BENCH_RUNS ?= 3
+bench: lib
+	$(SWIFT) build -c release --product ring-bench
+	@mkdir -p build
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -ISources/CRingABI/include -o build/ring_bench_c bench/c/ring_bench.c -ldl
+	rm -rf build/wheel && python3 -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheel .
+	./bench/python/setup_venv.sh build/wheel/ringpy-*.whl
+	.venv-bench/bin/python -m pip install -q --disable-pip-version-check matplotlib
+	.venv-bench/bin/python bench/run_all.py --ring-bench .build/release/ring-bench --c-bench build/ring_bench_c \
+	    --lib $(LIB) --python .venv-bench/bin/python --runs $(BENCH_RUNS)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

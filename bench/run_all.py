@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""run_all.py - every benchmark in one run on one machine (make bench): Swift (ring-bench),
+C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as medians of
+--runs runs with min and max. Writes bench/results/results.json, results.md (the tables
+the README includes) and throughput.png.
+
+    run_all.py --ring-bench PATH --c-bench PATH --lib PATH --python PATH [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SIZES = [64, 1024, 65536]
+COUNTS = {64: 5_000_000, 1024: 1_000_000, 65536: 50_000}
+
+
+def run_json(cmd: list[str]) -> dict:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def summarize(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def repeated(cmd: list[str], runs: int, impl: str, mode: str, size: int) -> dict:
+    results = [run_json(cmd) for _ in range(runs)]
+    return {"impl": impl, "mode": mode, "size": size, "runs": runs, "available": True,
+            "msgs_per_s": summarize([r["msgs_per_s"] for r in results]),
+            "mb_per_s": summarize([r["mb_per_s"] for r in results])}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def fmt(rate: float) -> str:
+    return f"{rate / 1e6:.2f} M" if rate >= 1e5 else f"{rate / 1e3:.1f} k"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ring-bench", required=True)
+    ap.add_argument("--c-bench", required=True)
+    ap.add_argument("--lib", required=True)
+    ap.add_argument("--python", required=True, help="the benchmark virtualenv's python")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    throughput: list[dict] = []
+    latency: list[dict] = []
+
+    for size in SIZES:
+        n = COUNTS[size]
+        print(f"swift/c {size} B ...", flush=True)
+        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n)],
+                                   args.runs, "swift", "single", size))
+        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n * 4), "--batch", "256"],
+                                   args.runs, "swift", "batch", size))
+        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n)], args.runs, "c", "single", size))
+        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n * 4), "256"], args.runs, "c", "batch", size))
+        throughput.append(repeated([args.ring_bench, "pipe", "--size", str(size), "--count", str(n // 2)],
+                                   args.runs, "swift-pipe", "single", size))
+    throughput.append(repeated([args.ring_bench, "memcpy", "--size", "65536"], args.runs, "memcpy", "single", 65536))
+    for blocking in (False, True):
+        cmd = [args.ring_bench, "latency", "--count", "50000"] + (["--blocking"] if blocking else [])
+        rs = [run_json(cmd) for _ in range(args.runs)]
+        latency.append({"impl": rs[0]["impl"], "runs": args.runs,
+                        **{k: statistics.median(r[k] for r in rs) for k in ("p50_us", "p99_us", "p999_us")}})
+
+    with tempfile.TemporaryDirectory() as tmp:
+        py_t, py_l = os.path.join(tmp, "t.json"), os.path.join(tmp, "l.json")
+        print("python throughput ...", flush=True)
+        subprocess.run([args.python, os.path.join(HERE, "python", "bench_throughput.py"), "--runs", str(args.runs),
+                        "--json", py_t], check=False)
+        print("python latency ...", flush=True)
+        subprocess.run([args.python, os.path.join(HERE, "python", "bench_latency.py"), "--runs", str(args.runs),
+                        "--json", py_l], check=False)
+        python_throughput = json.load(open(py_t)) if os.path.exists(py_t) else {"records": []}
+        python_latency = json.load(open(py_l)) if os.path.exists(py_l) else {"records": []}
+    throughput += python_throughput.get("records", [])
+    latency += python_latency.get("records", [])
+
+    result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency}
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+    # Markdown tables.
+    lines = [f"Machine: {result['machine']}. Each figure: median of {args.runs} runs (min-max).", "",
+             "| implementation | mode | " + " | ".join(f"{s} B msgs/s" for s in SIZES) + " | 64 KiB MB/s |",
+             "|---|---|" + "---|" * (len(SIZES) + 1)]
+    keys = []
+    for r in throughput:
+        k = (r.get("impl"), r.get("mode"))
+        if k not in keys:
+            keys.append(k)
+    for impl, mode in keys:
+        cells = []
+        big = ""
+        for s in SIZES:
+            r = next((r for r in throughput if r.get("impl") == impl and r.get("mode") == mode and r.get("size") == s), None)
+            if r is None or not r.get("available", True) or "msgs_per_s" not in r:
+                cells.append("n/a" if r is None else f"unavailable")
+                continue
+            m = r["msgs_per_s"]
+            cells.append(f"{fmt(m['median'])} ({fmt(m['min'])}-{fmt(m['max'])})")
+            if s == 65536:
+                big = f"{r['mb_per_s']['median']:.0f}"
+        lines.append(f"| {impl} | {mode} | " + " | ".join(cells) + f" | {big} |")
+    lines += ["", "| one-way latency, 64 B | p50 us | p99 us | p99.9 us |", "|---|---|---|---|"]
+    for r in latency:
+        p50 = next((r[k] for k in r if "p50" in k), None)
+        p99 = next((r[k] for k in r if "p99" in k and "p999" not in k and "p99_9" not in k and "p99.9" not in k), None)
+        p999 = next((r[k] for k in r if "p999" in k or "p99_9" in k or "p99.9" in k), None)
+        name = r.get("impl", "?") + (f" ({r['mode']})" if r.get("mode") else "")
+        if p50 is None:
+            lines.append(f"| {name} | unavailable | | |")
+            continue
+        cell = lambda v: f"{v['median'] if isinstance(v, dict) else v:.2f}"
+        lines.append(f"| {name} | {cell(p50)} | {cell(p99)} | {cell(p999)} |")
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    # Chart.
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, len(SIZES), figsize=(15, 5))
+        for ax, s in zip(axes, SIZES):
+            rows = [(f"{r['impl']} {r['mode']}", r["msgs_per_s"]["median"]) for r in throughput
+                    if r.get("size") == s and r.get("available", True) and "msgs_per_s" in r]
+            rows.sort(key=lambda x: x[1])
+            ax.barh([n for n, _ in rows], [v for _, v in rows],
+                    color=["tab:orange" if ("ringpy" in n or n.startswith(("swift ", "c "))) else "tab:gray" for n, _ in rows])
+            ax.set_xscale("log")
+            ax.set_title(f"{s} B messages, two processes")
+            ax.set_xlabel("messages/s (log)")
+            ax.tick_params(axis="y", labelsize=7)
+        fig.tight_layout()
+        fig.savefig(os.path.join(args.out, "throughput.png"), dpi=110)
+    except ImportError:
+        print("matplotlib not installed: no chart", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
