@@ -37,6 +37,37 @@ func untilReady(_ consumer: RingConsumer, _ timeout: Int64, _ attempt: () throws
     }
 }
 
+/// Packs messages one after another into a caller's buffer, recording their
+/// lengths; a visit that starts again at index 0 (a batch retried under
+/// overwrite-oldest) starts the buffer again.
+struct Packer {
+    let buf: UnsafeMutableRawPointer?
+    let capacity: Int
+    let lengths: UnsafeMutablePointer<Int>
+    var offset = 0
+    /// The size of a first message that did not fit, or -1.
+    var needed = -1
+
+    init(buf: UnsafeMutableRawPointer?, capacity: Int, lengths: UnsafeMutablePointer<Int>) {
+        self.buf = buf
+        self.capacity = capacity
+        self.lengths = lengths
+    }
+
+    /// Copies message `index`; false (and nothing copied) if it does not fit.
+    mutating func add(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if index == 0 { offset = 0; needed = -1 }
+        guard bytes.count <= capacity - offset else {
+            if index == 0 { needed = bytes.count }
+            return false
+        }
+        if bytes.count > 0 { (buf! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        lengths[index] = bytes.count
+        offset += bytes.count
+        return true
+    }
+}
+
 /// Error for a batch whose first message alone does not fit.
 let bufferTooSmall = "the caller's buffer is smaller than the message"
 
@@ -82,18 +113,9 @@ public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
     var needed = -1
     let rc = withConsumer(pointer) { (c, _) throws(RingError) in
         try untilReady(c, timeout) { () throws(RingError) -> Bool in
-            var offset = 0
-            let n = try c.consumeBatch(maxCount: maxCount) { index, bytes in
-                if index == 0 { offset = 0 }
-                guard bytes.count <= capacity - offset else {
-                    if index == 0 { needed = bytes.count }
-                    return false
-                }
-                if bytes.count > 0 { (buf! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                lengths[index] = bytes.count
-                offset += bytes.count
-                return true
-            }
+            var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
+            let n = try c.consumeBatch(maxCount: maxCount) { packer.add($0, $1) }
+            needed = packer.needed
             count.pointee = n
             return n > 0 || needed >= 0
         }
@@ -116,18 +138,9 @@ public func abiPeekBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
     guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, "buf is NULL") }
     var needed = -1
     let rc = withConsumer(pointer) { (c, _) throws(RingError) in
-        var offset = 0
-        count.pointee = try c.visitUnread(maxCount: maxCount) { index, bytes in
-            if index == 0 { offset = 0; needed = -1 }
-            guard bytes.count <= capacity - offset else {
-                if index == 0 { needed = bytes.count }
-                return false
-            }
-            if bytes.count > 0 { (buf! + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            lengths[index] = bytes.count
-            offset += bytes.count
-            return true
-        }
+        var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
+        count.pointee = try c.visitUnread(maxCount: maxCount) { packer.add($0, $1) }
+        needed = packer.needed
     }
     if rc == Code.ok && needed >= 0 && count.pointee == 0 {
         lengths[0] = needed

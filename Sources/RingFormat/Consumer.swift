@@ -121,21 +121,8 @@ public final class RingConsumer {
     package func consumeBatch(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
         guard maxCount > 0 else { return 0 }
-        retry: while true {
-            var count = 0
-            var position = startPosition()
-            let start = position
-            scan: while count < maxCount {
-                switch try locate(at: position, batchStart: start) {
-                case .record(let record):
-                    let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
-                    guard visit(count, bytes) else { break scan }
-                    position = record.end
-                    count += 1
-                case .reclaimed: continue retry
-                case .none: break scan
-                }
-            }
+        while true {
+            guard let (count, position) = try scan(from: startPosition(), maxCount: maxCount, visit) else { continue }
             try storage.checkNotTruncated()
             if count == 0 {
                 if try isEnded() { throw .endOfStream }
@@ -179,21 +166,9 @@ public final class RingConsumer {
     /// Returns how many were visited. For bindings.
     package func visitUnread(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
         guard !isClosed else { throw .closed }
-        retry: while true {
+        while true {
             let start = startPosition()
-            var position = start
-            var count = 0
-            scan: while count < maxCount {
-                switch try locate(at: position, batchStart: start) {
-                case .record(let record):
-                    let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
-                    guard visit(count, bytes) else { break scan }
-                    position = record.end
-                    count += 1
-                case .reclaimed: continue retry
-                case .none: break scan
-                }
-            }
+            guard let (count, _) = try scan(from: start, maxCount: maxCount, visit) else { continue }
             try storage.checkNotTruncated()
             // Under overwrite-oldest what was shown is good only if the producer
             // reclaimed nothing meanwhile: it moves consumerPosition first.
@@ -201,6 +176,27 @@ public final class RingConsumer {
                 return count
             }
         }
+    }
+
+    /// Shows up to `maxCount` committed messages from `start` to `visit` (which
+    /// returns false to stop before one). Returns how many and the position after
+    /// them, or nil if, under overwrite-oldest, the producer reclaimed some meanwhile.
+    func scan(from start: UInt64, maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool)
+        throws(RingError) -> (count: Int, end: UInt64)? {
+        var position = start
+        var count = 0
+        while count < maxCount {
+            switch try locate(at: position, batchStart: start) {
+            case .record(let record):
+                let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
+                guard visit(count, bytes) else { return (count, position) }
+                position = record.end
+                count += 1
+            case .reclaimed: return nil
+            case .none: return (count, position)
+            }
+        }
+        return (count, position)
     }
 
     // MARK: Zero-copy reading
