@@ -225,8 +225,13 @@ func cmd_echo() throws {
     while true {
         do {
             let m: [UInt8]
-            if blocking { m = try c.read(timeout: nil) } else {
-                while true { if let x = try c.tryRead() { m = x; break } }
+            if blocking { m = try c.read(timeout: .seconds(10)) } else {
+                var spins = 0
+                while true {
+                    if let x = try c.tryRead() { m = x; break }
+                    spins += 1
+                    if spins & 0xFFFFF == 0 && getppid() == 1 { exit(1) } // the parent died: do not spin forever
+                }
             }
             try p.write(m)
         } catch { if (error as? RingError) == .endOfStream { break }; throw error }
