@@ -64,7 +64,12 @@ def main() -> int:
     ap.add_argument("--python", required=True, help="the benchmark virtualenv's python")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--render-only", action="store_true", help="only rewrite results.md and the chart from results.json")
     args = ap.parse_args()
+    if args.render_only:
+        result = json.load(open(os.path.join(args.out, "results.json")))
+        render(result, args.out)
+        return 0
     os.makedirs(args.out, exist_ok=True)
     throughput: list[dict] = []
     latency: list[dict] = []
@@ -103,9 +108,16 @@ def main() -> int:
     result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
+    render(result, args.out)
+    return 0
+
+
+def render(result: dict, out: str) -> None:
+    """results.md (tables) and throughput.png (chart) from the results."""
+    throughput, latency, runs = result["throughput"], result["latency"], result["runs"]
 
     # Markdown tables.
-    lines = [f"Machine: {result['machine']}. Each figure: median of {args.runs} runs (min-max).", "",
+    lines = [f"Machine: {result['machine']}. Each figure: median of {runs} runs (min-max).", "",
              "| implementation | mode | " + " | ".join(f"{s} B msgs/s" for s in SIZES) + " | 64 KiB MB/s |",
              "|---|---|" + "---|" * (len(SIZES) + 1)]
     keys = []
@@ -128,6 +140,14 @@ def main() -> int:
         lines.append(f"| {impl} | {mode} | " + " | ".join(cells) + f" | {big} |")
     lines += ["", "| one-way latency, 64 B | p50 us | p99 us | p99.9 us |", "|---|---|---|---|"]
     for r in latency:
+        if "one_way_ns" in r:  # bench/python records: nanoseconds, summarized over runs
+            if not r.get("available", True):
+                lines.append(f"| {r.get('impl')} | unavailable | | |")
+                continue
+            ns = r["one_way_ns"]
+            lines.append(f"| {r.get('impl')} | {ns['p50']['median'] / 1000:.2f} | {ns['p99']['median'] / 1000:.2f} | "
+                         f"{ns['p99.9']['median'] / 1000:.2f} |")
+            continue
         p50 = next((r[k] for k in r if "p50" in k), None)
         p99 = next((r[k] for k in r if "p99" in k and "p999" not in k and "p99_9" not in k and "p99.9" not in k), None)
         p999 = next((r[k] for k in r if "p999" in k or "p99_9" in k or "p99.9" in k), None)
@@ -137,7 +157,7 @@ def main() -> int:
             continue
         cell = lambda v: f"{v['median'] if isinstance(v, dict) else v:.2f}"
         lines.append(f"| {name} | {cell(p50)} | {cell(p99)} | {cell(p999)} |")
-    with open(os.path.join(args.out, "results.md"), "w") as f:
+    with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -158,10 +178,9 @@ def main() -> int:
             ax.set_xlabel("messages/s (log)")
             ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
-        fig.savefig(os.path.join(args.out, "throughput.png"), dpi=110)
+        fig.savefig(os.path.join(out, "throughput.png"), dpi=110)
     except ImportError:
         print("matplotlib not installed: no chart", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":
