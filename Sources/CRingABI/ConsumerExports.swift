@@ -22,15 +22,18 @@ func withConsumer(_ pointer: OpaquePointer?, allowPeek: Bool = false,
 
 /// Tries `attempt` until it returns true, sleeping on the ring between tries,
 /// until `timeout` (nanoseconds; negative: no limit) passes: then `.empty`.
+/// A zero timeout tries once and never reads the clock.
+@inline(__always)
 func untilReady(_ consumer: RingConsumer, _ timeout: Int64, _ attempt: () throws(RingError) -> Bool) throws(RingError) {
     if try attempt() { return }
-    let clock = ContinuousClock()
-    let deadline = timeout < 0 ? nil : clock.now + .nanoseconds(timeout)
+    if timeout == 0 { throw .empty }
+    let deadline = timeout < 0 ? nil : SystemCalls.monotonicNanoseconds() &+ UInt64(timeout)
     while true {
         var left: Duration? = nil
         if let deadline {
-            left = deadline - clock.now
-            if left! <= .zero { throw .empty }
+            let now = SystemCalls.monotonicNanoseconds()
+            if now >= deadline { throw .empty }
+            left = .nanoseconds(Int64(deadline - now))
         }
         _ = try consumer.waitForMessage(timeout: left)
         if try attempt() { return }
@@ -68,8 +71,30 @@ struct Packer {
     }
 }
 
-/// Error for a batch whose first message alone does not fit.
-let bufferTooSmall = "the caller's buffer is smaller than the message"
+/// Checks the arguments of ring_read_batch and ring_peek_batch, runs `visitBatch`
+/// (which shows messages to a Packer and returns how many it took) on the consumer, and
+/// reports BUFFER_TOO_SMALL, with the size needed in lengths[0], when the first
+/// message alone does not fit in `buf`.
+@inline(__always)
+func packBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
+               _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int, _ count: UnsafeMutablePointer<Int>?,
+               _ visitBatch: (RingConsumer, inout Packer) throws(RingError) -> Int) -> Int32 {
+    guard let lengths, let count else { return fail(Code.invalidArgument, static: "lengths and count must not be NULL") }
+    count.pointee = 0
+    guard maxCount > 0 else { return fail(Code.invalidArgument, static: "max_count must be at least 1") }
+    guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, static: "buf is NULL") }
+    var needed = -1
+    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
+        var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
+        count.pointee = try visitBatch(c, &packer)
+        needed = packer.needed
+    }
+    if rc == Code.ok && needed >= 0 && count.pointee == 0 {
+        lengths[0] = needed
+        return fail(Code.bufferTooSmall, static: "the caller's buffer is smaller than the next message (its size is in len or lengths[0])")
+    }
+    return rc
+}
 
 /// ring_consumer_open
 @_cdecl("ring_consumer_open")
@@ -106,25 +131,14 @@ public func abiReadTimeout(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoi
 public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
                          _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int,
                          _ count: UnsafeMutablePointer<Int>?, _ timeout: Int64) -> Int32 {
-    guard let lengths, let count else { return fail(Code.invalidArgument, "lengths and count must not be NULL") }
-    count.pointee = 0
-    guard maxCount > 0 else { return fail(Code.invalidArgument, "max_count must be at least 1") }
-    guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, "buf is NULL") }
-    var needed = -1
-    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
+    packBatch(pointer, buf, capacity, lengths, maxCount, count) { (c, packer) throws(RingError) -> Int in
+        var n = 0
         try untilReady(c, timeout) { () throws(RingError) -> Bool in
-            var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
-            let n = try c.consumeBatch(maxCount: maxCount) { packer.add($0, $1) }
-            needed = packer.needed
-            count.pointee = n
-            return n > 0 || needed >= 0
+            n = try c.consumeBatch(maxCount: maxCount) { packer.add($0, $1) }
+            return n > 0 || packer.needed >= 0
         }
+        return n
     }
-    if rc == Code.ok && needed >= 0 && count.pointee == 0 {
-        lengths[0] = needed
-        return fail(Code.bufferTooSmall, "\(bufferTooSmall): need \(needed) bytes, have \(capacity)")
-    }
-    return rc
 }
 
 /// ring_peek_batch
@@ -132,21 +146,28 @@ public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
 public func abiPeekBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
                          _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int,
                          _ count: UnsafeMutablePointer<Int>?) -> Int32 {
-    guard let lengths, let count else { return fail(Code.invalidArgument, "lengths and count must not be NULL") }
+    packBatch(pointer, buf, capacity, lengths, maxCount, count) { (c, packer) throws(RingError) -> Int in
+        try c.visitUnread(maxCount: maxCount) { packer.add($0, $1) }
+    }
+}
+
+/// ring_consume
+@_cdecl("ring_consume")
+public func abiConsume(_ pointer: OpaquePointer?, _ visit: ring_visit_fn?, _ context: UnsafeMutableRawPointer?,
+                       _ maxCount: Int, _ count: UnsafeMutablePointer<Int>?) -> Int32 {
+    guard let visit, let count else { return fail(Code.invalidArgument, static: "visit and count must not be NULL") }
     count.pointee = 0
-    guard maxCount > 0 else { return fail(Code.invalidArgument, "max_count must be at least 1") }
-    guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, "buf is NULL") }
-    var needed = -1
-    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
-        var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
-        count.pointee = try c.visitUnread(maxCount: maxCount) { packer.add($0, $1) }
-        needed = packer.needed
+    guard maxCount > 0 else { return fail(Code.invalidArgument, static: "max_count must be at least 1") }
+    return withConsumer(pointer) { (c, _) throws(RingError) in
+        var stopped = false
+        let n = try c.consumeBatch(maxCount: maxCount) { index, bytes in
+            stopped = visit(context, index, bytes.baseAddress, bytes.count) != 0
+            return !stopped
+        }
+        // Zero messages is EMPTY unless the visitor itself declined the first one.
+        guard n > 0 || stopped else { throw .empty }
+        count.pointee = n
     }
-    if rc == Code.ok && needed >= 0 && count.pointee == 0 {
-        lengths[0] = needed
-        return fail(Code.bufferTooSmall, "\(bufferTooSmall): need \(needed) bytes, have \(capacity)")
-    }
-    return rc
 }
 
 /// ring_peek

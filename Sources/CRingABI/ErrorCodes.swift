@@ -41,10 +41,26 @@ extension RingError {
 
 /// Records `error` as this thread's last error and returns its code.
 func fail(_ error: RingError) -> Int32 {
+    if let text = error.staticDescription {
+        ringsys_set_last_error_static(0, cString(text))
+        return error.code
+    }
     var err: Int32 = 0
     if case let .system(_, e) = error { err = e }
     error.description.withCString { ringsys_set_last_error(err, $0) }
     return error.code
+}
+
+/// Records a binding-level failure with a message of static text and returns the code.
+func fail(_ code: Int32, static message: StaticString) -> Int32 {
+    ringsys_set_last_error_static(0, cString(message))
+    return code
+}
+
+/// A string literal's bytes as a C string (literals are NUL-terminated and live forever).
+@inline(__always)
+func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 /// Records a binding-level failure (`code` with a message) and returns the code.

@@ -11,10 +11,11 @@ import RingFormat
 /// A Swift object behind an opaque C pointer, with a lock.
 final class Handle<Object: AnyObject> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    /// The object; nil once closed.
-    var object: Object?
-    /// Binding state (an open peek or reservation).
-    var busy = false
+    /// The object; nil once closed. Only touched with the lock held, so the
+    /// lock, not a run-time exclusivity check, keeps accesses apart.
+    @exclusivity(unchecked) var object: Object?
+    /// Binding state (an open peek or reservation); guarded by the lock too.
+    @exclusivity(unchecked) var busy = false
 
     init(_ object: Object) {
         self.object = object

@@ -23,7 +23,7 @@ public func abiFormatVersion(_ major: UnsafeMutablePointer<UInt16>?, _ minor: Un
 /// ring_strerror
 @_cdecl("ring_strerror")
 public func abiStrerror(_ code: Int32) -> UnsafePointer<CChar> {
-    UnsafeRawPointer(errorText(code).utf8Start).assumingMemoryBound(to: CChar.self)
+    cString(errorText(code))
 }
 
 /// ring_last_error_message

@@ -118,16 +118,25 @@ int ringsys_link_tmpfile(int fd, const char *path) {
 #endif
 }
 
-static _Thread_local char last_error_message[256];
+static _Thread_local char last_error_buffer[256];
+/* Points at last_error_buffer or at static text: ringsys_set_last_error_static stores a
+ * pointer only, so the frequent outcomes (EMPTY, FULL) cost two thread-local stores. */
+static _Thread_local const char *last_error_text;
 static _Thread_local int last_error_errno;
 
 void ringsys_set_last_error(int err, const char *message) {
     last_error_errno = err;
     if (message == NULL) message = "";
-    snprintf(last_error_message, sizeof last_error_message, "%s", message);
+    snprintf(last_error_buffer, sizeof last_error_buffer, "%s", message);
+    last_error_text = last_error_buffer;
 }
 
-const char *ringsys_last_error_message(void) { return last_error_message; }
+void ringsys_set_last_error_static(int err, const char *message) {
+    last_error_errno = err;
+    last_error_text = message;
+}
+
+const char *ringsys_last_error_message(void) { return last_error_text ? last_error_text : ""; }
 
 int ringsys_last_errno(void) { return last_error_errno; }
 

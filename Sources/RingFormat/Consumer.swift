@@ -22,13 +22,19 @@ public final class RingConsumer {
     let geometry: RingGeometry
     let overwrite: Bool
     /// consumerPosition as we last read or wrote it.
+    @exclusivity(unchecked)
     var tail: UInt64
     /// Last producerPosition we read; re-read only when we catch up with it.
+    @exclusivity(unchecked)
     var cachedHead: UInt64
     /// The record handed out by `peek()` and not yet released.
+    @exclusivity(unchecked)
     var peeked: LocatedRecord?
+    /// Set by close(); only the thread using this object touches it.
+    @exclusivity(unchecked)
+    var closed = false
     /// True once closed.
-    public private(set) var isClosed = false
+    public var isClosed: Bool { closed }
 
     init(storage: RingStorage) throws(RingError) {
         try storage.takeRole(.consumer)
@@ -276,7 +282,7 @@ public final class RingConsumer {
     /// Closes this consumer; the next consumer resumes at its position.
     public func close() {
         guard !isClosed else { return }
-        isClosed = true
+        closed = true
         peeked = nil
         storage.releaseRole(.consumer)
     }

@@ -20,13 +20,19 @@ public final class RingProducer {
     @usableFromInline let data: UnsafeMutableRawPointer
     @usableFromInline let geometry: RingGeometry
     /// Our own producerPosition: the end of the last committed record.
+    @exclusivity(unchecked)
     @usableFromInline var head: UInt64
     /// Last consumerPosition we read; re-read only when the ring looks full.
+    @exclusivity(unchecked)
     @usableFromInline var cachedTail: UInt64
     /// Where the open reservation (zero-copy write) starts, if any.
+    @exclusivity(unchecked)
     var reservation: (recordStart: UInt64, capacity: Int, newHead: UInt64)?
+    /// Set by close(); only the thread using this object touches it.
+    @exclusivity(unchecked)
+    var closed = false
     /// True once closed.
-    public private(set) var isClosed = false
+    public var isClosed: Bool { closed }
 
     init(storage: RingStorage) throws(RingError) {
         try storage.takeRole(.producer)
@@ -224,7 +230,7 @@ public final class RingProducer {
     /// Closes this producer without ending the stream; a later producer may go on.
     public func close() {
         guard !isClosed else { return }
-        isClosed = true
+        closed = true
         reservation = nil
         storage.releaseRole(.producer)
     }

@@ -72,18 +72,28 @@ public enum RingError: Error, Sendable, Equatable {
 extension RingError: CustomStringConvertible {
     /// A one-line, human-readable description.
     public var description: String {
+        if let text = staticDescription { return text.description }
         switch self {
-        case .full: return "ring is full"
-        case .empty: return "ring is empty"
         case let .invalidSize(size, maximum):
             return "invalid size \(size) (maximum \(maximum))"
-        case .closed: return "handle is closed"
-        case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
         case let .corrupt(reason): return "corrupt ring file: \(reason)"
         case let .unsupportedVersion(reason):
             return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"
         case let .busy(role): return "the \(role.rawValue) role is held by another handle"
         case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
+        case .full, .empty, .closed, .endOfStream: return ""
+        }
+    }
+
+    /// The description of the errors that carry no values, as text that needs no
+    /// allocation (bindings report these often: EMPTY and FULL are ordinary outcomes).
+    public var staticDescription: StaticString? {
+        switch self {
+        case .full: return "ring is full"
+        case .empty: return "ring is empty"
+        case .closed: return "handle is closed"
+        case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
+        default: return nil
         }
     }
 }

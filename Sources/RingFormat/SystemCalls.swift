@@ -12,7 +12,7 @@ import Darwin
 import CRingSys
 
 /// Thin wrappers over the system calls RingFormat makes.
-enum SystemCalls {
+package enum SystemCalls {
     /// The calling thread's errno.
     static var lastErrno: Int32 { errno }
 
@@ -132,7 +132,7 @@ enum SystemCalls {
     static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
     /// Nanoseconds on the monotonic clock.
-    static func monotonicNanoseconds() -> UInt64 {
+    package static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)

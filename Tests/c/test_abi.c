@@ -26,7 +26,7 @@
     X(ring_create) X(ring_create_at_position) X(ring_open) X(ring_info) X(ring_flush) X(ring_close) X(ring_free) \
     X(ring_producer_open) X(ring_write) X(ring_write_timeout) X(ring_write_batch) X(ring_reserve) X(ring_commit) \
     X(ring_abort) X(ring_producer_close_writer) X(ring_producer_flush) X(ring_producer_close) X(ring_producer_free) \
-    X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek_batch) X(ring_peek) X(ring_release) \
+    X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek_batch) X(ring_consume) X(ring_peek) X(ring_release) \
     X(ring_release_cancel) X(ring_wait) X(ring_consumer_flush) X(ring_consumer_close) X(ring_consumer_free)
 
 #define DECLARE(name) static __typeof__(name) *f_##name;
@@ -307,6 +307,80 @@ static void test_batches(void) {
     OK(f_ring_producer_close_writer(p));
     RC(f_ring_read_batch(c, buf, sizeof buf, lengths, 100, &count, RING_WAIT_FOREVER), RING_ERR_END_OF_STREAM);
     RC(f_ring_write(p, "x", 1), RING_ERR_CLOSED);
+    f_ring_producer_free(p);
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+/* A ring_visit_fn that records what it sees in a struct visit_log and declines message
+ * `stop_at` (or none if negative). */
+struct visit_log {
+    int stop_at;
+    size_t calls;
+    size_t lengths[16];
+    unsigned char first_bytes[16];
+};
+
+static int log_visit(void *context, size_t index, const void *data, size_t len) {
+    struct visit_log *log = context;
+    log->calls++;
+    if (log->stop_at >= 0 && index == (size_t)log->stop_at) return 1;
+    if (index < 16) {
+        log->lengths[index] = len;
+        log->first_bytes[index] = len ? *(const unsigned char *)data : 0;
+    }
+    return 0;
+}
+
+static void test_consume_with_visitor(void) {
+    ring_t *r = make_ring("visit", 4096, 0);
+    ring_producer_t *p;
+    ring_consumer_t *c;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    struct visit_log log = { -1, 0, {0}, {0} };
+    size_t count = 99;
+    /* Empty: EMPTY, the visitor is never called. */
+    RC(f_ring_consume(c, log_visit, &log, 4, &count), RING_ERR_EMPTY);
+    CHECK(count == 0 && log.calls == 0);
+    for (int i = 0; i < 5; i++) {
+        char m[10];
+        memset(m, 'a' + i, sizeof m);
+        OK(f_ring_write(p, m, (size_t)(i + 1)));
+    }
+    /* max_count bounds the batch; lengths and bytes come straight from the mapping. */
+    OK(f_ring_consume(c, log_visit, &log, 2, &count));
+    CHECK(count == 2 && log.calls == 2 && log.lengths[0] == 1 && log.lengths[1] == 2);
+    CHECK(log.first_bytes[0] == 'a' && log.first_bytes[1] == 'b');
+    /* The visitor declines the second message of this batch: only the first is consumed. */
+    log = (struct visit_log){ 1, 0, {0}, {0} };
+    OK(f_ring_consume(c, log_visit, &log, 8, &count));
+    CHECK(count == 1 && log.first_bytes[0] == 'c');
+    /* Declining the first message is not EMPTY: OK with nothing consumed. */
+    log = (struct visit_log){ 0, 0, {0}, {0} };
+    OK(f_ring_consume(c, log_visit, &log, 8, &count));
+    CHECK(count == 0 && log.calls == 1);
+    log = (struct visit_log){ -1, 0, {0}, {0} };
+    OK(f_ring_consume(c, log_visit, &log, 8, &count));
+    CHECK(count == 2 && log.first_bytes[0] == 'd' && log.lengths[1] == 5 && log.first_bytes[1] == 'e');
+    /* Bad arguments. */
+    RC(f_ring_consume(c, NULL, &log, 8, &count), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_consume(c, log_visit, &log, 8, NULL), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_consume(c, log_visit, &log, 0, &count), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_consume(NULL, log_visit, &log, 1, &count), RING_ERR_INVALID_ARGUMENT);
+    /* An open peek makes it BUSY; the end of the stream and a closed handle are reported. */
+    OK(f_ring_write(p, "z", 1));
+    const void *data;
+    size_t len;
+    OK(f_ring_peek(c, &data, &len, 0));
+    RC(f_ring_consume(c, log_visit, &log, 1, &count), RING_ERR_BUSY);
+    OK(f_ring_release_cancel(c));
+    OK(f_ring_producer_close_writer(p));
+    OK(f_ring_consume(c, log_visit, &log, 8, &count));
+    CHECK(count == 1);
+    RC(f_ring_consume(c, log_visit, &log, 8, &count), RING_ERR_END_OF_STREAM);
+    OK(f_ring_consumer_close(c));
+    RC(f_ring_consume(c, log_visit, &log, 8, &count), RING_ERR_CLOSED);
     f_ring_producer_free(p);
     f_ring_consumer_free(c);
     f_ring_free(r);
@@ -594,6 +668,7 @@ int main(int argc, char **argv) {
         { "create_flags", test_create_flags },
         { "write_and_read", test_write_and_read },
         { "batches", test_batches },
+        { "consume_with_visitor", test_consume_with_visitor },
         { "zero_copy", test_zero_copy },
         { "threads_share_handles", test_threads_share_handles },
         { "bad_input_table", test_bad_input_table },

@@ -320,6 +320,27 @@ int ring_peek_batch(ring_consumer_t *consumer, void *buf, size_t capacity, size_
                     size_t max_count, size_t *count);
 
 /**
+ * Called by ring_consume for message `index` (0, 1, ...) of a batch, with its bytes
+ * inside the shared mapping (valid only during the call). Return 0 to take the message,
+ * non-zero to stop before it (it is then not consumed).
+ */
+typedef int (*ring_visit_fn)(void *context, size_t index, const void *data, size_t len);
+
+/**
+ * Consumes up to max_count messages with one position update, showing each to
+ * visit (which copies what it needs out of the mapping: one copy, straight into the
+ * caller's own objects); *count receives how many were consumed. Does not wait: 0
+ * messages is EMPTY. Under overwrite-oldest the producer may reclaim the batch while it
+ * is being visited: the visited bytes are then discarded and visit is called again
+ * from index 0, so a visitor that keeps results must drop those of the earlier pass
+ * when it sees index 0. visit runs with the consumer's lock held and must not call
+ * functions on the same consumer. Errors: EMPTY, END_OF_STREAM, CLOSED, CORRUPT,
+ * BUSY (a peek is open), INVALID_ARGUMENT (visit or count NULL, max_count 0).
+ */
+int ring_consume(ring_consumer_t *consumer, ring_visit_fn visit, void *context, size_t max_count,
+                 size_t *count);
+
+/**
  * Zero-copy read: sets *data and *len to the oldest message inside the shared
  * mapping without consuming it, waiting up to timeout_ns. The bytes stay valid
  * until ring_release() or ring_release_cancel(). Under overwrite-oldest the

@@ -93,6 +93,10 @@ void ringsys_unguard_mapping(int slot);
 /** Records the detail of the last error on the calling thread (message is copied, truncated to 255 bytes). */
 void ringsys_set_last_error(int err, const char *message);
 
+/** Like ringsys_set_last_error for text that lives for the whole process (a string
+ * literal): only the pointer is stored. */
+void ringsys_set_last_error_static(int err, const char *message);
+
 /** The detail recorded by ringsys_set_last_error on this thread ("" if none). */
 const char *ringsys_last_error_message(void);
 
