@@ -6,12 +6,13 @@
  * Non-blocking calls keep the GIL. Blocking calls wait in slices of at most
  * WAIT_SLICE_NS with the GIL released, and between slices check for signals
  * (so Ctrl-C interrupts a blocked get) and for close() from another thread.
- * Each role has a Python-level lock, taken without blocking the interpreter,
- * so the handle locks of the C ABI are never contended while the GIL is held.
+ * Each role has a lock of its own (a pthread mutex: trylock first, and only if
+ * another thread holds it, wait with the GIL released), so the handle locks of
+ * the C ABI are never contended while the GIL is held.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <pythread.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -23,8 +24,6 @@
 #define WAIT_SLICE_NS (20 * 1000 * 1000LL)
 /* Messages gathered per native call by put_many. */
 #define PUT_CHUNK 256
-/* Size of the copy buffer get_many and peek_all fill per native call. */
-#define SCRATCH_SIZE (256 * 1024)
 
 /* ------------------------------------------------------------------------ */
 /* Module state                                                             */
@@ -50,15 +49,15 @@ typedef struct {
     ring_t *ring;
     ring_producer_t *producer;     /* taken on first put-like call; guarded by plock */
     ring_consumer_t *consumer;     /* taken on first get-like call; guarded by clock */
-    PyThread_type_lock plock;
-    PyThread_type_lock clock;
+    pthread_mutex_t plock;         /* the producer role of this object */
+    pthread_mutex_t clock;         /* the consumer role of this object */
+    int locks_ready;               /* plock and clock initialised */
     PyObject *path;                /* str */
     uint64_t capacity;
     uint64_t max_message;
     int policy;
     int closed;
     PyObject *view;                /* borrowed: the open RecordView, if any */
-    char *scratch;                 /* SCRATCH_SIZE bytes, guarded by clock */
 } RingObject;
 
 typedef struct {
@@ -125,13 +124,17 @@ static int64_t parse_timeout(PyObject *timeout) {
     return (int64_t)(seconds * 1e9);
 }
 
-/* Takes a role lock; waits with the GIL released if another thread has it. */
-static void lock_role(PyThread_type_lock lock) {
-    if (PyThread_acquire_lock(lock, NOWAIT_LOCK)) return;
+/* Takes a role lock (paired with unlock_role in the same function); waits with
+ * the GIL released if another thread has it. */
+static void lock_role(pthread_mutex_t *lock) {
+    if (pthread_mutex_trylock(lock) == 0) return;
     Py_BEGIN_ALLOW_THREADS
-    PyThread_acquire_lock(lock, WAIT_LOCK);
+    pthread_mutex_lock(lock);
     Py_END_ALLOW_THREADS
 }
+
+/* Gives back a role lock taken by lock_role. */
+static void unlock_role(pthread_mutex_t *lock) { pthread_mutex_unlock(lock); }
 
 /* The wait for the next slice: min(slice, time left). deadline -1: none. Returns 0 when time is up. */
 static int64_t next_slice(int64_t deadline) {
@@ -182,9 +185,13 @@ static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, P
     self->st = state_of_module(module);
     self->ring = ring;
     self->path = Py_NewRef(path);
-    self->plock = PyThread_allocate_lock();
-    self->clock = PyThread_allocate_lock();
-    if (self->plock == NULL || self->clock == NULL) { Py_DECREF(self); return (RingObject *)PyErr_NoMemory(); }
+    if (pthread_mutex_init(&self->plock, NULL) != 0) { Py_DECREF(self); return (RingObject *)PyErr_NoMemory(); }
+    if (pthread_mutex_init(&self->clock, NULL) != 0) {
+        pthread_mutex_destroy(&self->plock);
+        Py_DECREF(self);
+        return (RingObject *)PyErr_NoMemory();
+    }
+    self->locks_ready = 1;
     ring_info_t info;
     int rc = ring_info(ring, &info);
     if (rc != RING_OK) { raise_ring(self->st, rc, path); Py_DECREF(self); return NULL; }
@@ -344,9 +351,9 @@ static int write_one(RingObject *self, const void *data, size_t len, int64_t tim
             rc = ring_write_timeout(p, data, len, slice);
             Py_END_ALLOW_THREADS
             if (rc != RING_ERR_FULL) break;
-            PyThread_release_lock(self->plock);
+            unlock_role(&self->plock);
             int stop = between_slices(self);
-            lock_role(self->plock);
+            lock_role(&self->plock);
             if (stop < 0) return -1;
             if ((p = producer_of(self)) == NULL) return -1;
         }
@@ -369,31 +376,49 @@ static int get_buffer(PyObject *obj, Py_buffer *view) {
     return -1;
 }
 
+/* Parses vectorcall arguments into values[] (NULL where not given), by position or by
+ * keyword; names ends with NULL and its first `required` entries must be given.
+ * Returns -1 with a TypeError set. */
+static int parse_args(const char *fname, const char *const *names, int required,
+                      PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **values) {
+    int count = 0;
+    while (names[count]) values[count++] = NULL;
+    if (nargs > count) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d argument%s (%zd given)", fname, count,
+                     count == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) values[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < count && PyUnicode_CompareWithASCIIString(key, names[i]) != 0) i++;
+        if (i == count) { PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, key); return -1; }
+        if (values[i]) { PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]); return -1; }
+        values[i] = args[nargs + k];
+    }
+    for (int i = 0; i < required; i++) {
+        if (!values[i]) { PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]); return -1; }
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(put_doc, "put(data, timeout=None)\n--\n\n"
 "Write one message (any bytes-like object), waiting up to timeout seconds for room\n"
 "(None: no limit). FullError when the time is up.");
 
 static PyObject *Ring_put(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
     static const char *const names[] = {"data", "timeout", NULL};
-    PyObject *values[2] = {NULL, NULL};
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs > 2) { PyErr_SetString(PyExc_TypeError, "put() takes at most 2 arguments"); return NULL; }
-    for (Py_ssize_t i = 0; i < nargs; i++) values[i] = args[i];
-    for (Py_ssize_t k = 0; k < nkw; k++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
-        int i = PyUnicode_CompareWithASCIIString(key, names[0]) == 0 ? 0
-              : PyUnicode_CompareWithASCIIString(key, names[1]) == 0 ? 1 : -1;
-        if (i < 0 || values[i]) { PyErr_Format(PyExc_TypeError, "put() got an unexpected or repeated argument %R", key); return NULL; }
-        values[i] = args[nargs + k];
-    }
-    if (!values[0]) { PyErr_SetString(PyExc_TypeError, "put() missing required argument 'data'"); return NULL; }
+    PyObject *values[2];
+    if (parse_args("put", names, 1, args, nargs, kwnames, values) < 0) return NULL;
     int64_t timeout = parse_timeout(values[1]);
     if (timeout == -2) return NULL;
     Py_buffer view;
     if (get_buffer(values[0], &view) < 0) return NULL;
-    lock_role(self->plock);
+    lock_role(&self->plock);
     int rc = write_one(self, view.buf, (size_t)view.len, timeout);
-    PyThread_release_lock(self->plock);
+    unlock_role(&self->plock);
     PyBuffer_Release(&view);
     if (rc < 0) return NULL;
     Py_RETURN_NONE;
@@ -404,7 +429,7 @@ PyDoc_STRVAR(try_put_doc, "try_put(data, /)\n--\n\nWrite one message if it fits 
 static PyObject *Ring_try_put(RingObject *self, PyObject *data) {
     Py_buffer view;
     if (get_buffer(data, &view) < 0) return NULL;
-    lock_role(self->plock);
+    lock_role(&self->plock);
     PyObject *result = NULL;
     ring_producer_t *p = producer_of(self);
     if (p != NULL) {
@@ -413,7 +438,7 @@ static PyObject *Ring_try_put(RingObject *self, PyObject *data) {
         else if (rc == RING_ERR_FULL) result = Py_NewRef(Py_False);
         else raise_ring(self->st, rc, self->path);
     }
-    PyThread_release_lock(self->plock);
+    unlock_role(&self->plock);
     PyBuffer_Release(&view);
     return result;
 }
@@ -423,11 +448,12 @@ PyDoc_STRVAR(put_many_doc, "put_many(items, timeout=None)\n--\n\n"
 "Every item is checked first: if one is not bytes-like (TypeError) or is over max_message_size\n"
 "(InvalidSizeError), nothing is written. Returns the number written.");
 
-static PyObject *Ring_put_many(RingObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"items", "timeout", NULL};
-    PyObject *items, *timeout_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:put_many", names, &items, &timeout_obj)) return NULL;
-    int64_t timeout = parse_timeout(timeout_obj);
+static PyObject *Ring_put_many(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"items", "timeout", NULL};
+    PyObject *values[2];
+    if (parse_args("put_many", names, 1, args, nargs, kwnames, values) < 0) return NULL;
+    PyObject *items = values[0];
+    int64_t timeout = parse_timeout(values[1]);
     if (timeout == -2) return NULL;
     PyObject *seq = PySequence_Fast(items, "put_many() needs an iterable of bytes-like objects");
     if (seq == NULL) return NULL;
@@ -451,7 +477,7 @@ static PyObject *Ring_put_many(RingObject *self, PyObject *args, PyObject *kwarg
         msgs[i].len = (size_t)views[i].len;
     }
     if (!failed && n > 0) {
-        lock_role(self->plock);
+        lock_role(&self->plock);
         Py_ssize_t k = 0;
         while (k < n) {
             ring_producer_t *p = producer_of(self);
@@ -467,7 +493,7 @@ static PyObject *Ring_put_many(RingObject *self, PyObject *args, PyObject *kwarg
             k += (Py_ssize_t)written;
         }
         total = k;
-        PyThread_release_lock(self->plock);
+        unlock_role(&self->plock);
     }
     for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
     PyMem_Free(views);
@@ -482,7 +508,7 @@ PyDoc_STRVAR(close_writer_doc, "close_writer()\n--\n\n"
 
 static PyObject *Ring_close_writer(RingObject *self, PyObject *unused) {
     (void)unused;
-    lock_role(self->plock);
+    lock_role(&self->plock);
     PyObject *result = NULL;
     ring_producer_t *p = producer_of(self);
     if (p != NULL) {
@@ -491,36 +517,67 @@ static PyObject *Ring_close_writer(RingObject *self, PyObject *unused) {
         self->producer = NULL;
         result = rc == RING_OK ? Py_NewRef(Py_None) : raise_ring(self->st, rc, self->path);
     }
-    PyThread_release_lock(self->plock);
+    unlock_role(&self->plock);
     return result;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Consumer side                                                            */
 
-/* With clock held: reads one message as bytes without waiting. NULL with *rc set (exception not set). */
-static PyObject *read_now(RingObject *self, ring_consumer_t *c, int *rc) {
-    char small[2048];
-    size_t len = 0;
-    *rc = ring_read(c, small, sizeof small, &len);
-    if (*rc == RING_OK) return PyBytes_FromStringAndSize(small, (Py_ssize_t)len);
-    if (*rc != RING_ERR_BUFFER_TOO_SMALL) return NULL;
-    /* Read straight into a bytes object of the size reported. Under overwrite-oldest the
-     * producer may reclaim that message meanwhile, and the next one has another size. */
-    (void)self;
-    for (;;) {
-        PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)len);
-        if (bytes == NULL) { *rc = 0; return NULL; }
-        size_t got = 0;
-        *rc = ring_read(c, PyBytes_AS_STRING(bytes), len, &got);
-        if (*rc == RING_OK) {
-            if (got != len && _PyBytes_Resize(&bytes, (Py_ssize_t)got) < 0) { *rc = 0; return NULL; }
-            return bytes;
-        }
-        Py_DECREF(bytes);
-        if (*rc != RING_ERR_BUFFER_TOO_SMALL) return NULL;
-        len = got;
+/* Where ring_consume's visitor puts the messages it copies out of the mapping. */
+typedef struct {
+    PyObject *list;      /* get_many: messages are appended here; NULL: get, into one */
+    Py_ssize_t start;    /* length of list before this ring_consume call */
+    PyObject *one;       /* get: the message */
+    int failed;          /* a bytes object could not be made: exception set */
+} take_t;
+
+/* ring_visit_fn: one copy from the mapping straight into a new bytes object. Index 0
+ * (the first visit, or a batch visited again after the producer reclaimed it under
+ * overwrite-oldest) drops what an earlier pass of this call kept. */
+static int take_message(void *context, size_t index, const void *data, size_t len) {
+    take_t *t = context;
+    if (index == 0) {
+        if (t->failed) { PyErr_Clear(); t->failed = 0; }
+        Py_CLEAR(t->one);
+        if (t->list && PyList_GET_SIZE(t->list) > t->start &&
+            PyList_SetSlice(t->list, t->start, PyList_GET_SIZE(t->list), NULL) < 0) { t->failed = 1; return 1; }
     }
+    PyObject *bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+    if (bytes == NULL) { t->failed = 1; return 1; }
+    if (t->list == NULL) { t->one = bytes; return 0; }
+    int rc = PyList_Append(t->list, bytes);
+    Py_DECREF(bytes);
+    if (rc < 0) { t->failed = 1; return 1; }
+    return 0;
+}
+
+/* take_many's result when no bytes object could be made (ring_error_t codes are <= 0). */
+#define TAKE_FAILED 1
+
+/* With clock held: consumes up to max_items messages into list (one native call, one
+ * copy each) without waiting. Returns the ring_error_t code; 0 messages taken because a
+ * bytes object could not be made is TAKE_FAILED with the exception set (nothing was consumed). */
+static int take_many(ring_consumer_t *c, PyObject *list, size_t max_items) {
+    take_t t = {list, PyList_GET_SIZE(list), NULL, 0};
+    size_t count = 0;
+    int rc = ring_consume(c, take_message, &t, max_items, &count);
+    if (t.failed && count == 0) return TAKE_FAILED;
+    if (t.failed) PyErr_Clear(); /* what was taken is returned; the next call meets it again */
+    return rc;
+}
+
+/* With clock held: reads one message as bytes without waiting, with one native call.
+ * NULL with *rc set to the ring_error_t code (exception not set), or to 0 with an exception set. */
+static PyObject *read_now(RingObject *self, ring_consumer_t *c, int *rc) {
+    (void)self;
+    take_t t = {NULL, 0, NULL, 0};
+    size_t count = 0;
+    *rc = ring_consume(c, take_message, &t, 1, &count);
+    if (t.failed) { Py_CLEAR(t.one); *rc = 0; return NULL; }
+    if (*rc == RING_OK && count == 1) return t.one;
+    Py_CLEAR(t.one);
+    return NULL;
 }
 
 /* With clock held: waits until a message (or the end) is there, or the deadline. 0: go on; 1: time is up; -1: error. */
@@ -533,25 +590,26 @@ static int wait_for_data(RingObject *self, ring_consumer_t **c, int64_t deadline
     rc = ring_wait(consumer, slice);
     Py_END_ALLOW_THREADS
     if (rc != RING_OK && rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); return -1; }
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     int stop = between_slices(self);
-    lock_role(self->clock);
+    lock_role(&self->clock);
     if (stop < 0) return -1;
     if ((*c = consumer_of(self)) == NULL) return -1;
     return 0;
 }
 
 static PyObject *get_impl(RingObject *self, int64_t timeout) {
-    lock_role(self->clock);
+    lock_role(&self->clock);
     PyObject *result = NULL;
     ring_consumer_t *c = consumer_of(self);
-    int64_t deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
+    int64_t deadline = -2; /* read the clock only once a wait is needed */
     while (c != NULL) {
         int rc;
         result = read_now(self, c, &rc);
         if (result != NULL || rc == 0) break;
         if (rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); break; }
         if (timeout == 0) { PyErr_SetString(self->st->EmptyError, "ring is empty"); break; }
+        if (deadline == -2) deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
         int w = wait_for_data(self, &c, deadline);
         if (w < 0) break;
         if (w == 1) {
@@ -561,7 +619,7 @@ static PyObject *get_impl(RingObject *self, int64_t timeout) {
             break;
         }
     }
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     return result;
 }
 
@@ -569,11 +627,11 @@ PyDoc_STRVAR(get_doc, "get(timeout=None)\n--\n\n"
 "Read the oldest message as bytes, waiting up to timeout seconds (None: no limit).\n"
 "EmptyError when the time is up; EndOfStreamError at the end of the stream.");
 
-static PyObject *Ring_get(RingObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"timeout", NULL};
-    PyObject *timeout_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:get", names, &timeout_obj)) return NULL;
-    int64_t timeout = parse_timeout(timeout_obj);
+static PyObject *Ring_get(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *values[1];
+    if (parse_args("get", names, 0, args, nargs, kwnames, values) < 0) return NULL;
+    int64_t timeout = parse_timeout(values[0]);
     if (timeout == -2) return NULL;
     return get_impl(self, timeout);
 }
@@ -582,7 +640,7 @@ PyDoc_STRVAR(try_get_doc, "try_get()\n--\n\nRead the oldest message if there is 
 
 static PyObject *Ring_try_get(RingObject *self, PyObject *unused) {
     (void)unused;
-    lock_role(self->clock);
+    lock_role(&self->clock);
     PyObject *result = NULL;
     ring_consumer_t *c = consumer_of(self);
     if (c != NULL) {
@@ -591,7 +649,7 @@ static PyObject *Ring_try_get(RingObject *self, PyObject *unused) {
         if (result == NULL && rc == RING_ERR_EMPTY) result = Py_NewRef(Py_None);
         else if (result == NULL && rc != 0) raise_ring(self->st, rc, self->path);
     }
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     return result;
 }
 
@@ -607,19 +665,15 @@ static int append_packed(PyObject *list, const char *buf, const size_t *lengths,
     return 0;
 }
 
-static int ensure_scratch(RingObject *self) {
-    if (self->scratch == NULL && (self->scratch = PyMem_Malloc(SCRATCH_SIZE)) == NULL) { PyErr_NoMemory(); return -1; }
-    return 0;
-}
-
 PyDoc_STRVAR(get_many_doc, "get_many(max_items, timeout=0.0)\n--\n\n"
 "Read up to max_items messages at once, waiting up to timeout seconds for the first.\n"
 "Returns [] if none arrived; EndOfStreamError if none are left and the stream ended.");
 
-static PyObject *Ring_get_many(RingObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"max_items", "timeout", NULL};
-    PyObject *max_obj, *timeout_obj = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:get_many", names, &max_obj, &timeout_obj)) return NULL;
+static PyObject *Ring_get_many(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"max_items", "timeout", NULL};
+    PyObject *values[2];
+    if (parse_args("get_many", names, 1, args, nargs, kwnames, values) < 0) return NULL;
+    PyObject *max_obj = values[0], *timeout_obj = values[1];
     if (!PyLong_Check(max_obj)) {
         PyErr_Format(PyExc_TypeError, "max_items must be an int, not %.100s", Py_TYPE(max_obj)->tp_name);
         return NULL;
@@ -632,47 +686,31 @@ static PyObject *Ring_get_many(RingObject *self, PyObject *args, PyObject *kwarg
     PyObject *list = PyList_New(0);
     if (list == NULL) return NULL;
     if (max_items == 0) return list;
-    size_t chunk = max_items < 4096 ? (size_t)max_items : 4096;
-    size_t *lengths = PyMem_Malloc(chunk * sizeof *lengths);
-    if (lengths == NULL) { Py_DECREF(list); return PyErr_NoMemory(); }
-    lock_role(self->clock);
+    lock_role(&self->clock);
     int failed = 0;
     ring_consumer_t *c = consumer_of(self);
-    if (c == NULL || ensure_scratch(self) < 0) failed = 1;
-    int64_t deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
+    if (c == NULL) failed = 1;
+    int64_t deadline = -2; /* read the clock only once a wait is needed */
     while (!failed && PyList_GET_SIZE(list) < max_items) {
-        size_t want = (size_t)(max_items - PyList_GET_SIZE(list));
-        if (want > chunk) want = chunk;
-        size_t count = 0;
-        int rc = ring_read_batch(c, self->scratch, SCRATCH_SIZE, lengths, want, &count, 0);
-        if (rc == RING_OK) {
-            if (append_packed(list, self->scratch, lengths, count) < 0) failed = 1;
-            continue;
-        }
-        if (rc == RING_ERR_BUFFER_TOO_SMALL) { /* one message larger than the scratch buffer */
-            int rc2;
-            PyObject *b = read_now(self, c, &rc2);
-            if (b == NULL) { if (rc2) raise_ring(self->st, rc2, self->path); failed = 1; break; }
-            if (PyList_Append(list, b) < 0) failed = 1;
-            Py_DECREF(b);
-            continue;
-        }
+        int rc = take_many(c, list, (size_t)(max_items - PyList_GET_SIZE(list)));
+        if (rc == RING_OK) continue;
+        if (rc == TAKE_FAILED) { failed = PyList_GET_SIZE(list) == 0; if (!failed) PyErr_Clear(); break; }
         if (rc == RING_ERR_END_OF_STREAM && PyList_GET_SIZE(list) > 0) break;
         if (rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); failed = 1; break; }
         if (PyList_GET_SIZE(list) > 0 || timeout == 0) break;
+        if (deadline == -2) deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
         int w = wait_for_data(self, &c, deadline);
         if (w < 0) failed = 1;
         if (w != 0) {
             if (w == 1) { /* time is up: one last look */
-                rc = ring_read_batch(c, self->scratch, SCRATCH_SIZE, lengths, want, &count, 0);
-                if (rc == RING_OK && append_packed(list, self->scratch, lengths, count) < 0) failed = 1;
+                rc = take_many(c, list, (size_t)max_items);
+                if (rc == TAKE_FAILED) failed = 1;
                 else if (rc != RING_OK && rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); failed = 1; }
             }
             break;
         }
     }
-    PyThread_release_lock(self->clock);
-    PyMem_Free(lengths);
+    unlock_role(&self->clock);
     if (failed) { Py_DECREF(list); return NULL; }
     return list;
 }
@@ -681,7 +719,7 @@ PyDoc_STRVAR(peek_all_doc, "peek_all()\n--\n\nEvery unread message, oldest first
 
 static PyObject *Ring_peek_all(RingObject *self, PyObject *unused) {
     (void)unused;
-    lock_role(self->clock);
+    lock_role(&self->clock);
     PyObject *list = NULL;
     char *buf = NULL;
     size_t *lengths = NULL;
@@ -703,7 +741,7 @@ static PyObject *Ring_peek_all(RingObject *self, PyObject *unused) {
     if ((list = PyList_New(0)) == NULL) goto done;
     if (append_packed(list, buf, lengths, count) < 0) Py_CLEAR(list);
 done:
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     PyMem_Free(buf);
     PyMem_Free(lengths);
     return list;
@@ -716,7 +754,7 @@ PyDoc_STRVAR(wait_doc, "_wait(timeout)\n--\n\n"
 static PyObject *Ring_wait(RingObject *self, PyObject *timeout_obj) {
     int64_t timeout = parse_timeout(timeout_obj);
     if (timeout == -2) return NULL;
-    lock_role(self->clock);
+    lock_role(&self->clock);
     PyObject *result = NULL;
     ring_consumer_t *c = consumer_of(self);
     int64_t deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
@@ -728,23 +766,23 @@ static PyObject *Ring_wait(RingObject *self, PyObject *timeout_obj) {
         if (w < 0) break;
         if (w == 1) { result = Py_NewRef(Py_False); break; }
     }
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     return result;
 }
 
 PyDoc_STRVAR(get_view_doc, "get_view(timeout=None)\n--\n\n"
 "Zero-copy read: a RecordView of the oldest message inside the shared mapping.");
 
-static PyObject *Ring_get_view(RingObject *self, PyObject *args, PyObject *kwargs) {
-    static char *names[] = {"timeout", NULL};
-    PyObject *timeout_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O:get_view", names, &timeout_obj)) return NULL;
-    int64_t timeout = parse_timeout(timeout_obj);
+static PyObject *Ring_get_view(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *values[1];
+    if (parse_args("get_view", names, 0, args, nargs, kwnames, values) < 0) return NULL;
+    int64_t timeout = parse_timeout(values[0]);
     if (timeout == -2) return NULL;
-    lock_role(self->clock);
+    lock_role(&self->clock);
     PyObject *result = NULL;
     ring_consumer_t *c = consumer_of(self);
-    int64_t deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
+    int64_t deadline = -2; /* read the clock only once a wait is needed */
     while (c != NULL) {
         const void *data = NULL;
         size_t len = 0;
@@ -763,11 +801,12 @@ static PyObject *Ring_get_view(RingObject *self, PyObject *args, PyObject *kwarg
         }
         if (rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); break; }
         if (timeout == 0) { PyErr_SetString(self->st->EmptyError, "ring is empty"); break; }
+        if (deadline == -2) deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
         int w = wait_for_data(self, &c, deadline);
         if (w < 0) break;
         if (w == 1) { timeout = 0; continue; } /* one last look */
     }
-    PyThread_release_lock(self->clock);
+    unlock_role(&self->clock);
     return result;
 }
 
@@ -834,13 +873,13 @@ static PyObject *Ring_close(RingObject *self, PyObject *unused) {
         self->view = NULL;
     }
     self->closed = 1; /* blocked calls notice between slices and give up their role lock */
-    lock_role(self->plock);
-    lock_role(self->clock);
+    lock_role(&self->plock);
+    lock_role(&self->clock);
     Py_BEGIN_ALLOW_THREADS
     free_handles(self);
     Py_END_ALLOW_THREADS
-    PyThread_release_lock(self->clock);
-    PyThread_release_lock(self->plock);
+    unlock_role(&self->clock);
+    unlock_role(&self->plock);
     Py_RETURN_NONE;
 }
 
@@ -874,9 +913,10 @@ static void Ring_dealloc(RingObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     free_handles(self);
-    if (self->plock) PyThread_free_lock(self->plock);
-    if (self->clock) PyThread_free_lock(self->clock);
-    PyMem_Free(self->scratch);
+    if (self->locks_ready) {
+        pthread_mutex_destroy(&self->plock);
+        pthread_mutex_destroy(&self->clock);
+    }
     Py_XDECREF(self->path);
     Py_XDECREF(self->module);
     tp->tp_free((PyObject *)self);
@@ -888,13 +928,13 @@ static PyMethodDef Ring_methods[] = {
     {"open", (PyCFunction)(void (*)(void))Ring_open, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, open_doc},
     {"put", (PyCFunction)(void (*)(void))Ring_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
     {"try_put", (PyCFunction)Ring_try_put, METH_O, try_put_doc},
-    {"put_many", (PyCFunction)(void (*)(void))Ring_put_many, METH_VARARGS | METH_KEYWORDS, put_many_doc},
+    {"put_many", (PyCFunction)(void (*)(void))Ring_put_many, METH_FASTCALL | METH_KEYWORDS, put_many_doc},
     {"close_writer", (PyCFunction)Ring_close_writer, METH_NOARGS, close_writer_doc},
-    {"get", (PyCFunction)(void (*)(void))Ring_get, METH_VARARGS | METH_KEYWORDS, get_doc},
+    {"get", (PyCFunction)(void (*)(void))Ring_get, METH_FASTCALL | METH_KEYWORDS, get_doc},
     {"try_get", (PyCFunction)Ring_try_get, METH_NOARGS, try_get_doc},
-    {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_VARARGS | METH_KEYWORDS, get_many_doc},
+    {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_FASTCALL | METH_KEYWORDS, get_many_doc},
     {"peek_all", (PyCFunction)Ring_peek_all, METH_NOARGS, peek_all_doc},
-    {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_VARARGS | METH_KEYWORDS, get_view_doc},
+    {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_FASTCALL | METH_KEYWORDS, get_view_doc},
     {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc},
     {"flush", (PyCFunction)Ring_flush, METH_NOARGS, flush_doc},
     {"_stats", (PyCFunction)Ring_stats_dict, METH_NOARGS, "A snapshot of the ring's state as a dict (policy as an int)."},
@@ -957,13 +997,13 @@ static PyObject *View_finish(RecordViewObject *self, int consume) {
         return NULL;
     }
     RingObject *ring = self->owner;
-    lock_role(ring->clock);
+    lock_role(&ring->clock);
     int rc = RING_OK;
     if (!self->released && ring->consumer != NULL)
         rc = consume ? ring_release(ring->consumer) : ring_release_cancel(ring->consumer);
     self->released = 1;
     if (ring->view == (PyObject *)self) ring->view = NULL;
-    PyThread_release_lock(ring->clock);
+    unlock_role(&ring->clock);
     if (rc != RING_OK) return raise_ring(ring->st, rc, ring->path);
     Py_RETURN_NONE;
 }

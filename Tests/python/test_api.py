@@ -505,6 +505,35 @@ def test_bytes_like_inputs(ring_path, name, data):
         assert all(type(m) is bytes for m in got)
 
 
+@pytest.mark.parametrize("size", [0, 1, 2047, 2048, 2049, 65536, 200_000])
+def test_messages_of_every_size_come_back_whole(ring_path, size):
+    # get, try_get and get_many copy once from the mapping into a bytes object of the
+    # message's own size, whatever the size (no staging buffer to outgrow).
+    messages = [bytes([i]) * size + b"%d" % i for i in range(4)]
+    with Ring.create(ring_path, 1 << 20) as ring:
+        for m in messages:
+            ring.put(m)
+        assert ring.get() == messages[0]
+        assert ring.try_get() == messages[1]
+        got = ring.get_many(10)
+        assert got == messages[2:]
+        assert ring.try_get() is None
+        assert ring.get_many(10) == []
+
+
+def test_get_many_keeps_order_over_many_batches(ring_path):
+    with Ring.create(ring_path, 1 << 16) as ring:
+        sent = received = 0
+        while received < 20_000:
+            while sent < 20_000 and ring.try_put(sent.to_bytes(4, "little") * (1 + sent % 50)):
+                sent += 1
+            for m in ring.get_many(777):
+                value = int.from_bytes(m[:4], "little")
+                assert value == received and len(m) == 4 * (1 + value % 50)
+                received += 1
+        assert ring.get_many(5) == []
+
+
 def test_numpy_arrays(ring_path, numpy_or_none):
     np = numpy_or_none
     if np is None:
