@@ -47,8 +47,10 @@ struct Deadline {
 
 /// The wait/wake protocol of SPEC.md §10, for one (signal, waiters) pair.
 enum WaitWord {
-    /// Spin iterations before sleeping.
-    static let spinIterations = 256
+    /// How long a waiter spins, re-checking, before it sleeps: long enough that a
+    /// stream with short gaps (a slower peer, a descheduled process) never reaches
+    /// the futex, so neither side makes system calls while data flows.
+    static let spinNanoseconds: UInt64 = 50_000
 
     /// Waits until `ready()` is true or the deadline passes; returns whether it became ready.
     ///
@@ -59,9 +61,17 @@ enum WaitWord {
     static func wait(
         _ channel: WaitChannel, deadline: Deadline, ready: () throws(RingError) -> Bool
     ) throws(RingError) -> Bool {
-        for _ in 0..<spinIterations {
+        if try ready() { return true }
+        if deadline.remaining == 0 { return false }
+        // Spin for spinNanoseconds (never past the deadline), reading the clock every 64 pauses.
+        let spinStart = SystemCalls.monotonicNanoseconds()
+        let spinEnd = min(spinStart &+ spinNanoseconds, deadline.nanoseconds ?? .max)
+        var spins = 0
+        while true {
             if try ready() { return true }
             ringsys_cpu_relax()
+            spins &+= 1
+            if spins & 63 == 0 && SystemCalls.monotonicNanoseconds() >= spinEnd { break }
         }
         var backoff: UInt64 = 20_000
         while true {
