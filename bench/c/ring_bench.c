@@ -2,7 +2,9 @@
  * ring_bench.c - throughput of RingFormat through the C ABI, producer and consumer in
  * two processes (make bench). Prints one JSON object.
  *
- *   ring_bench LIBRARY SIZE COUNT [BATCH]
+ *   ring_bench LIBRARY SIZE COUNT [BATCH]      throughput
+ *   ring_bench LIBRARY latency ROUNDS          64 B ping-pong over two rings, spinning
+ *                                              readers (ring_consume), one-way p50/p99/p99.9
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,12 +21,79 @@
 #define FN(name) static __typeof__(name) *p_##name
 FN(ring_create); FN(ring_open); FN(ring_free); FN(ring_producer_open); FN(ring_write); FN(ring_write_timeout);
 FN(ring_write_batch); FN(ring_producer_close_writer); FN(ring_producer_free); FN(ring_consumer_open);
-FN(ring_read_batch); FN(ring_consumer_free);
+FN(ring_read_batch); FN(ring_consumer_free); FN(ring_consume);
 
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ring_visit_fn of the echo: writes the message into the other ring, from the mapping. */
+static int echo_visit(void *context, size_t index, const void *data, size_t len) {
+    (void)index;
+    return p_ring_write((ring_producer_t *)context, data, len) != RING_OK;
+}
+
+/* ring_visit_fn of the pinger: takes the message, looks at nothing. */
+static int take_visit(void *context, size_t index, const void *data, size_t len) {
+    (void)context; (void)index; (void)data; (void)len;
+    return 0;
+}
+
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Spins until one message is consumed; END_OF_STREAM or an error ends it (returns rc). */
+static int spin_consume(ring_consumer_t *c, ring_visit_fn visit, void *context) {
+    for (;;) {
+        size_t n = 0;
+        int rc = p_ring_consume(c, visit, context, 1, &n);
+        if (rc == RING_OK && n == 1) return RING_OK;
+        if (rc != RING_OK && rc != RING_ERR_EMPTY) return rc;
+    }
+}
+
+static int latency(long rounds) {
+    char ping[128], pong[128];
+    snprintf(ping, sizeof ping, "/dev/shm/ring-bench-c-%d-ping", (int)getpid());
+    snprintf(pong, sizeof pong, "/dev/shm/ring-bench-c-%d-pong", (int)getpid());
+    ring_t *a, *b;
+    if (p_ring_create(ping, 1 << 16, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, &a)) return 1;
+    if (p_ring_create(pong, 1 << 16, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, &b)) return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        ring_consumer_t *c; ring_producer_t *p;
+        if (p_ring_consumer_open(a, &c) || p_ring_producer_open(b, &p)) _exit(1);
+        while (spin_consume(c, echo_visit, p) == RING_OK) {}
+        _exit(0);
+    }
+    ring_producer_t *p; ring_consumer_t *c;
+    if (p_ring_producer_open(a, &p) || p_ring_consumer_open(b, &c)) return 1;
+    char message[64] = {1};
+    uint64_t *samples = malloc(sizeof *samples * (size_t)rounds);
+    for (long i = 0; i < rounds + 1000; i++) {
+        uint64_t t0 = now_ns();
+        if (p_ring_write(p, message, sizeof message) || spin_consume(c, take_visit, NULL)) return 1;
+        if (i >= 1000) samples[i - 1000] = now_ns() - t0;
+    }
+    p_ring_producer_close_writer(p);
+    int status;
+    waitpid(pid, &status, 0);
+    unlink(ping); unlink(pong);
+    qsort(samples, (size_t)rounds, sizeof *samples, compare_u64);
+#define PCT(q) ((double)samples[(size_t)((double)rounds * (q)) < (size_t)rounds ? (size_t)((double)rounds * (q)) : (size_t)rounds - 1] / 2000.0)
+    printf("{\"impl\": \"c-spin\", \"size\": 64, \"rounds\": %ld, \"p50_us\": %.4f, \"p99_us\": %.4f, \"p999_us\": %.4f}\n",
+           rounds, PCT(0.5), PCT(0.99), PCT(0.999));
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -33,7 +103,8 @@ int main(int argc, char **argv) {
 #define LOAD(name) p_##name = (__typeof__(name) *)dlsym(h, #name)
     LOAD(ring_create); LOAD(ring_open); LOAD(ring_free); LOAD(ring_producer_open); LOAD(ring_write);
     LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer); LOAD(ring_producer_free);
-    LOAD(ring_consumer_open); LOAD(ring_read_batch); LOAD(ring_consumer_free);
+    LOAD(ring_consumer_open); LOAD(ring_read_batch); LOAD(ring_consumer_free); LOAD(ring_consume);
+    if (strcmp(argv[2], "latency") == 0) return latency(atol(argv[3]));
     size_t size = (size_t)atol(argv[2]);
     long count = atol(argv[3]), batch = argc > 4 ? atol(argv[4]) : 1;
     char path[128];
