@@ -12,11 +12,12 @@ import RingFormat
 func withConsumer(_ pointer: OpaquePointer?, allowPeek: Bool = false,
                   _ body: (RingConsumer, ConsumerHandle) throws(RingError) -> Void) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
-    let handle = ConsumerHandle.from(pointer)
-    return handle.locked {
-        guard let consumer = handle.object, !consumer.isClosed else { return fail(.closed) }
-        if handle.busy && !allowPeek { return fail(.busy(.consumer)) }
-        return call { () throws(RingError) in try body(consumer, handle) }
+    return ConsumerHandle.with(pointer) { handle in
+        handle.withObject({ consumer in
+            guard !consumer.isClosed else { return fail(.closed) }
+            if handle.busy && !allowPeek { return fail(.busy(.consumer)) }
+            return call { () throws(RingError) in try body(consumer, handle) }
+        }, ifClosed: { fail(.closed) })
     }
 }
 
@@ -230,12 +231,7 @@ public func abiConsumerFlush(_ pointer: OpaquePointer?) -> Int32 {
 @_cdecl("ring_consumer_close")
 public func abiConsumerClose(_ pointer: OpaquePointer?) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
-    let handle = ConsumerHandle.from(pointer)
-    handle.locked {
-        handle.object?.close()
-        handle.object = nil
-        handle.busy = false
-    }
+    ConsumerHandle.with(pointer) { $0.closeObject() }
     return Code.ok
 }
 

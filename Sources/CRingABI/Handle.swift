@@ -8,17 +8,35 @@ import Darwin
 #endif
 import RingFormat
 
+/// What a handle holds: a ring, a producer or a consumer, each closable.
+protocol HandleObject: AnyObject {
+    /// Closes the object (idempotent).
+    func close()
+}
+
+extension Ring: HandleObject {}
+extension RingProducer: HandleObject {}
+extension RingConsumer: HandleObject {}
+
 /// A Swift object behind an opaque C pointer, with a lock.
-final class Handle<Object: AnyObject> {
+///
+/// The handle owns one reference to the object (`owner`) and lends it to calls
+/// through `unowned` without reference counting: the hot paths (one write, one
+/// read) would otherwise pay an atomic retain and release per call.
+final class Handle<Object: HandleObject> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    /// The object; nil once closed. Only touched with the lock held, so the
-    /// lock, not a run-time exclusivity check, keeps accesses apart.
-    @exclusivity(unchecked) var object: Object?
+    /// The reference that keeps the object alive; nil once closed. Only touched
+    /// with the lock held, so the lock, not a run-time exclusivity check, keeps
+    /// accesses apart.
+    @exclusivity(unchecked) private var owner: Object?
+    /// `owner` without reference counting, for lending while the lock is held.
+    @exclusivity(unchecked) private var lent: Unmanaged<Object>?
     /// Binding state (an open peek or reservation); guarded by the lock too.
     @exclusivity(unchecked) var busy = false
 
     init(_ object: Object) {
-        self.object = object
+        owner = object
+        lent = Unmanaged.passUnretained(object)
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
     }
@@ -29,10 +47,32 @@ final class Handle<Object: AnyObject> {
     }
 
     /// Runs `body` holding the lock.
+    @inline(__always)
     func locked<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(mutex)
+        pthread_mutex_lock(mutex)  // released by the defer below
         defer { pthread_mutex_unlock(mutex) }
         return body()
+    }
+
+    /// Holding the lock, lends the object to `body`, or returns `ifClosed()` once closed.
+    @inline(__always)
+    func withObject(_ body: (Object) -> Int32, ifClosed: () -> Int32) -> Int32 {
+        locked {
+            guard let lent else { return ifClosed() }
+            // The object cannot go away meanwhile: `owner` holds it, and only
+            // closeObject(), which takes the same lock, lets go of it.
+            return lent._withUnsafeGuaranteedRef { body($0) }
+        }
+    }
+
+    /// Closes the object and lets go of it; later calls on the handle see it closed.
+    func closeObject() {
+        locked {
+            owner?.close()
+            owner = nil
+            lent = nil
+            busy = false
+        }
     }
 
     /// The retained handle as an opaque pointer for C.
@@ -40,9 +80,11 @@ final class Handle<Object: AnyObject> {
         OpaquePointer(Unmanaged.passRetained(self).toOpaque())
     }
 
-    /// The handle behind a pointer from C (not retained).
-    static func from(_ pointer: OpaquePointer) -> Handle<Object> {
-        Unmanaged<Handle<Object>>.fromOpaque(UnsafeRawPointer(pointer)).takeUnretainedValue()
+    /// Runs `body` with the handle behind a pointer from C, without reference
+    /// counting (the C caller's handle keeps it alive until ring_*_free).
+    @inline(__always)
+    static func with<R>(_ pointer: OpaquePointer, _ body: (Handle<Object>) -> R) -> R {
+        Unmanaged<Handle<Object>>.fromOpaque(UnsafeRawPointer(pointer))._withUnsafeGuaranteedRef { body($0) }
     }
 
     /// Releases the reference taken by `retainedPointer`.

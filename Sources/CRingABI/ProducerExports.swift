@@ -7,19 +7,28 @@ import RingFormat
 func withProducer(_ pointer: OpaquePointer?, allowReservation: Bool = false,
                   _ body: (RingProducer, ProducerHandle) throws(RingError) -> Void) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "producer handle is NULL") }
-    let handle = ProducerHandle.from(pointer)
-    return handle.locked {
-        guard let producer = handle.object, !producer.isClosed else { return fail(.closed) }
-        if handle.busy && !allowReservation { return fail(.busy(.producer)) }
-        return call { () throws(RingError) in try body(producer, handle) }
+    return ProducerHandle.with(pointer) { handle in
+        handle.withObject({ producer in
+            guard !producer.isClosed else { return fail(.closed) }
+            if handle.busy && !allowReservation { return fail(.busy(.producer)) }
+            return call { () throws(RingError) in try body(producer, handle) }
+        }, ifClosed: { fail(.closed) })
     }
 }
 
-/// `len` bytes at `data` as a buffer; nil data is allowed only for len 0.
-func message(_ data: UnsafeRawPointer?, _ len: Int) -> UnsafeRawBufferPointer? {
-    if len == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
-    guard let data, len > 0 else { return nil }
-    return UnsafeRawBufferPointer(start: data, count: len)
+/// Records and returns the error that makes `len` bytes at `data` no message, or
+/// returns nil if they are one: a size_t length over SIZE_MAX / 2 (a negative length
+/// cast to size_t, say) is INVALID_SIZE, NULL data with a non-zero length INVALID_ARGUMENT.
+func messageProblem(_ data: UnsafeRawPointer?, _ len: Int) -> Int32? {
+    if len < 0 { return fail(Code.invalidSize, static: "len is over SIZE_MAX / 2: larger than any message") }
+    if len > 0 && data == nil { return fail(Code.invalidArgument, static: "data is NULL") }
+    return nil
+}
+
+/// `len` bytes at `data` as a buffer, once messageProblem found none.
+@inline(__always)
+func message(_ data: UnsafeRawPointer?, _ len: Int) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: len == 0 ? nil : data, count: len)
 }
 
 /// ring_producer_open
@@ -35,14 +44,16 @@ public func abiProducerOpen(_ ring: OpaquePointer?, _ out: UnsafeMutablePointer<
 /// ring_write
 @_cdecl("ring_write")
 public func abiWrite(_ pointer: OpaquePointer?, _ data: UnsafeRawPointer?, _ len: Int) -> Int32 {
-    guard let bytes = message(data, len) else { return fail(Code.invalidArgument, "data is NULL") }
+    if let problem = messageProblem(data, len) { return problem }
+    let bytes = message(data, len)
     return withProducer(pointer) { (p, _) throws(RingError) in try p.write(bytes) }
 }
 
 /// ring_write_timeout
 @_cdecl("ring_write_timeout")
 public func abiWriteTimeout(_ pointer: OpaquePointer?, _ data: UnsafeRawPointer?, _ len: Int, _ timeout: Int64) -> Int32 {
-    guard let bytes = message(data, len) else { return fail(Code.invalidArgument, "data is NULL") }
+    if let problem = messageProblem(data, len) { return problem }
+    let bytes = message(data, len)
     return withProducer(pointer) { (p, _) throws(RingError) in try p.write(bytes, timeout: duration(timeout)) }
 }
 
@@ -54,11 +65,14 @@ public func abiWriteBatch(_ pointer: OpaquePointer?, _ messages: UnsafePointer<r
     written.pointee = 0
     guard count >= 0, count == 0 || messages != nil else { return fail(Code.invalidArgument, "messages is NULL") }
     guard count > 0, let messages else { return withProducer(pointer) { (_, _) throws(RingError) in } }
-    for i in 0..<count where message(messages[i].data, messages[i].len) == nil {
-        return fail(Code.invalidArgument, "messages[\(i)].data is NULL")
+    for i in 0..<count {
+        if let problem = messageProblem(messages[i].data, messages[i].len) {
+            let what = problem == Code.invalidSize ? "is over SIZE_MAX / 2" : "has NULL data"
+            return fail(problem, "messages[\(i)] \(what)")
+        }
     }
     return withProducer(pointer) { (p, _) throws(RingError) in
-        written.pointee = try p.write(batchCount: count) { i in message(messages[i].data, messages[i].len)! }
+        written.pointee = try p.write(batchCount: count) { i in message(messages[i].data, messages[i].len) }
     }
 }
 
@@ -117,12 +131,7 @@ public func abiProducerFlush(_ pointer: OpaquePointer?) -> Int32 {
 @_cdecl("ring_producer_close")
 public func abiProducerClose(_ pointer: OpaquePointer?) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "producer handle is NULL") }
-    let handle = ProducerHandle.from(pointer)
-    handle.locked {
-        handle.object?.close()
-        handle.object = nil
-        handle.busy = false
-    }
+    ProducerHandle.with(pointer) { $0.closeObject() }
     return Code.ok
 }
 

@@ -94,10 +94,11 @@ public func abiOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<O
 /// Runs `body` on the open Ring behind `pointer`.
 func withRing(_ pointer: OpaquePointer?, _ body: (Ring) throws(RingError) -> Void) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
-    let handle = RingHandle.from(pointer)
-    return handle.locked {
-        guard let ring = handle.object, !ring.isClosed else { return fail(.closed) }
-        return call { () throws(RingError) in try body(ring) }
+    return RingHandle.with(pointer) { handle in
+        handle.withObject({ ring in
+            guard !ring.isClosed else { return fail(.closed) }
+            return call { () throws(RingError) in try body(ring) }
+        }, ifClosed: { fail(.closed) })
     }
 }
 
@@ -134,11 +135,7 @@ public func abiFlush(_ pointer: OpaquePointer?) -> Int32 {
 @_cdecl("ring_close")
 public func abiClose(_ pointer: OpaquePointer?) -> Int32 {
     guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
-    let handle = RingHandle.from(pointer)
-    handle.locked {
-        handle.object?.close()
-        handle.object = nil
-    }
+    RingHandle.with(pointer) { $0.closeObject() }
     return Code.ok
 }
 

@@ -369,7 +369,16 @@ static int write_one(RingObject *self, const void *data, size_t len, int64_t tim
     return 0;
 }
 
+/* The bytes of a bytes-like object; PyBuffer_Release gives them back. Exact bytes, the
+ * common case, skip the buffer protocol's calls (PyBuffer_Release then only drops the
+ * reference taken here: bytes has no releasebuffer). -1 with a TypeError set. */
 static int get_buffer(PyObject *obj, Py_buffer *view) {
+    if (PyBytes_CheckExact(obj)) {
+        view->buf = PyBytes_AS_STRING(obj);
+        view->len = PyBytes_GET_SIZE(obj);
+        view->obj = Py_NewRef(obj);  /* dropped by PyBuffer_Release */
+        return 0;
+    }
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0) return 0;
     PyErr_Clear();
     PyErr_Format(PyExc_TypeError, "a bytes-like object is required, not '%.100s'", Py_TYPE(obj)->tp_name);

@@ -285,6 +285,13 @@ static void test_batches(void) {
     CHECK(written == 0);
     ring_message_t bad[2] = { { "a", 1 }, { NULL, 5000 } };
     RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_ARGUMENT);
+    /* A negative length cast to size_t is a size no message has, not a NULL pointer. */
+    bad[1].data = payload[0];
+    bad[1].len = (size_t)-1;
+    RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_SIZE);
+    RC(f_ring_write(p, payload[0], (size_t)-5), RING_ERR_INVALID_SIZE);
+    RC(f_ring_write_timeout(p, payload[0], (size_t)-5, 0), RING_ERR_INVALID_SIZE);
+    CHECK(strstr(f_ring_last_error_message(), "SIZE_MAX") != NULL);
     bad[1].data = payload[0];
     RC(f_ring_write_batch(p, bad, 2, &written), RING_ERR_INVALID_SIZE);
     char buf[4096];

@@ -5,7 +5,7 @@ One producer process and one consumer process (multiprocessing, "spawn"), for me
 of 64 B, 1 KiB and 64 KiB:
 
   ringpy        single: put/get (blocking)   spin: try_put/try_get loops
-                batch: put_many/get_many (batches of --batch)
+                batch: put_many/get_many (batches of --batch, at most 256 KiB each)
   tachyon-ipc   single: Bus.send / `for msg in bus`
                 batch: TachyonBus.acquire_tx+commit, one flush per batch / drain_batch
   membridge     spin: SpscRingBuffer.push/pop loops (it has no blocking call)
@@ -63,6 +63,7 @@ PIPE_SIZE = 1 << 20  # the default /proc/sys/fs/pipe-max-size
 POOL_BYTES = 32 << 20
 SAMPLE_MASK = 1023
 SYNC_TIMEOUT = 60.0
+BATCH_BYTES = 256 << 10  # payload per batch at most (see batch_for)
 
 # (impl, mode, peer package or None)
 CASES = [
@@ -673,6 +674,12 @@ def one_run(cfg: dict, timeout: float, pin: bool = False) -> float:
     return elapsed
 
 
+def batch_for(size: int, batch: int) -> int:
+    """Messages per batch: --batch, but at most BATCH_BYTES of payload (a batch of 256
+    messages of 64 KiB would be 16 MiB, twice the ring, and measures the allocator)."""
+    return max(1, min(batch, BATCH_BYTES // size))
+
+
 def fmt_rate(x: float) -> str:
     return f"{x / 1e6:.3f}M" if x >= 1e6 else f"{x / 1e3:.1f}k"
 
@@ -722,7 +729,7 @@ def main(argv=None) -> int:
                     run_id += 1
                     cfg = {
                         "impl": impl, "mode": mode, "size": size, "count": count,
-                        "pool": pool_size(size, count), "batch": args.batch, "run_id": run_id,
+                        "pool": pool_size(size, count), "batch": batch_for(size, args.batch), "run_id": run_id,
                     }
                     seconds.append(one_run(cfg, args.timeout, args.pin))
                     rates.append(count / seconds[-1])
