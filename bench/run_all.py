@@ -86,11 +86,15 @@ def main() -> int:
         throughput.append(repeated([args.ring_bench, "pipe", "--size", str(size), "--count", str(n // 2)],
                                    args.runs, "swift-pipe", "single", size))
     throughput.append(repeated([args.ring_bench, "memcpy", "--size", "65536"], args.runs, "memcpy", "single", 65536))
-    for blocking in (False, True):
-        cmd = [args.ring_bench, "latency", "--count", "50000"] + (["--blocking"] if blocking else [])
+    print("swift/c latency ...", flush=True)
+    for cmd in ([args.ring_bench, "pingpong"],
+                [args.ring_bench, "latency", "--count", "50000"],
+                [args.ring_bench, "latency", "--count", "50000", "--blocking"],
+                [args.c_bench, args.lib, "latency", "50000"],
+                [args.ring_bench, "wake", "--count", "2000"]):
         rs = [run_json(cmd) for _ in range(args.runs)]
         latency.append({"impl": rs[0]["impl"], "runs": args.runs,
-                        **{k: statistics.median(r[k] for r in rs) for k in ("p50_us", "p99_us", "p999_us")}})
+                        **{k: summarize([r[k] for r in rs]) for k in ("p50_us", "p99_us", "p999_us")}})
 
     with tempfile.TemporaryDirectory() as tmp:
         py_t, py_l = os.path.join(tmp, "t.json"), os.path.join(tmp, "l.json")
@@ -110,6 +114,75 @@ def main() -> int:
         json.dump(result, f, indent=1)
     render(result, args.out)
     return 0
+
+
+def rate(throughput: list[dict], impl: str, mode: str | None, size: int) -> float | None:
+    """Median msgs/s of one row (mode None: the best mode of impl), or None if not measured."""
+    values = [r["msgs_per_s"]["median"] for r in throughput
+              if r.get("impl") == impl and (mode is None or r.get("mode") == mode) and r.get("size") == size
+              and r.get("available", True) and "msgs_per_s" in r]
+    return max(values) if values else None
+
+
+def p50_us(latency: list[dict], impl: str) -> float | None:
+    """Median one-way p50 in microseconds of one latency row, or None."""
+    for r in latency:
+        if r.get("impl") != impl or not r.get("available", True):
+            continue
+        if "one_way_ns" in r:
+            return r["one_way_ns"]["p50"]["median"] / 1000
+        v = r.get("p50_us")
+        if v is not None:
+            return v["median"] if isinstance(v, dict) else v
+    return None
+
+
+PEERS = ("tachyon-ipc", "membridge", "faster-fifo", "mp.Queue", "pyzmq", "os.pipe")
+
+
+def targets(throughput: list[dict], latency: list[dict]) -> list[str]:
+    """The targets of issue #6 with what this run measured and the ratio to each target."""
+    rows = []
+
+    def add(target: str, measured: float | None, goal: float | None, unit: str, lower_is_better: bool = False) -> None:
+        if measured is None or goal is None or goal == 0:
+            rows.append(f"| {target} | not measured | | |")
+            return
+        ratio = goal / measured if lower_is_better else measured / goal
+        rows.append(f"| {target} | {measured:,.2f} {unit} (target {goal:,.2f}) | {ratio:.2f}x | {'met' if ratio >= 1 else 'MISSED'} |")
+
+    m = 1e6
+    peers64 = [(p, rate(throughput, p, None, 64)) for p in PEERS]
+    peers64 = [(p, v) for p, v in peers64 if v]
+    best_peer, best_rate = max(peers64, key=lambda x: x[1]) if peers64 else ("none", None)
+    single = rate(throughput, "ringpy", "single", 64)
+    add(f"ringpy 64 B one per call >= 3x fastest peer ({best_peer})", single and single / m,
+        best_rate and 3 * best_rate / m, "M msg/s")
+    add("ringpy 64 B one per call >= 5 M msg/s", single and single / m, 5, "M msg/s")
+    batch = rate(throughput, "ringpy", "batch", 64)
+    add("ringpy 64 B batch >= 20 M msg/s", batch and batch / m, 20, "M msg/s")
+    for impl in ("swift", "c"):
+        for mode in ("single", "batch"):
+            v = rate(throughput, impl, mode, 64)
+            add(f"{impl} 64 B {mode} >= 50 M msg/s", v and v / m, 50, "M msg/s")
+    tachyon = rate(throughput, "tachyon-ipc", None, 65536)
+    memcpy = rate(throughput, "memcpy", "single", 65536)
+    for impl, mode in (("ringpy", "single"), ("swift", "single"), ("c", "single")):
+        v = rate(throughput, impl, mode, 65536)
+        gbs = v and v * 65536 / 1e9
+        add(f"{impl} 64 KiB >= 1.2x tachyon-ipc", gbs, tachyon and 1.2 * tachyon * 65536 / 1e9, "GB/s")
+        add(f"{impl} 64 KiB >= 0.5x memcpy", gbs, memcpy and 0.5 * memcpy * 65536 / 1e9, "GB/s")
+    membridge = p50_us(latency, "membridge")
+    for impl in ("ringpy-spin", "ringpy-block"):
+        v = p50_us(latency, impl)
+        add(f"{impl} round trip p50 < 2 us", v and 2 * v, 2, "us", lower_is_better=True)
+        add(f"{impl} round trip p50 below membridge", v and 2 * v, membridge and 2 * membridge, "us", lower_is_better=True)
+    for impl in ("swift-spin", "c-spin"):
+        v = p50_us(latency, impl)
+        add(f"{impl} round trip p50 < 0.5 us", v and 2 * v, 0.5, "us", lower_is_better=True)
+    add("futex-blocked reader wakes within 20 us (p50)", p50_us(latency, "swift-futex-wake"), 20, "us",
+        lower_is_better=True)
+    return ["| target (issue #6) | measured | ratio | |", "|---|---|---|---|", *rows]
 
 
 def render(result: dict, out: str) -> None:
@@ -138,7 +211,10 @@ def render(result: dict, out: str) -> None:
             if s == 65536:
                 big = f"{r['mb_per_s']['median']:.0f}"
         lines.append(f"| {impl} | {mode} | " + " | ".join(cells) + f" | {big} |")
-    lines += ["", "| one-way latency, 64 B | p50 us | p99 us | p99.9 us |", "|---|---|---|---|"]
+    lines += ["", "One-way latency is half a ping-pong round trip, except swift-futex-wake (write to read, "
+              "the reader asleep on the futex each time) and cache-line-pingpong (one cache line bounced "
+              "between two processes: the floor under any ring on this machine).",
+              "", "| one-way latency, 64 B | p50 us | p99 us | p99.9 us |", "|---|---|---|---|"]
     for r in latency:
         if "one_way_ns" in r:  # bench/python records: nanoseconds, summarized over runs
             if not r.get("available", True):
@@ -157,6 +233,7 @@ def render(result: dict, out: str) -> None:
             continue
         cell = lambda v: f"{v['median'] if isinstance(v, dict) else v:.2f}"
         lines.append(f"| {name} | {cell(p50)} | {cell(p99)} | {cell(p999)} |")
+    lines += ["", *targets(throughput, latency)]
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
