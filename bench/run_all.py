@@ -21,6 +21,10 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
 COUNTS = {64: 5_000_000, 1024: 1_000_000, 65536: 50_000}
+#: Batches are 256 messages but at most this much payload (as in bench/python): a
+#: consumer frees room only after a whole batch, so a batch of half the ring or more
+#: stops the producer instead of overlapping with it.
+BATCH_BYTES = 256 << 10
 
 
 def run_json(cmd: list[str]) -> dict:
@@ -79,10 +83,11 @@ def main() -> int:
         print(f"swift/c {size} B ...", flush=True)
         throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n)],
                                    args.runs, "swift", "single", size))
-        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n * 4), "--batch", "256"],
+        batch = str(max(1, min(256, BATCH_BYTES // size)))
+        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n * 4), "--batch", batch],
                                    args.runs, "swift", "batch", size))
         throughput.append(repeated([args.c_bench, args.lib, str(size), str(n)], args.runs, "c", "single", size))
-        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n * 4), "256"], args.runs, "c", "batch", size))
+        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n * 4), batch], args.runs, "c", "batch", size))
         throughput.append(repeated([args.ring_bench, "pipe", "--size", str(size), "--count", str(n // 2)],
                                    args.runs, "swift-pipe", "single", size))
     throughput.append(repeated([args.ring_bench, "memcpy", "--size", "65536"], args.runs, "memcpy", "single", 65536))
