@@ -75,9 +75,19 @@ def client_loop(cfg, send, recv) -> dict:
 
 
 def server_loop(cfg, send, recv) -> dict:
+    """The echo side of the ping-pong: send(recv()) for each round trip."""
     for _ in range(cfg["warmup"] + cfg["iters"]):
         send(recv())
     return {}
+
+
+def ping_pong(cfg, barrier, role, send, recv) -> dict:
+    """This side's loop (client_loop or server_loop, by role) over the transport send and
+    recv, once both sides are ready. A side that closes its transport afterwards meets the
+    other at the barrier again first (the client has then read the last reply)."""
+    barrier.wait(SYNC_TIMEOUT)
+    loop = client_loop if role == "client" else server_loop
+    return loop(cfg, send, recv)
 
 
 # ---------------------------------------------------------------------------------------
@@ -85,6 +95,7 @@ def server_loop(cfg, send, recv) -> dict:
 
 
 def ringpy_prepare(cfg):
+    """The paths of the run's two rings (ping, pong), created (removed with remove_all)."""
     import ringpy
 
     paths = [f"/dev/shm/{TMP_PREFIX}-{cfg['run_id']}-{d}.ring" for d in ("ping", "pong")]
@@ -94,11 +105,13 @@ def ringpy_prepare(cfg):
 
 
 def remove_all(paths):
+    """Removes each of paths that is there."""
     for p in paths:
         benchlib.remove_quietly(p)
 
 
 def ringpy_side(cfg, barrier, role):
+    """A client or server (role) over two rings: it puts to one and reads the other."""
     import ringpy
 
     ping, pong = (ringpy.Ring.open(p) for p in cfg["endpoint"])
@@ -117,21 +130,11 @@ def ringpy_side(cfg, barrier, role):
         def recv():
             return get(GET_TIMEOUT)
 
-    barrier.wait(SYNC_TIMEOUT)
-    loop = client_loop if role == "client" else server_loop
-    res = loop(cfg, out.put, recv)
+    res = ping_pong(cfg, barrier, role, out.put, recv)
     barrier.wait(SYNC_TIMEOUT)  # the client has read the last reply: the rings may go
     ping.close()
     pong.close()
     return res
-
-
-def ringpy_client(cfg, barrier):
-    return ringpy_side(cfg, barrier, "client")
-
-
-def ringpy_server(cfg, barrier):
-    return ringpy_side(cfg, barrier, "server")
 
 
 # ---------------------------------------------------------------------------------------
@@ -139,19 +142,14 @@ def ringpy_server(cfg, barrier):
 
 
 def pipe_prepare(cfg):
+    """A duplex pipe: (the client's end, the server's end)."""
     return CTX.Pipe(duplex=True)
 
 
-def pipe_client(cfg, barrier):
-    conn = cfg["endpoint"][0]
-    barrier.wait(SYNC_TIMEOUT)
-    return client_loop(cfg, conn.send_bytes, conn.recv_bytes)
-
-
-def pipe_server(cfg, barrier):
-    conn = cfg["endpoint"][1]
-    barrier.wait(SYNC_TIMEOUT)
-    return server_loop(cfg, conn.send_bytes, conn.recv_bytes)
+def pipe_side(cfg, barrier, role):
+    """A client or server (role) over its end of the pipe."""
+    conn = cfg["endpoint"][0 if role == "client" else 1]
+    return ping_pong(cfg, barrier, role, conn.send_bytes, conn.recv_bytes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -159,12 +157,12 @@ def pipe_server(cfg, barrier):
 
 
 def zmq_prepare(cfg):
-    path = f"/tmp/{TMP_PREFIX}-{cfg['run_id']}.zmq"
-    benchlib.remove_quietly(path)
-    return path
+    """The path of the run's ipc:// socket (removed with benchlib.remove_quietly)."""
+    return benchlib.tmp_path(cfg, ".zmq")
 
 
 def zmq_side(cfg, barrier, role):
+    """A client or server (role) over a PAIR socket; the server binds."""
     import zmq
 
     ctx = zmq.Context()
@@ -174,21 +172,11 @@ def zmq_side(cfg, barrier, role):
         sock.bind(f"ipc://{cfg['endpoint']}")
     else:
         sock.connect(f"ipc://{cfg['endpoint']}")
-    barrier.wait(SYNC_TIMEOUT)
-    loop = client_loop if role == "client" else server_loop
-    res = loop(cfg, sock.send, sock.recv)
+    res = ping_pong(cfg, barrier, role, sock.send, sock.recv)
     barrier.wait(SYNC_TIMEOUT)
     sock.close(linger=0)
     ctx.term()
     return res
-
-
-def zmq_client(cfg, barrier):
-    return zmq_side(cfg, barrier, "client")
-
-
-def zmq_server(cfg, barrier):
-    return zmq_side(cfg, barrier, "server")
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,55 +184,31 @@ def zmq_server(cfg, barrier):
 
 
 def tachyon_prepare(cfg):
-    paths = [f"/tmp/{TMP_PREFIX}-{cfg['run_id']}-{d}.sock" for d in ("ping", "pong")]
-    for p in paths:
-        benchlib.remove_quietly(p)
-    return paths
-
-
-def tachyon_connect(path):
-    import tachyon
-
-    deadline = time.monotonic() + SYNC_TIMEOUT
-    while True:
-        try:
-            return tachyon.Bus.connect(path)
-        except (ConnectionError, FileNotFoundError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.002)
+    """The paths of the run's two Unix sockets (ping, pong; removed with remove_all)."""
+    return [benchlib.tmp_path(cfg, f"-{d}.sock") for d in ("ping", "pong")]
 
 
 def tachyon_side(cfg, barrier, role):
+    """A client or server (role) over two Buses: it listens on one, connects to the other."""
     import tachyon
 
     ping_path, pong_path = cfg["endpoint"]
     if role == "server":
         inp = tachyon.Bus.listen(ping_path, RING_CAPACITY)
-        out = tachyon_connect(pong_path)
+        out = benchlib.tachyon_connect(pong_path, SYNC_TIMEOUT)
     else:
-        out = tachyon_connect(ping_path)
+        out = benchlib.tachyon_connect(ping_path, SYNC_TIMEOUT)
         inp = tachyon.Bus.listen(pong_path, RING_CAPACITY)
     it = iter(inp)
 
     def recv():
         return next(it).data
 
-    barrier.wait(SYNC_TIMEOUT)
-    loop = client_loop if role == "client" else server_loop
-    res = loop(cfg, out.send, recv)
+    res = ping_pong(cfg, barrier, role, out.send, recv)
     barrier.wait(SYNC_TIMEOUT)
     out._bus.destroy()
     inp._bus.destroy()
     return res
-
-
-def tachyon_client(cfg, barrier):
-    return tachyon_side(cfg, barrier, "client")
-
-
-def tachyon_server(cfg, barrier):
-    return tachyon_side(cfg, barrier, "server")
 
 
 # ---------------------------------------------------------------------------------------
@@ -252,25 +216,14 @@ def tachyon_server(cfg, barrier):
 
 
 def membridge_prepare(cfg):
-    import membridge
-
+    """The names of the run's two shm segments (ping, pong), their rings created (removed
+    with benchlib.membridge_remove)."""
     names = [f"/{TMP_PREFIX}-{cfg['run_id']}-{d}" for d in ("ping", "pong")]
-    for n in names:
-        membridge.SharedMemory.create(n, RING_CAPACITY + 24).spsc()
-    return names
-
-
-def membridge_cleanup(names):
-    import membridge
-
-    for n in names:
-        try:
-            membridge.SharedMemory.remove(n)
-        except OSError:
-            pass
+    return benchlib.membridge_create(names, RING_CAPACITY)
 
 
 def membridge_side(cfg, barrier, role):
+    """A client or server (role) over two SPSC rings: it pushes to one and pops the other."""
     import membridge
 
     ping, pong = (membridge.SharedMemory.open(n).spsc() for n in cfg["endpoint"])
@@ -287,29 +240,19 @@ def membridge_side(cfg, barrier, role):
         while not push(m):
             pass
 
-    barrier.wait(SYNC_TIMEOUT)
-    loop = client_loop if role == "client" else server_loop
-    return loop(cfg, send, recv)
-
-
-def membridge_client(cfg, barrier):
-    return membridge_side(cfg, barrier, "client")
-
-
-def membridge_server(cfg, barrier):
-    return membridge_side(cfg, barrier, "server")
+    return ping_pong(cfg, barrier, role, send, recv)
 
 
 # ---------------------------------------------------------------------------------------
 
 IMPLS = {
-    # impl: (prepare, cleanup, client, server)
-    "ringpy-spin": (ringpy_prepare, remove_all, ringpy_client, ringpy_server),
-    "ringpy-block": (ringpy_prepare, remove_all, ringpy_client, ringpy_server),
-    "mp.Pipe": (pipe_prepare, None, pipe_client, pipe_server),
-    "pyzmq": (zmq_prepare, benchlib.remove_quietly, zmq_client, zmq_server),
-    "tachyon-ipc": (tachyon_prepare, remove_all, tachyon_client, tachyon_server),
-    "membridge": (membridge_prepare, membridge_cleanup, membridge_client, membridge_server),
+    # impl: (prepare, cleanup, side), side(cfg, barrier, role) being the client or server
+    "ringpy-spin": (ringpy_prepare, remove_all, ringpy_side),
+    "ringpy-block": (ringpy_prepare, remove_all, ringpy_side),
+    "mp.Pipe": (pipe_prepare, None, pipe_side),
+    "pyzmq": (zmq_prepare, benchlib.remove_quietly, zmq_side),
+    "tachyon-ipc": (tachyon_prepare, remove_all, tachyon_side),
+    "membridge": (membridge_prepare, benchlib.membridge_remove, membridge_side),
 }
 
 QUANTILES = (("p50", 0.50), ("p99", 0.99), ("p99.9", 0.999))
@@ -321,19 +264,13 @@ def percentile(sorted_values, q: float) -> float:
 
 
 def one_run(cfg: dict, timeout: float, pin: bool = False) -> dict:
-    prepare, cleanup, client, server = IMPLS[cfg["impl"]]
-    endpoint = prepare(cfg)
-    try:
-        cfg = dict(cfg, endpoint=endpoint)
-        barrier = CTX.Barrier(2)
-        res = benchlib.run_processes(
-            [("server", server, (cfg, barrier)), ("client", client, (cfg, barrier))],
-            timeout,
-            benchlib.pin_cpus(2) if pin else None,
-        )
-    finally:
-        if cleanup is not None:
-            cleanup(endpoint)
+    """Runs one server/client pair; returns the statistics of the one-way latencies (ns)."""
+    prepare, cleanup, side = IMPLS[cfg["impl"]]
+    barrier = CTX.Barrier(2)
+    res = benchlib.run_peers(
+        cfg, prepare, cleanup, [("server", side, (barrier, "server")), ("client", side, (barrier, "client"))],
+        timeout, pin,
+    )
     out = res["client"]
     if out["bad"]:
         raise BenchError(f"{out['bad']} replies did not match their request")
@@ -354,6 +291,7 @@ def fmt_ns(x: float) -> str:
 
 
 def main(argv=None) -> int:
+    """Runs every case and prints (and with --json writes) the results; 1 if one failed."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per implementation (median, min, max); default 3")
     ap.add_argument("--iters", type=int, default=20_000, help="timed round trips per run (default 20000)")
@@ -364,38 +302,21 @@ def main(argv=None) -> int:
     ap.add_argument("--pin", action="store_true", help="pin the two processes to two distinct CPUs")
     args = ap.parse_args(argv)
 
-    wanted = set(args.impls.split(",")) if args.impls else None
-    cases = [c for c in CASES if wanted is None or c[0] in wanted]
-    if wanted and not cases:
-        ap.error(f"no implementation among {[c[0] for c in CASES]}")
+    cases = benchlib.select_cases(ap, args.impls, CASES)
 
     env = benchlib.environment()
-    print(f"python {env['python']} on {env.get('cpu', '?')} ({env['cpus']} CPUs), runs={args.runs}, "
-          f"{args.iters} round trips after {args.warmup} warm-up, {SIZE} B messages")
-    for peer, st in env["peers"].items():
-        print(f"  {peer:12s} " + (st["version"] or "?" if st["available"] else f"UNAVAILABLE: {st['reason']}"))
+    benchlib.print_environment(
+        env, f"runs={args.runs}, {args.iters} round trips after {args.warmup} warm-up, {SIZE} B messages"
+    )
     print("\none-way latency (round trip / 2), microseconds: median of runs [min-max]")
     print(f"{'impl':13s} {'p50':>22s} {'p99':>22s} {'p99.9':>22s} {'mean':>8s} {'max':>9s}")
 
     records = []
-    run_id = 0
     for impl, peer in cases:
         rec = {"impl": impl, "size": SIZE, "iters": args.iters, "warmup": args.warmup, "runs": 0,
                "available": True, "unit": "ns"}
-        if peer is not None and not env["peers"][peer]["available"]:
-            rec.update(available=False, reason=env["peers"][peer]["reason"])
-            records.append(rec)
-            print(f"{impl:13s} unavailable: {rec['reason']}")
-            continue
-        per_run = []
-        try:
-            for _ in range(args.runs):
-                run_id += 1
-                cfg = {"impl": impl, "iters": args.iters, "warmup": args.warmup, "run_id": run_id}
-                per_run.append(one_run(cfg, args.timeout, args.pin))
-        except BenchError as e:
-            rec["error"] = str(e)
-            print(f"{impl:13s} FAILED: {str(e)[:2000]}")
+        cfg = {"impl": impl, "iters": args.iters, "warmup": args.warmup}
+        per_run = benchlib.measure(rec, f"{impl:13s}", env, peer, args.runs, one_run, cfg, args.timeout, args.pin)
         if per_run:
             rec["runs"] = len(per_run)
             rec["one_way_ns"] = {
@@ -412,13 +333,9 @@ def main(argv=None) -> int:
             print(f"{impl:13s} {cell('p50'):>22s} {cell('p99'):>22s} {cell('p99.9'):>22s} "
                   f"{fmt_ns(o['mean']['median']):>8s} {fmt_ns(o['max']['median']):>9s}")
         records.append(rec)
-        if args.json:
-            benchlib.write_json(args.json, {"benchmark": "latency", "environment": env, "records": records})
+        benchlib.write_records(args.json, "latency", env, records)  # keep what has been measured so far
 
-    if args.json:
-        benchlib.write_json(args.json, {"benchmark": "latency", "environment": env, "records": records})
-        print(f"\nwrote {args.json}")
-    return 1 if any("error" in r for r in records) else 0
+    return benchlib.finish(args.json, "latency", env, records)
 
 
 if __name__ == "__main__":

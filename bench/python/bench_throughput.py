@@ -123,10 +123,73 @@ def result(cfg, t1, n, total, bad, last, **extra) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
+# The timed loops that several implementations share. Each takes the transport's bound
+# method and calls it directly, as the implementations' own loops do: sharing a loop adds
+# one call per run, none per message. Each helper is called once per process with no loop
+# run before it in its function, so CPython specializes its bytecode (or not) exactly as
+# it did the same loop in the caller. The batch consumers, whose calls differ in their
+# arguments, and the harness (see harness_main) keep their own loops.
+
+
+def put_each(put, data) -> None:
+    """Producer loop of the single mode (and of ringpy's batch mode): put(m) for each
+    message (or batch) m of data, in order."""
+    for m in data:
+        put(m)
+
+
+def put_spinning(try_put, data) -> None:
+    """Producer loop of the spin mode: try_put(m) until it accepts m, for each message."""
+    for m in data:
+        while not try_put(m):
+            pass
+
+
+def count_each(cfg, get) -> tuple:
+    """Consumer loop of the single mode: cfg["count"] messages from get() (which waits for
+    the next one), counted, their bytes summed, one in SAMPLE_MASK + 1 checked. Stops the
+    clock after the last; returns (t1, n, total, bad, last message), result()'s arguments."""
+    N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
+    n = total = bad = 0
+    m = None
+    while n < N:
+        m = get()
+        total += len(m)
+        if not n & mask and int.from_bytes(m[:8], "little") != n % K:
+            bad += 1
+        n += 1
+    return now(), n, total, bad, m
+
+
+def count_spinning(cfg, try_get) -> tuple:
+    """Consumer loop of the spin mode: as count_each, with try_get() called again until it
+    returns a message instead of None."""
+    N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
+    n = total = bad = 0
+    m = None
+    while n < N:
+        m = try_get()
+        if m is None:
+            continue
+        total += len(m)
+        if not n & mask and int.from_bytes(m[:8], "little") != n % K:
+            bad += 1
+        n += 1
+    return now(), n, total, bad, m
+
+
+# ---------------------------------------------------------------------------------------
 # harness: the producer and consumer loops over a list, in one process
 
 
 def harness_main(cfg):
+    """The producer's then the consumer's loop over a list, timed in one process."""
+    # Its own copies of the loops of put_each, count_each and the batch consumers, on
+    # purpose: CPython 3.11 specializes a function's bytecode after 8 calls or backward
+    # jumps (turns of a `for` loop, `continue`; not those of a `while` loop), so here the
+    # consumer loop runs specialized, after the producer's loop, as the harness has always
+    # measured it; count_each, called once per process, is not (nor were the IPC
+    # consumers' loops).
     data = build_messages(cfg)
     N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
     n = total = bad = 0
@@ -175,6 +238,7 @@ def ringpy_prepare(cfg):
 
 
 def ringpy_producer(cfg, barrier, done):
+    """Puts the messages to the ring (put, try_put or put_many by mode), then ends the stream."""
     import ringpy
 
     data = build_messages(cfg)
@@ -184,18 +248,11 @@ def ringpy_producer(cfg, barrier, done):
     mode = cfg["mode"]
     t0 = now()
     if mode == "single":
-        put = ring.put
-        for m in data:
-            put(m)
+        put_each(ring.put, data)
     elif mode == "spin":
-        try_put = ring.try_put
-        for m in data:
-            while not try_put(m):
-                pass
+        put_spinning(ring.try_put, data)
     else:
-        put_many = ring.put_many
-        for b in data:
-            put_many(b)
+        put_each(ring.put_many, data)
     ring.close_writer()
     done.wait(SYNC_TIMEOUT)
     ring.close()
@@ -203,33 +260,20 @@ def ringpy_producer(cfg, barrier, done):
 
 
 def ringpy_consumer(cfg, barrier, done):
+    """Reads the messages (get, try_get or get_many by mode), then checks the stream ends there."""
     import ringpy
 
     ring = ringpy.Ring.open(cfg["endpoint"])
     ring.get(timeout=SYNC_TIMEOUT)
     barrier.wait(SYNC_TIMEOUT)
-    N, K, mask, mode = cfg["count"], cfg["pool"], SAMPLE_MASK, cfg["mode"]
-    n = total = bad = 0
-    m = None
+    mode = cfg["mode"]
     if mode == "single":
-        get = ring.get
-        while n < N:
-            m = get()
-            total += len(m)
-            if not n & mask and int.from_bytes(m[:8], "little") != n % K:
-                bad += 1
-            n += 1
+        t1, n, total, bad, m = count_each(cfg, ring.get)
     elif mode == "spin":
-        try_get = ring.try_get
-        while n < N:
-            m = try_get()
-            if m is None:
-                continue
-            total += len(m)
-            if not n & mask and int.from_bytes(m[:8], "little") != n % K:
-                bad += 1
-            n += 1
+        t1, n, total, bad, m = count_spinning(cfg, ring.try_get)
     else:
+        N, K = cfg["count"], cfg["pool"]
+        n = total = bad = 0
         get_many, B = ring.get_many, cfg["batch"]
         ms = [None]
         while n < N:
@@ -241,7 +285,7 @@ def ringpy_consumer(cfg, barrier, done):
                 bad += 1
             n += len(ms)
         m = ms[-1]
-    t1 = now()
+        t1 = now()
     # The stream must end exactly here.
     try:
         extra = ring.get(timeout=10.0)
@@ -259,33 +303,16 @@ def ringpy_consumer(cfg, barrier, done):
 
 
 def tachyon_prepare(cfg):
-    path = f"/tmp/{TMP_PREFIX}-{cfg['run_id']}.sock"
-    benchlib.remove_quietly(path)
-    return path
-
-
-def tachyon_cleanup(path):
-    benchlib.remove_quietly(path)
-
-
-def tachyon_connect(path):
-    import tachyon
-
-    deadline = time.monotonic() + SYNC_TIMEOUT
-    while True:
-        try:
-            return tachyon.Bus.connect(path)
-        except (ConnectionError, FileNotFoundError, OSError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.002)
+    """The path of the run's Unix socket (removed with benchlib.remove_quietly)."""
+    return benchlib.tmp_path(cfg, ".sock")
 
 
 def tachyon_producer(cfg, barrier, done):
+    """Sends the messages on the Bus (single), or writes them in place with one flush per batch."""
     import tachyon
 
     data = build_messages(cfg)
-    bus = tachyon_connect(cfg["endpoint"])
+    bus = benchlib.tachyon_connect(cfg["endpoint"], SYNC_TIMEOUT)
     TachyonError, PeerDeadError = tachyon.TachyonError, tachyon.PeerDeadError
     bus.send(warm_message(cfg))
     barrier.wait(SYNC_TIMEOUT)
@@ -365,24 +392,13 @@ def tachyon_consumer(cfg, barrier, done):
 
 
 def membridge_prepare(cfg):
-    import membridge
-
-    name = f"/{TMP_PREFIX}-{cfg['run_id']}"
-    mem = membridge.SharedMemory.create(name, RING_CAPACITY + 24)
-    mem.spsc()
-    return name
-
-
-def membridge_cleanup(name):
-    import membridge
-
-    try:
-        membridge.SharedMemory.remove(name)
-    except OSError:
-        pass
+    """The name of the run's shm segment, its ring created (removed with
+    benchlib.membridge_remove)."""
+    return benchlib.membridge_create(f"/{TMP_PREFIX}-{cfg['run_id']}", RING_CAPACITY)
 
 
 def membridge_producer(cfg, barrier, done):
+    """Pushes the messages, spinning while the ring is full."""
     import membridge
 
     data = build_messages(cfg)
@@ -392,14 +408,13 @@ def membridge_producer(cfg, barrier, done):
         pass
     barrier.wait(SYNC_TIMEOUT)
     t0 = now()
-    for m in data:
-        while not push(m):
-            pass
+    put_spinning(push, data)
     done.wait(SYNC_TIMEOUT)
     return {"t0": t0}
 
 
 def membridge_consumer(cfg, barrier, done):
+    """Pops the messages, spinning while the ring is empty."""
     import membridge
 
     ring = membridge.SharedMemory.open(cfg["endpoint"]).spsc()
@@ -409,18 +424,7 @@ def membridge_consumer(cfg, barrier, done):
         if time.monotonic() > deadline:
             raise TimeoutError("no warm-up message")
     barrier.wait(SYNC_TIMEOUT)
-    N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
-    n = total = bad = 0
-    m = None
-    while n < N:
-        m = pop()
-        if m is None:
-            continue
-        total += len(m)
-        if not n & mask and int.from_bytes(m[:8], "little") != n % K:
-            bad += 1
-        n += 1
-    t1 = now()
+    t1, n, total, bad, m = count_spinning(cfg, pop)
     done.set()
     return result(cfg, t1, n, total, bad, m)
 
@@ -442,15 +446,14 @@ def fasterfifo_prepare(cfg):
 
 
 def queue_producer(cfg, barrier, done):
+    """Puts the messages to the queue (put, or put_many by batch)."""
     data = build_messages(cfg)
     q = cfg["endpoint"]
     q.put(warm_message(cfg))
     barrier.wait(SYNC_TIMEOUT)
     t0 = now()
     if cfg["mode"] == "single":
-        put = q.put
-        for m in data:
-            put(m)
+        put_each(q.put, data)
     else:
         put_many = q.put_many
         for b in data:
@@ -463,21 +466,15 @@ def queue_producer(cfg, barrier, done):
 
 
 def queue_consumer(cfg, barrier, done):
+    """Gets the messages from the queue (get, or get_many by batch)."""
     q = cfg["endpoint"]
     q.get(timeout=SYNC_TIMEOUT)
     barrier.wait(SYNC_TIMEOUT)
-    N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
-    n = total = bad = 0
-    m = None
     if cfg["mode"] == "single":
-        get = q.get
-        while n < N:
-            m = get()
-            total += len(m)
-            if not n & mask and int.from_bytes(m[:8], "little") != n % K:
-                bad += 1
-            n += 1
+        t1, n, total, bad, m = count_each(cfg, q.get)
     else:
+        N, K = cfg["count"], cfg["pool"]
+        n = total = bad = 0
         get_many, B = q.get_many, cfg["batch"]
         ms = [None]
         while n < N:
@@ -489,7 +486,7 @@ def queue_consumer(cfg, barrier, done):
                 bad += 1
             n += len(ms)
         m = ms[-1]
-    t1 = now()
+        t1 = now()
     done.set()
     return result(cfg, t1, n, total, bad, m)
 
@@ -499,12 +496,12 @@ def queue_consumer(cfg, barrier, done):
 
 
 def zmq_prepare(cfg):
-    path = f"/tmp/{TMP_PREFIX}-{cfg['run_id']}.zmq"
-    benchlib.remove_quietly(path)
-    return path
+    """The path of the run's ipc:// socket (removed with benchlib.remove_quietly)."""
+    return benchlib.tmp_path(cfg, ".zmq")
 
 
 def zmq_producer(cfg, barrier, done):
+    """Sends the messages then the end marker, and waits for the consumer before closing."""
     import zmq
 
     data = build_messages(cfg)
@@ -514,10 +511,8 @@ def zmq_producer(cfg, barrier, done):
     sock.send(warm_message(cfg))
     barrier.wait(SYNC_TIMEOUT)
     t0 = now()
-    send = sock.send
-    for m in data:
-        send(m)
-    send(b"")  # end marker
+    put_each(sock.send, data)
+    sock.send(b"")  # end marker
     done.wait(SYNC_TIMEOUT)  # closing before the consumer has everything can lose messages
     sock.close(linger=1000)
     ctx.term()
@@ -525,6 +520,7 @@ def zmq_producer(cfg, barrier, done):
 
 
 def zmq_consumer(cfg, barrier, done):
+    """Receives the messages, then checks the next one is the end marker."""
     import zmq
 
     ctx = zmq.Context()
@@ -534,17 +530,7 @@ def zmq_consumer(cfg, barrier, done):
         raise TimeoutError("no warm-up message")
     sock.recv()
     barrier.wait(SYNC_TIMEOUT)
-    N, K, mask = cfg["count"], cfg["pool"], SAMPLE_MASK
-    n = total = bad = 0
-    m = None
-    recv = sock.recv
-    while n < N:
-        m = recv()
-        total += len(m)
-        if not n & mask and int.from_bytes(m[:8], "little") != n % K:
-            bad += 1
-        n += 1
-    t1 = now()
+    t1, n, total, bad, m = count_each(cfg, sock.recv)
     if not sock.poll(10_000):
         raise TimeoutError("no end marker")
     marker = sock.recv()
@@ -561,8 +547,8 @@ def zmq_consumer(cfg, barrier, done):
 
 
 def pipe_prepare(cfg):
-    path = f"/tmp/{TMP_PREFIX}-{cfg['run_id']}.fifo"
-    benchlib.remove_quietly(path)
+    """The path of the run's FIFO, created (removed with benchlib.remove_quietly)."""
+    path = benchlib.tmp_path(cfg, ".fifo")
     os.mkfifo(path, 0o600)
     return path
 
@@ -623,8 +609,8 @@ def pipe_consumer(cfg, barrier, done):
 IMPLS = {
     # impl: (prepare, cleanup, producer, consumer)
     "ringpy": (ringpy_prepare, benchlib.remove_quietly, ringpy_producer, ringpy_consumer),
-    "tachyon-ipc": (tachyon_prepare, tachyon_cleanup, tachyon_producer, tachyon_consumer),
-    "membridge": (membridge_prepare, membridge_cleanup, membridge_producer, membridge_consumer),
+    "tachyon-ipc": (tachyon_prepare, benchlib.remove_quietly, tachyon_producer, tachyon_consumer),
+    "membridge": (membridge_prepare, benchlib.membridge_remove, membridge_producer, membridge_consumer),
     "mp.Queue": (mpqueue_prepare, None, queue_producer, queue_consumer),
     "faster-fifo": (fasterfifo_prepare, None, queue_producer, queue_consumer),
     "pyzmq": (zmq_prepare, benchlib.remove_quietly, zmq_producer, zmq_consumer),
@@ -646,18 +632,9 @@ def one_run(cfg: dict, timeout: float, pin: bool = False) -> float:
         t0, out = res["t0"], res
     else:
         prepare, cleanup, producer, consumer = IMPLS[impl]
-        endpoint = prepare(cfg)
-        try:
-            cfg = dict(cfg, endpoint=endpoint)
-            barrier, done = CTX.Barrier(2), CTX.Event()
-            res = benchlib.run_processes(
-                [("consumer", consumer, (cfg, barrier, done)), ("producer", producer, (cfg, barrier, done))],
-                timeout,
-                benchlib.pin_cpus(2) if pin else None,
-            )
-        finally:
-            if cleanup is not None:
-                cleanup(endpoint)
+        sync = (CTX.Barrier(2), CTX.Event())  # (barrier, done)
+        res = benchlib.run_peers(cfg, prepare, cleanup, [("consumer", consumer, sync), ("producer", producer, sync)],
+                                 timeout, pin)
         t0, out = res["producer"]["t0"], res["consumer"]
     problems = []
     if out["n"] != cfg["count"]:
@@ -675,8 +652,10 @@ def one_run(cfg: dict, timeout: float, pin: bool = False) -> float:
 
 
 def batch_for(size: int, batch: int) -> int:
-    """Messages per batch: --batch, but at most BATCH_BYTES of payload (a batch of 256
-    messages of 64 KiB would be 16 MiB, twice the ring, and measures the allocator)."""
+    """Messages per batch: --batch, but at most BATCH_BYTES of payload. A consumer frees
+    room only after a whole batch, so batches of a large part of the ring stop the
+    producer instead of overlapping with it (256 messages of 64 KiB would be 16 MiB,
+    twice the ring)."""
     return max(1, min(batch, BATCH_BYTES // size))
 
 
@@ -685,6 +664,7 @@ def fmt_rate(x: float) -> str:
 
 
 def main(argv=None) -> int:
+    """Runs every case and prints (and with --json writes) the results; 1 if one failed."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3, help="runs per figure (median, min, max); default 3")
     ap.add_argument("--json", metavar="PATH", help="write the records as JSON")
@@ -700,42 +680,25 @@ def main(argv=None) -> int:
     for s in sizes:
         if s not in SIZES:
             ap.error(f"size {s}: choose among {SIZES}")
-    wanted = set(args.impls.split(",")) if args.impls else None
-    cases = [c for c in CASES if wanted is None or c[0] in wanted]
-    if wanted and not cases:
-        ap.error(f"no implementation among {sorted({c[0] for c in CASES})}")
+    cases = benchlib.select_cases(ap, args.impls, CASES)
 
     env = benchlib.environment()
-    print(f"python {env['python']} on {env.get('cpu', '?')} ({env['cpus']} CPUs), runs={args.runs}")
-    for peer, st in env["peers"].items():
-        print(f"  {peer:12s} " + (st["version"] or "?" if st["available"] else f"UNAVAILABLE: {st['reason']}"))
+    benchlib.print_environment(env, f"runs={args.runs}")
 
     records = []
-    run_id = 0
     for size in sizes:
         print(f"\n== {size} B messages ==")
         print(f"{'impl':12s} {'mode':7s} {'count':>9s} {'msgs/s median':>14s} {'min':>9s} {'max':>9s} {'MB/s median':>12s} {'s/run':>6s}")
         for impl, mode, peer in cases:
             count = count_for(impl, size, args.scale)
             rec = {"impl": impl, "mode": mode, "size": size, "count": count, "runs": 0, "available": True}
-            if peer is not None and not env["peers"][peer]["available"]:
-                rec.update(available=False, reason=env["peers"][peer]["reason"])
-                records.append(rec)
-                print(f"{impl:12s} {mode:7s} unavailable: {rec['reason']}")
-                continue
-            rates, seconds = [], []
-            try:
-                for _ in range(args.runs):
-                    run_id += 1
-                    cfg = {
-                        "impl": impl, "mode": mode, "size": size, "count": count,
-                        "pool": pool_size(size, count), "batch": batch_for(size, args.batch), "run_id": run_id,
-                    }
-                    seconds.append(one_run(cfg, args.timeout, args.pin))
-                    rates.append(count / seconds[-1])
-            except BenchError as e:
-                rec["error"] = str(e)
-                print(f"{impl:12s} {mode:7s} FAILED: {str(e)[:2000]}")
+            cfg = {
+                "impl": impl, "mode": mode, "size": size, "count": count,
+                "pool": pool_size(size, count), "batch": batch_for(size, args.batch),
+            }
+            seconds = benchlib.measure(rec, f"{impl:12s} {mode:7s}", env, peer, args.runs,
+                                       one_run, cfg, args.timeout, args.pin)
+            rates = [count / s for s in seconds]
             if rates:
                 rec["runs"] = len(rates)
                 rec["msgs_per_s"] = benchlib.summarize(rates)
@@ -748,13 +711,9 @@ def main(argv=None) -> int:
                     f"{fmt_rate(s['max']):>9s} {rec['mb_per_s']['median']:12.1f} {statistics.median(seconds):6.2f}"
                 )
             records.append(rec)
-            if args.json:  # keep what has been measured so far
-                benchlib.write_json(args.json, {"benchmark": "throughput", "environment": env, "records": records})
+            benchlib.write_records(args.json, "throughput", env, records)  # keep what has been measured so far
 
-    if args.json:
-        benchlib.write_json(args.json, {"benchmark": "throughput", "environment": env, "records": records})
-        print(f"\nwrote {args.json}")
-    return 1 if any("error" in r for r in records) else 0
+    return benchlib.finish(args.json, "throughput", env, records)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Shared helpers of the Python benchmarks: peers' availability, running bounded child
-processes (multiprocessing "spawn"), statistics, environment and JSON output."""
+processes (multiprocessing "spawn"), per-run endpoints of the peers (temporary paths,
+tachyon-ipc and membridge set-up), the series of runs of one case, statistics,
+environment and JSON output."""
 
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -32,6 +35,8 @@ PEERS = {
     "faster-fifo": ("faster-fifo", "faster_fifo"),
     "pyzmq": ("pyzmq", "zmq"),
 }
+#: Run ids, unique within this process: they name each run's rings, sockets and FIFOs.
+RUN_IDS = itertools.count(1)
 
 
 class BenchError(Exception):
@@ -126,6 +131,25 @@ def run_processes(specs, timeout: float, cpus=None) -> dict:
             r.close()
 
 
+def run_peers(cfg: dict, prepare, cleanup, sides, timeout: float, pin: bool = False) -> dict:
+    """Runs the two (or more) sides of one measurement, each in its own process:
+    prepare(cfg) makes the endpoint (ring files, sockets, queues...), which the sides see
+    as cfg["endpoint"]; sides are (name, function, args), each called as
+    function(cfg, *args). cleanup(endpoint), unless None, runs whatever happens.
+    Returns {name: return value} (see run_processes); pin: each side on its own CPU."""
+    endpoint = prepare(cfg)
+    try:
+        cfg = dict(cfg, endpoint=endpoint)
+        return run_processes(
+            [(name, fn, (cfg, *args)) for name, fn, args in sides],
+            timeout,
+            pin_cpus(len(sides)) if pin else None,
+        )
+    finally:
+        if cleanup is not None:
+            cleanup(endpoint)
+
+
 def summarize(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
@@ -182,3 +206,114 @@ def wait_for_path(path: str, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{path} did not appear within {timeout} s")
         time.sleep(0.001)
+
+
+def tmp_path(cfg: dict, suffix: str) -> str:
+    """A path in /tmp for this run's socket or FIFO (cfg["run_id"], then suffix), with
+    whatever an earlier process left there removed."""
+    path = f"/tmp/{TMP_PREFIX}-{cfg['run_id']}{suffix}"
+    remove_quietly(path)
+    return path
+
+
+def _each(names) -> list:
+    """names as a list: one name (a str) or a list of them."""
+    return [names] if isinstance(names, str) else list(names)
+
+
+# ---------------------------------------------------------------------------------------
+# Peers' set-up shared by the benchmarks
+
+
+def tachyon_connect(path: str, timeout: float):
+    """tachyon.Bus.connect(path), retried until the other process listens there (at most
+    timeout seconds)."""
+    import tachyon
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return tachyon.Bus.connect(path)
+        except (ConnectionError, FileNotFoundError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
+def membridge_create(names, capacity: int):
+    """Creates, for each of names (one shm name or a list of them), a POSIX shm segment
+    holding a membridge SpscRingBuffer of capacity bytes (plus its 24-byte header).
+    Returns names, the endpoint of the run."""
+    import membridge
+
+    for name in _each(names):
+        membridge.SharedMemory.create(name, capacity + 24).spsc()
+    return names
+
+
+def membridge_remove(names) -> None:
+    """Removes the shm segments of membridge_create(names), those still there."""
+    import membridge
+
+    for name in _each(names):
+        try:
+            membridge.SharedMemory.remove(name)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------
+# The benchmarks' main(): cases, series of runs, output
+
+
+def select_cases(ap, impls: str | None, cases: list) -> list:
+    """The cases (tuples, implementation first) that --impls (comma-separated, None: all)
+    asks for; an argparse error if it names none of them."""
+    wanted = set(impls.split(",")) if impls else None
+    selected = [c for c in cases if wanted is None or c[0] in wanted]
+    if wanted and not selected:
+        ap.error(f"no implementation among {sorted({c[0] for c in cases})}")
+    return selected
+
+
+def print_environment(env: dict, details: str) -> None:
+    """Prints the first lines of a benchmark's output: Python, CPU, details (runs...),
+    then each peer's version or why it is unavailable."""
+    print(f"python {env['python']} on {env.get('cpu', '?')} ({env['cpus']} CPUs), {details}")
+    for peer, st in env["peers"].items():
+        print(f"  {peer:12s} " + (st["version"] or "?" if st["available"] else f"UNAVAILABLE: {st['reason']}"))
+
+
+def measure(rec: dict, label: str, env: dict, peer: str | None, runs: int, one_run, cfg: dict, *args) -> list:
+    """The series of runs of one case: one_run(dict(cfg, run_id=...), *args) runs times,
+    each with a fresh run id; returns their results. If peer (a package of PEERS, or None)
+    is not installed, rec says so, label + "unavailable" is printed and nothing runs. A
+    BenchError ends the series: it goes to rec["error"] and label + "FAILED" is printed."""
+    results = []
+    if peer is not None and not env["peers"][peer]["available"]:
+        rec.update(available=False, reason=env["peers"][peer]["reason"])
+        print(f"{label} unavailable: {rec['reason']}")
+        return results
+    try:
+        for _ in range(runs):
+            results.append(one_run(dict(cfg, run_id=next(RUN_IDS)), *args))
+    except BenchError as e:
+        rec["error"] = str(e)
+        print(f"{label} FAILED: {str(e)[:2000]}")
+    return results
+
+
+def write_records(path: str | None, benchmark: str, env: dict, records: list) -> None:
+    """Writes the JSON output of a benchmark to path (nothing if path is None): its name,
+    environment and records so far."""
+    if path:
+        write_json(path, {"benchmark": benchmark, "environment": env, "records": records})
+
+
+def finish(path: str | None, benchmark: str, env: dict, records: list) -> int:
+    """Writes the final JSON output (if path) and returns the exit status: 1 if a case
+    failed, else 0."""
+    if path:
+        write_records(path, benchmark, env, records)
+        print(f"\nwrote {path}")
+    return 1 if any("error" in r for r in records) else 0
