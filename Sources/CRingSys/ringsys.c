@@ -118,6 +118,38 @@ int ringsys_link_tmpfile(int fd, const char *path) {
 #endif
 }
 
+/* ------------------------------------------------------------------------ */
+/* Streaming copy                                                           */
+
+#if defined(__x86_64__)
+#include <emmintrin.h>
+
+void ringsys_copy_streaming(void *dst, const void *src, size_t n) {
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    size_t head = (size_t)(-(uintptr_t)d & 15);
+    if (head > n) head = n;
+    memcpy(d, s, head);
+    d += head; s += head; n -= head;
+    for (; n >= 64; d += 64, s += 64, n -= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)s);
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+        __m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+        _mm_stream_si128((__m128i *)d, a);
+        _mm_stream_si128((__m128i *)(d + 16), b);
+        _mm_stream_si128((__m128i *)(d + 32), c);
+        _mm_stream_si128((__m128i *)(d + 48), e);
+    }
+    memcpy(d, s, n);
+    /* Non-temporal stores are not ordered by x86's usual rules: fence them before
+     * the record header and the position store that publish them. */
+    _mm_sfence();
+}
+#else
+void ringsys_copy_streaming(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+#endif
+
 static _Thread_local char last_error_buffer[256];
 /* Points at last_error_buffer or at static text: ringsys_set_last_error_static stores a
  * pointer only, so the frequent outcomes (EMPTY, FULL) cost two thread-local stores. */

@@ -8,6 +8,7 @@ import Glibc
 import Darwin
 #endif
 import Atomics
+import CRingSys
 
 /// The single writer of a ring.
 ///
@@ -243,6 +244,11 @@ public final class RingProducer {
 
     // MARK: The protocol
 
+    /// Payloads from this size on are copied with non-temporal stores: a reader on
+    /// another core then streams them from the shared cache or memory rather than
+    /// pulling each line out of this core's cache (see bench/README numbers).
+    static let streamingCopyThreshold = 32 << 10
+
     /// Finds room for a record of `payload` bytes after `pendingHead`,
     /// writing a padding record first if it would not fit before the end of
     /// the data region (SPEC.md §6.3). Returns the record's start position, or
@@ -327,7 +333,12 @@ public final class RingProducer {
             // bytes; zero it first so the alignment bytes are zero (SPEC.md §6.2).
             if let payload {
                 data.storeBytes(of: UInt64(0), toByteOffset: offset + size - 8, as: UInt64.self)
-                (data + offset + RingLayout.recordHeaderSize).copyMemory(from: payload.baseAddress!, byteCount: length)
+                let target = data + offset + RingLayout.recordHeaderSize
+                if length >= Self.streamingCopyThreshold {
+                    ringsys_copy_streaming(target, payload.baseAddress!, length)
+                } else {
+                    target.copyMemory(from: payload.baseAddress!, byteCount: length)
+                }
             } else {
                 let tailStart = offset + RingLayout.recordHeaderSize + length
                 let pad = size - RingLayout.recordHeaderSize - length

@@ -34,6 +34,25 @@ struct RingTests {
         #expect(try consumer.tryRead() == nil)
     }
 
+    /// Messages from 32 KiB on are copied with non-temporal stores in three parts
+    /// (an unaligned head, 64-byte blocks, a tail): every split must come back whole,
+    /// from every source alignment.
+    @Test(arguments: [32 << 10, (32 << 10) + 1, (32 << 10) + 63, 65536 - 8, 65536 + 13, 100_003])
+    func largeMessagesComeBackWhole(length: Int) throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 1 << 20)
+        let producer = try ring.makeProducer()
+        let consumer = try ring.makeConsumer()
+        let source = (0..<(length + 16)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        for shift in [0, 1, 3, 8, 15] {
+            let message = Array(source[shift..<(shift + length)])
+            try source.withUnsafeBytes { raw in
+                try producer.write(UnsafeRawBufferPointer(rebasing: raw[shift..<(shift + length)]))
+            }
+            #expect(try consumer.read() == message)
+        }
+    }
+
     @Test func headerBytesOfANewRing() throws {
         let t = TempRing()
         _ = try Ring.create(at: t.path, capacity: 4096, policy: .overwriteOldest)
