@@ -113,10 +113,16 @@ func cmd_consume() throws {
     let consumer = try Ring.open(at: path).makeConsumer()
     var got = 0
     var bytes = 0
+    // Every message is copied out of the mapping, as the C and Python consumers do.
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+    defer { copy.deallocate() }
     if batch == 1 {
         while true {
             do {
-                let n = try consumer.withNextMessage(timeout: nil) { $0.count }
+                let n = try consumer.withNextMessage(timeout: nil) { m in
+                    if m.count > 0 { copy.copyMemory(from: m.baseAddress!, byteCount: m.count) }
+                    return m.count
+                }
                 bytes += n
                 got += 1
             } catch { if (error as? RingError) == .endOfStream { break }; throw error }
@@ -124,7 +130,11 @@ func cmd_consume() throws {
     } else {
         while true {
             do {
-                got += try consumer.consumeBatch(maxCount: batch) { _, m in bytes += m.count; return true }
+                got += try consumer.consumeBatch(maxCount: batch) { _, m in
+                    if m.count > 0 { copy.copyMemory(from: m.baseAddress!, byteCount: m.count) }
+                    bytes += m.count
+                    return true
+                }
                 if got < count { _ = try consumer.waitForMessage(timeout: nil) }
             } catch { if error == .endOfStream { break }; throw error }
             if got >= count { break }
