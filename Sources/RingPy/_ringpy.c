@@ -22,6 +22,11 @@
 
 /* Longest time a blocking call waits without looking at signals and close(). */
 #define WAIT_SLICE_NS (20 * 1000 * 1000LL)
+/* Before a real wait (GIL released, sleeping in the library), a call that found the ring
+ * full or empty retries for up to this long with the GIL held: a stream in full flow
+ * frees or fills a record within a microsecond, and giving up and taking back the GIL
+ * costs more than that. */
+#define HOT_SPIN_NS 2000
 /* Messages gathered per native call by put_many. */
 #define PUT_CHUNK 256
 
@@ -135,6 +140,19 @@ static void lock_role(pthread_mutex_t *lock) {
 
 /* Gives back a role lock taken by lock_role. */
 static void unlock_role(pthread_mutex_t *lock) { pthread_mutex_unlock(lock); }
+
+/* A CPU hint between the retries of a hot spin. */
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* When a hot spin that starts now ends: HOT_SPIN_NS from now, but not after deadline (-1: none). */
+static int64_t hot_spin_end(int64_t deadline) {
+    int64_t end = monotonic_ns() + HOT_SPIN_NS;
+    return deadline >= 0 && deadline < end ? deadline : end;
+}
 
 /* The wait for the next slice: min(slice, time left). deadline -1: none. Returns 0 when time is up. */
 static int64_t next_slice(int64_t deadline) {
@@ -344,7 +362,12 @@ static int write_one(RingObject *self, const void *data, size_t len, int64_t tim
     int rc = ring_write(p, data, len);
     if (rc == RING_ERR_FULL && timeout != 0) {
         int64_t deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
-        for (;;) {
+        int64_t spin_end = hot_spin_end(deadline);
+        do {
+            cpu_relax();
+            rc = ring_write(p, data, len);
+        } while (rc == RING_ERR_FULL && monotonic_ns() < spin_end);
+        while (rc == RING_ERR_FULL) {
             int64_t slice = next_slice(deadline);
             if (slice == 0) break;
             Py_BEGIN_ALLOW_THREADS
@@ -618,7 +641,16 @@ static PyObject *get_impl(RingObject *self, int64_t timeout) {
         if (result != NULL || rc == 0) break;
         if (rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); break; }
         if (timeout == 0) { PyErr_SetString(self->st->EmptyError, "ring is empty"); break; }
-        if (deadline == -2) deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
+        if (deadline == -2) {
+            deadline = timeout < 0 ? -1 : monotonic_ns() + timeout;
+            int64_t spin_end = hot_spin_end(deadline);
+            do {
+                cpu_relax();
+                result = read_now(self, c, &rc);
+            } while (result == NULL && rc == RING_ERR_EMPTY && monotonic_ns() < spin_end);
+            if (result != NULL || rc == 0) break;
+            if (rc != RING_ERR_EMPTY) { raise_ring(self->st, rc, self->path); break; }
+        }
         int w = wait_for_data(self, &c, deadline);
         if (w < 0) break;
         if (w == 1) {
