@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -36,11 +37,23 @@ def summarize(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def repeated(cmd: list[str], runs: int, impl: str, mode: str, size: int) -> dict:
-    results = [run_json(cmd) for _ in range(runs)]
-    return {"impl": impl, "mode": mode, "size": size, "runs": runs, "available": True,
-            "msgs_per_s": summarize([r["msgs_per_s"] for r in results]),
-            "mb_per_s": summarize([r["mb_per_s"] for r in results])}
+def rounds(commands: list[list[str]], runs: int) -> list[list[dict]]:
+    """Runs every command once per round, `runs` rounds, and returns each command's results.
+    Rounds rather than all runs of one command in a row: a disturbance of the machine for a
+    few seconds then costs each figure one run, which its median drops, instead of all the
+    runs of whichever figure was being measured."""
+    results: list[list[dict]] = [[] for _ in commands]
+    for _ in range(runs):
+        for i, cmd in enumerate(commands):
+            results[i].append(run_json(cmd))
+    return results
+
+
+def settle() -> None:
+    """Lets the machine go quiet after the builds that `make bench` runs first: writes the
+    dirty pages out (the kernel's writeback otherwise takes a core for a while) and waits."""
+    os.sync()
+    time.sleep(5)
 
 
 def machine() -> str:
@@ -78,26 +91,31 @@ def main() -> int:
     throughput: list[dict] = []
     latency: list[dict] = []
 
+    settle()
+    # (impl, mode, size, command) of every Swift/C throughput figure.
+    cases = []
     for size in SIZES:
         n = COUNTS[size]
-        print(f"swift/c {size} B ...", flush=True)
-        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n)],
-                                   args.runs, "swift", "single", size))
         batch = str(max(1, min(256, BATCH_BYTES // size)))
-        throughput.append(repeated([args.ring_bench, "throughput", "--size", str(size), "--count", str(n * 4), "--batch", batch],
-                                   args.runs, "swift", "batch", size))
-        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n)], args.runs, "c", "single", size))
-        throughput.append(repeated([args.c_bench, args.lib, str(size), str(n * 4), batch], args.runs, "c", "batch", size))
-        throughput.append(repeated([args.ring_bench, "pipe", "--size", str(size), "--count", str(n // 2)],
-                                   args.runs, "swift-pipe", "single", size))
-    throughput.append(repeated([args.ring_bench, "memcpy", "--size", "65536"], args.runs, "memcpy", "single", 65536))
+        cases += [("swift", "single", size, [args.ring_bench, "throughput", "--size", str(size), "--count", str(n)]),
+                  ("swift", "batch", size, [args.ring_bench, "throughput", "--size", str(size), "--count", str(n * 4),
+                                            "--batch", batch]),
+                  ("c", "single", size, [args.c_bench, args.lib, str(size), str(n)]),
+                  ("c", "batch", size, [args.c_bench, args.lib, str(size), str(n * 4), batch]),
+                  ("swift-pipe", "single", size, [args.ring_bench, "pipe", "--size", str(size), "--count", str(n // 2)])]
+    cases.append(("memcpy", "single", 65536, [args.ring_bench, "memcpy", "--size", "65536"]))
+    print(f"swift/c throughput: {len(cases)} figures x {args.runs} rounds ...", flush=True)
+    for (impl, mode, size, _), rs in zip(cases, rounds([c[3] for c in cases], args.runs)):
+        throughput.append({"impl": impl, "mode": mode, "size": size, "runs": args.runs, "available": True,
+                           "msgs_per_s": summarize([r["msgs_per_s"] for r in rs]),
+                           "mb_per_s": summarize([r["mb_per_s"] for r in rs])})
     print("swift/c latency ...", flush=True)
-    for cmd in ([args.ring_bench, "pingpong"],
+    commands = [[args.ring_bench, "pingpong"],
                 [args.ring_bench, "latency", "--count", "50000"],
                 [args.ring_bench, "latency", "--count", "50000", "--blocking"],
                 [args.c_bench, args.lib, "latency", "50000"],
-                [args.ring_bench, "wake", "--count", "2000"]):
-        rs = [run_json(cmd) for _ in range(args.runs)]
+                [args.ring_bench, "wake", "--count", "2000"]]
+    for rs in rounds(commands, args.runs):
         latency.append({"impl": rs[0]["impl"], "runs": args.runs,
                         **{k: summarize([r[k] for r in rs]) for k in ("p50_us", "p99_us", "p999_us")}})
 
