@@ -93,7 +93,8 @@ def main(argv: list[str]) -> int:
     ring.close()
     ms = int((time.monotonic() - start) * 1000)
     print(
-        f"consumed {received} messages {total} bytes checksum {checksum.hex()} overwritten {skipped} in {ms} ms",
+        f"consumed {received} messages {total} bytes checksum {'skipped' if a.no_checksum else checksum.hex()} "
+        f"overwritten {skipped} in {ms} ms",
         flush=True,
     )
     return 0
