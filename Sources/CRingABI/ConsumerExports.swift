@@ -11,14 +11,7 @@ import RingFormat
 /// Runs `body` on the open consumer behind `pointer`, holding its lock.
 func withConsumer(_ pointer: OpaquePointer?, allowPeek: Bool = false,
                   _ body: (RingConsumer, ConsumerHandle) throws(RingError) -> Void) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
-    return ConsumerHandle.with(pointer) { handle in
-        handle.withObject({ consumer in
-            guard !consumer.isClosed else { return fail(.closed) }
-            if handle.busy && !allowPeek { return fail(.busy(.consumer)) }
-            return call { () throws(RingError) in try body(consumer, handle) }
-        }, ifClosed: { fail(.closed) })
-    }
+    ConsumerHandle.run(pointer, nullMessage: "consumer handle is NULL", busyRole: allowPeek ? nil : .consumer, body)
 }
 
 /// Tries `attempt` until it returns true, sleeping on the ring between tries,
@@ -230,9 +223,7 @@ public func abiConsumerFlush(_ pointer: OpaquePointer?) -> Int32 {
 /// ring_consumer_close
 @_cdecl("ring_consumer_close")
 public func abiConsumerClose(_ pointer: OpaquePointer?) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "consumer handle is NULL") }
-    ConsumerHandle.with(pointer) { $0.closeObject() }
-    return Code.ok
+    ConsumerHandle.close(pointer, nullMessage: "consumer handle is NULL")
 }
 
 /// ring_consumer_free

@@ -12,6 +12,8 @@ import RingFormat
 protocol HandleObject: AnyObject {
     /// Closes the object (idempotent).
     func close()
+    /// True once closed (through the handle or otherwise).
+    var isClosed: Bool { get }
 }
 
 extension Ring: HandleObject {}
@@ -21,8 +23,8 @@ extension RingConsumer: HandleObject {}
 /// A Swift object behind an opaque C pointer, with a lock.
 ///
 /// The handle owns one reference to the object (`owner`) and lends it to calls
-/// through `unowned` without reference counting: the hot paths (one write, one
-/// read) would otherwise pay an atomic retain and release per call.
+/// through an unmanaged reference, without reference counting: the hot paths (one
+/// write, one read) would otherwise pay an atomic retain and release per call.
 final class Handle<Object: HandleObject> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     /// The reference that keeps the object alive; nil once closed. Only touched
@@ -54,15 +56,33 @@ final class Handle<Object: HandleObject> {
         return body()
     }
 
-    /// Holding the lock, lends the object to `body`, or returns `ifClosed()` once closed.
+    /// Runs `body` on the open object behind `pointer`, holding the handle's lock, and
+    /// returns RING_OK or the code of what it throws. A NULL handle is INVALID_ARGUMENT
+    /// (`nullMessage`), a closed handle or object CLOSED, and an open peek or
+    /// reservation BUSY for `busyRole` (nil: the call is allowed while one is open).
     @inline(__always)
-    func withObject(_ body: (Object) -> Int32, ifClosed: () -> Int32) -> Int32 {
-        locked {
-            guard let lent else { return ifClosed() }
-            // The object cannot go away meanwhile: `owner` holds it, and only
-            // closeObject(), which takes the same lock, lets go of it.
-            return lent._withUnsafeGuaranteedRef { body($0) }
+    static func run(_ pointer: OpaquePointer?, nullMessage: StaticString, busyRole: RingRole?,
+                    _ body: (Object, Handle) throws(RingError) -> Void) -> Int32 {
+        guard let pointer else { return fail(Code.invalidArgument, static: nullMessage) }
+        return with(pointer) { handle in
+            handle.locked {
+                guard let lent = handle.lent else { return fail(.closed) }
+                // The object cannot go away meanwhile: `owner` holds it, and only
+                // closeObject(), which takes the same lock, lets go of it.
+                return lent._withUnsafeGuaranteedRef { object in
+                    guard !object.isClosed else { return fail(.closed) }
+                    if let busyRole, handle.busy { return fail(.busy(busyRole)) }
+                    return call { () throws(RingError) in try body(object, handle) }
+                }
+            }
         }
+    }
+
+    /// ring_*_close: closes the object behind `pointer` (NULL: INVALID_ARGUMENT with `nullMessage`).
+    static func close(_ pointer: OpaquePointer?, nullMessage: StaticString) -> Int32 {
+        guard let pointer else { return fail(Code.invalidArgument, static: nullMessage) }
+        with(pointer) { $0.closeObject() }
+        return Code.ok
     }
 
     /// Closes the object and lets go of it; later calls on the handle see it closed.

@@ -6,14 +6,7 @@ import RingFormat
 /// Runs `body` on the open producer behind `pointer`, holding its lock.
 func withProducer(_ pointer: OpaquePointer?, allowReservation: Bool = false,
                   _ body: (RingProducer, ProducerHandle) throws(RingError) -> Void) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "producer handle is NULL") }
-    return ProducerHandle.with(pointer) { handle in
-        handle.withObject({ producer in
-            guard !producer.isClosed else { return fail(.closed) }
-            if handle.busy && !allowReservation { return fail(.busy(.producer)) }
-            return call { () throws(RingError) in try body(producer, handle) }
-        }, ifClosed: { fail(.closed) })
-    }
+    ProducerHandle.run(pointer, nullMessage: "producer handle is NULL", busyRole: allowReservation ? nil : .producer, body)
 }
 
 /// Records and returns the error that makes `len` bytes at `data` no message, or
@@ -130,9 +123,7 @@ public func abiProducerFlush(_ pointer: OpaquePointer?) -> Int32 {
 /// ring_producer_close
 @_cdecl("ring_producer_close")
 public func abiProducerClose(_ pointer: OpaquePointer?) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "producer handle is NULL") }
-    ProducerHandle.with(pointer) { $0.closeObject() }
-    return Code.ok
+    ProducerHandle.close(pointer, nullMessage: "producer handle is NULL")
 }
 
 /// ring_producer_free

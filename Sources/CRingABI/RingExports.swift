@@ -93,13 +93,7 @@ public func abiOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<O
 
 /// Runs `body` on the open Ring behind `pointer`.
 func withRing(_ pointer: OpaquePointer?, _ body: (Ring) throws(RingError) -> Void) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
-    return RingHandle.with(pointer) { handle in
-        handle.withObject({ ring in
-            guard !ring.isClosed else { return fail(.closed) }
-            return call { () throws(RingError) in try body(ring) }
-        }, ifClosed: { fail(.closed) })
-    }
+    RingHandle.run(pointer, nullMessage: "ring handle is NULL", busyRole: nil) { (ring, _) throws(RingError) in try body(ring) }
 }
 
 /// ring_info
@@ -134,9 +128,7 @@ public func abiFlush(_ pointer: OpaquePointer?) -> Int32 {
 /// ring_close
 @_cdecl("ring_close")
 public func abiClose(_ pointer: OpaquePointer?) -> Int32 {
-    guard let pointer else { return fail(Code.invalidArgument, "ring handle is NULL") }
-    RingHandle.with(pointer) { $0.closeObject() }
-    return Code.ok
+    RingHandle.close(pointer, nullMessage: "ring handle is NULL")
 }
 
 /// ring_free
