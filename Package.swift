@@ -36,10 +36,10 @@ let package = Package(
         // Command-line tool: create, produce, consume, inspect and dump ring files.
         .executableTarget(name: "ringctl", dependencies: ["RingFormat", "RingWorkload"]),
         // Benchmarks of the Swift side (make bench).
-        .executableTarget(name: "ring-bench", dependencies: ["RingFormat", "CRingSys", .product(name: "Atomics", package: "swift-atomics")],
+        .executableTarget(name: "ring-bench", dependencies: ["RingFormat", "RingWorkload", "CRingSys", .product(name: "Atomics", package: "swift-atomics")],
                          path: "Sources/RingBench"),
         // Fuzz target over open + read (make fuzz); built normally, it replays a corpus.
-        .executableTarget(name: "ring-fuzz", dependencies: ["RingFormat"], path: "Sources/RingFuzz"),
+        .executableTarget(name: "ring-fuzz", dependencies: ["RingFormat", "RingWorkload"], path: "Sources/RingFuzz"),
         .testTarget(
             name: "RingFormatTests",
             dependencies: ["RingFormat", "RingWorkload", "CRingSys"]

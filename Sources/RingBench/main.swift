@@ -14,6 +14,7 @@ import Glibc
 import Atomics
 import CRingSys
 import RingFormat
+import RingWorkload
 
 func now() -> UInt64 {
     var ts = timespec()
@@ -45,16 +46,10 @@ func spawnSelf(_ args: [String]) -> (pid_t, Int32) {
     return (pid, fds[0])
 }
 
+/// Everything the child writes to `fd`, as text; closes `fd`.
 func readAll(_ fd: Int32) -> String {
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        out += buf[0..<n]
-    }
-    close(fd)
-    return String(decoding: out, as: UTF8.self)
+    defer { close(fd) }
+    return String(decoding: readAllBytes(fd), as: UTF8.self)
 }
 
 func emit(_ fields: [(String, String)]) {

@@ -15,6 +15,7 @@ import Glibc
 import Darwin
 #endif
 import RingFormat
+import RingWorkload
 
 enum FuzzTarget {
     nonisolated(unsafe) static var baseImages: [[UInt8]] = []
@@ -134,13 +135,7 @@ struct Replay {
         for input in inputs.sorted() {
             let fd = open(input, O_RDONLY)
             guard fd >= 0 else { continue }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                bytes += chunk[0..<n]
-            }
+            let bytes = readAllBytes(fd)
             close(fd)
             bytes.withUnsafeBytes { FuzzTarget.run($0) }
         }
