@@ -246,7 +246,8 @@ public final class RingProducer {
 
     /// Payloads from this size on are copied with non-temporal stores: a reader on
     /// another core then streams them from the shared cache or memory rather than
-    /// pulling each line out of this core's cache (see bench/README numbers).
+    /// pulling each line out of this core's cache (README, Benchmarks: C at 64 KiB
+    /// went from 3 to 13-16 GB/s).
     static let streamingCopyThreshold = 32 << 10
 
     /// Finds room for a record of `payload` bytes after `pendingHead`,

@@ -72,7 +72,6 @@ public enum RingError: Error, Sendable, Equatable {
 extension RingError: CustomStringConvertible {
     /// A one-line, human-readable description.
     public var description: String {
-        if let text = staticDescription { return text.description }
         switch self {
         case let .invalidSize(size, maximum):
             return "invalid size \(size) (maximum \(maximum))"
@@ -81,7 +80,7 @@ extension RingError: CustomStringConvertible {
             return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"
         case let .busy(role): return "the \(role.rawValue) role is held by another handle"
         case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
-        case .full, .empty, .closed, .endOfStream: return ""
+        case .full, .empty, .closed, .endOfStream: return staticDescription!.description
         }
     }
 
