@@ -600,6 +600,28 @@ def test_put_many_with_many_items_and_one_bad_at_the_end_writes_nothing(ring_pat
         assert len(ring) == 0 and ring.stats()["producer_position"] == 0, "nothing was written"
 
 
+@pytest.mark.parametrize("call,message", [
+    (lambda r: r.put(), "missing required argument 'data'"),
+    (lambda r: r.put(b"x", 1.0, 2), "takes at most 2 arguments"),
+    (lambda r: r.put(b"x", colour=1), "unexpected keyword argument 'colour'"),
+    (lambda r: r.put(b"x", data=b"y"), "multiple values for argument 'data'"),
+    (lambda r: r.put_many(), "missing required argument 'items'"),
+    (lambda r: r.put_many([b"x"], tmeout=1), "unexpected keyword argument 'tmeout'"),
+    (lambda r: r.get(1.0, 2.0), "takes at most 1 argument"),
+    (lambda r: r.get(time_out=1.0), "unexpected keyword argument 'time_out'"),
+    (lambda r: r.get_many(), "missing required argument 'max_items'"),
+    (lambda r: r.get_many(1, 0.0, 3), "takes at most 2 arguments"),
+    (lambda r: r.get_view(0.0, 1), "takes at most 1 argument"),
+    (lambda r: r.get(timeout="soon"), "must be real number"),
+])
+def test_argument_errors_are_type_errors_and_change_nothing(ring_path, call, message):
+    with Ring.create(ring_path, 4096) as ring:
+        ring.put(b"kept")
+        with pytest.raises(TypeError, match=message):
+            call(ring)
+        assert ring.get_many(5) == [b"kept"], "the failed call wrote or consumed nothing"
+
+
 def test_get_many_type_errors(ring_path):
     with Ring.create(ring_path, 4096) as ring:
         ring.put(b"a")
