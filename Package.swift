@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(name: "ring-fuzz", dependencies: ["RingFormat", "RingWorkload"], path: "Sources/RingFuzz"),
         .testTarget(
             name: "RingFormatTests",
-            dependencies: ["RingFormat", "RingWorkload", "CRingSys"]
+            dependencies: ["RingFormat", "RingWorkload", "CRingSys", .product(name: "Atomics", package: "swift-atomics")]
         ),
     ]
 )

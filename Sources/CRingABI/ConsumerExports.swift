@@ -8,10 +8,11 @@ import Darwin
 import CRingFormatHeader
 import RingFormat
 
-/// Runs `body` on the open consumer behind `pointer`, holding its lock.
-func withConsumer(_ pointer: OpaquePointer?, allowPeek: Bool = false,
-                  _ body: (RingConsumer, ConsumerHandle) throws(RingError) -> Void) -> Int32 {
-    ConsumerHandle.run(pointer, nullMessage: "consumer handle is NULL", busyRole: allowPeek ? nil : .consumer, body)
+/// Runs `body` on the open consumer behind `pointer`, holding its lock. The
+/// consumer itself refuses what an open view does not allow (SPEC.md §8.2.1).
+@inline(__always)
+func withConsumer(_ pointer: OpaquePointer?, _ body: (RingConsumer) throws(RingError) -> Void) -> Int32 {
+    ConsumerHandle.run(pointer, nullMessage: "consumer handle is NULL", body)
 }
 
 /// Tries `attempt` until it returns true, sleeping on the ring between tries,
@@ -35,9 +36,9 @@ func untilReady(_ consumer: RingConsumer, _ timeout: Int64, _ attempt: () throws
 }
 
 /// Packs messages one after another into a caller's buffer, recording their
-/// lengths; a visit that starts again at index 0 (a batch retried under
-/// overwrite-oldest) starts the buffer again.
-struct Packer {
+/// lengths; a pass that starts again (a batch retried under overwrite-oldest)
+/// starts the buffer again.
+struct Packer: RecordVisitor {
     let buf: UnsafeMutableRawPointer?
     let capacity: Int
     let lengths: UnsafeMutablePointer<Int>
@@ -51,9 +52,13 @@ struct Packer {
         self.lengths = lengths
     }
 
+    mutating func restart() {
+        offset = 0
+        needed = -1
+    }
+
     /// Copies message `index`; false (and nothing copied) if it does not fit.
-    mutating func add(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        if index == 0 { offset = 0; needed = -1 }
+    mutating func visit(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count <= capacity - offset else {
             if index == 0 { needed = bytes.count }
             return false
@@ -78,7 +83,7 @@ func packBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ cap
     guard maxCount > 0 else { return fail(Code.invalidArgument, static: "max_count must be at least 1") }
     guard capacity >= 0, capacity == 0 || buf != nil else { return fail(Code.invalidArgument, static: "buf is NULL") }
     var needed = -1
-    let rc = withConsumer(pointer) { (c, _) throws(RingError) in
+    let rc = withConsumer(pointer) { (c) throws(RingError) in
         var packer = Packer(buf: buf, capacity: capacity, lengths: lengths)
         count.pointee = try visitBatch(c, &packer)
         needed = packer.needed
@@ -111,13 +116,10 @@ public func abiRead(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, 
 @_cdecl("ring_read_timeout")
 public func abiReadTimeout(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPointer?, _ capacity: Int,
                            _ len: UnsafeMutablePointer<Int>?, _ timeout: Int64) -> Int32 {
-    var lengths = 0
+    // Checked before anything is read: a message consumed into a call that then fails is lost.
+    guard let len else { return fail(Code.invalidArgument, static: "len is NULL") }
     var count = 0
-    let rc = abiReadBatch(pointer, buf, capacity, &lengths, 1, &count, timeout)
-    if let len { len.pointee = lengths } else if rc == Code.ok || rc == Code.bufferTooSmall {
-        return fail(Code.invalidArgument, "len is NULL")
-    }
-    return rc
+    return abiReadBatch(pointer, buf, capacity, len, 1, &count, timeout)
 }
 
 /// ring_read_batch
@@ -128,7 +130,7 @@ public func abiReadBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
     packBatch(pointer, buf, capacity, lengths, maxCount, count) { (c, packer) throws(RingError) -> Int in
         var n = 0
         try untilReady(c, timeout) { () throws(RingError) -> Bool in
-            n = try c.consumeBatch(maxCount: maxCount) { packer.add($0, $1) }
+            n = try c.consumeBatch(maxCount: maxCount, &packer)
             return n > 0 || packer.needed >= 0
         }
         return n
@@ -141,7 +143,7 @@ public func abiPeekBatch(_ pointer: OpaquePointer?, _ buf: UnsafeMutableRawPoint
                          _ lengths: UnsafeMutablePointer<Int>?, _ maxCount: Int,
                          _ count: UnsafeMutablePointer<Int>?) -> Int32 {
     packBatch(pointer, buf, capacity, lengths, maxCount, count) { (c, packer) throws(RingError) -> Int in
-        try c.visitUnread(maxCount: maxCount) { packer.add($0, $1) }
+        try c.visitUnread(maxCount: maxCount, &packer)
     }
 }
 
@@ -152,15 +154,28 @@ public func abiConsume(_ pointer: OpaquePointer?, _ visit: ring_visit_fn?, _ con
     guard let visit, let count else { return fail(Code.invalidArgument, static: "visit and count must not be NULL") }
     count.pointee = 0
     guard maxCount > 0 else { return fail(Code.invalidArgument, static: "max_count must be at least 1") }
-    return withConsumer(pointer) { (c, _) throws(RingError) in
-        var stopped = false
-        let n = try c.consumeBatch(maxCount: maxCount) { index, bytes in
-            stopped = visit(context, index, bytes.baseAddress, bytes.count) != 0
-            return !stopped
-        }
+    return withConsumer(pointer) { (c) throws(RingError) in
+        var visitor = CVisitor(visit: visit, context: context)
+        let n = try c.consumeBatch(maxCount: maxCount, &visitor)
         // Zero messages is EMPTY unless the visitor itself declined the first one.
-        guard n > 0 || stopped else { throw .empty }
+        guard n > 0 || visitor.stopped else { throw .empty }
         count.pointee = n
+    }
+}
+
+/// ring_consume's C visitor. A new pass shows index 0 again (ringformat.h says
+/// so); only the first *count messages of the last pass are consumed.
+struct CVisitor: RecordVisitor {
+    let visit: ring_visit_fn
+    let context: UnsafeMutableRawPointer?
+    /// The visitor declined a message of this pass.
+    var stopped = false
+
+    mutating func restart() { stopped = false }
+
+    mutating func visit(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        stopped = visit(context, index, bytes.baseAddress, bytes.count) != 0
+        return !stopped
     }
 }
 
@@ -171,12 +186,11 @@ public func abiPeek(_ pointer: OpaquePointer?, _ data: UnsafeMutablePointer<Unsa
     guard let data, let len else { return fail(Code.invalidArgument, "data and len must not be NULL") }
     data.pointee = nil
     len.pointee = 0
-    return withConsumer(pointer) { (c, handle) throws(RingError) in
+    return withConsumer(pointer) { (c) throws(RingError) in
         try untilReady(c, timeout) { () throws(RingError) -> Bool in
             guard let view = try c.peek() else { return false }
             data.pointee = view.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 8)
             len.pointee = view.count
-            handle.busy = true
             return true
         }
     }
@@ -186,9 +200,8 @@ public func abiPeek(_ pointer: OpaquePointer?, _ data: UnsafeMutablePointer<Unsa
 @_cdecl("ring_release")
 public func abiRelease(_ pointer: OpaquePointer?) -> Int32 {
     var result = Code.ok
-    let rc = withConsumer(pointer, allowPeek: true) { (c, handle) throws(RingError) in
-        guard handle.busy else { result = Code.invalidArgument; return }
-        handle.busy = false
+    let rc = withConsumer(pointer) { (c) throws(RingError) in
+        guard c.hasOpenView else { result = Code.invalidArgument; return }
         if !(try c.release()) { result = Code.overwritten }
     }
     if rc != Code.ok { return rc }
@@ -200,16 +213,13 @@ public func abiRelease(_ pointer: OpaquePointer?) -> Int32 {
 /// ring_release_cancel
 @_cdecl("ring_release_cancel")
 public func abiReleaseCancel(_ pointer: OpaquePointer?) -> Int32 {
-    withConsumer(pointer, allowPeek: true) { (c, handle) throws(RingError) in
-        c.cancelPeek()
-        handle.busy = false
-    }
+    withConsumer(pointer) { (c) throws(RingError) in c.cancelPeek() }
 }
 
 /// ring_wait
 @_cdecl("ring_wait")
 public func abiWait(_ pointer: OpaquePointer?, _ timeout: Int64) -> Int32 {
-    withConsumer(pointer, allowPeek: true) { (c, _) throws(RingError) in
+    withConsumer(pointer) { (c) throws(RingError) in
         guard try c.waitForMessage(timeout: duration(timeout)) else { throw .empty }
     }
 }
@@ -217,7 +227,7 @@ public func abiWait(_ pointer: OpaquePointer?, _ timeout: Int64) -> Int32 {
 /// ring_consumer_flush
 @_cdecl("ring_consumer_flush")
 public func abiConsumerFlush(_ pointer: OpaquePointer?) -> Int32 {
-    withConsumer(pointer, allowPeek: true) { (c, _) throws(RingError) in try c.flush() }
+    withConsumer(pointer) { (c) throws(RingError) in try c.flush() }
 }
 
 /// ring_consumer_close

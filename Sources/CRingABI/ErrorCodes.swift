@@ -20,6 +20,7 @@ enum Code {
     static let bufferTooSmall = Int32(RING_ERR_BUFFER_TOO_SMALL.rawValue)
     static let invalidArgument = Int32(RING_ERR_INVALID_ARGUMENT.rawValue)
     static let overwritten = Int32(RING_ERR_OVERWRITTEN.rawValue)
+    static let forked = Int32(RING_ERR_FORKED.rawValue)
 }
 
 extension RingError {
@@ -35,6 +36,7 @@ extension RingError {
         case .unsupportedVersion: return Code.unsupportedVersion
         case .busy: return Code.busy
         case .system: return Code.system
+        case .forked: return Code.forked
         }
     }
 }
@@ -96,6 +98,7 @@ func errorText(_ code: Int32) -> StaticString {
     case Code.bufferTooSmall: return "buffer too small"
     case Code.invalidArgument: return "invalid argument"
     case Code.overwritten: return "record was overwritten while held"
+    case Code.forked: return "handle belongs to another process (inherited across fork)"
     default: return "unknown error code"
     }
 }

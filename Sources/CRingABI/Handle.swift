@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRingSys
 import RingFormat
 
 /// What a handle holds: a ring, a producer or a consumer, each closable.
@@ -14,39 +15,54 @@ protocol HandleObject: AnyObject {
     func close()
     /// True once closed (through the handle or otherwise).
     var isClosed: Bool { get }
+    /// Ends a wait that another thread has open on the object (thread-safe).
+    func interrupt()
 }
 
-extension Ring: HandleObject {}
+extension Ring: HandleObject {
+    /// A ring handle has no waits to end.
+    func interrupt() {}
+}
 extension RingProducer: HandleObject {}
 extension RingConsumer: HandleObject {}
 
 /// A Swift object behind an opaque C pointer, with a lock.
 ///
-/// The handle owns one reference to the object (`owner`) and lends it to calls
-/// through an unmanaged reference, without reference counting: the hot paths (one
-/// write, one read) would otherwise pay an atomic retain and release per call.
+/// The handle owns one reference to the object until it is freed and lends it
+/// to calls through an unmanaged reference, without reference counting: the hot
+/// paths (one write, one read) would otherwise pay an atomic retain and release
+/// per call. The object's own state (an open peek or reservation, its position)
+/// is the object's: the core enforces it, the handle only serialises calls.
 final class Handle<Object: HandleObject> {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    /// The reference that keeps the object alive; nil once closed. Only touched
-    /// with the lock held, so the lock, not a run-time exclusivity check, keeps
-    /// accesses apart.
-    @exclusivity(unchecked) private var owner: Object?
-    /// `owner` without reference counting, for lending while the lock is held.
-    @exclusivity(unchecked) private var lent: Unmanaged<Object>?
-    /// Binding state (an open peek or reservation); guarded by the lock too.
-    @exclusivity(unchecked) var busy = false
+    /// The object, alive until the handle is freed, so that a close from another
+    /// thread can interrupt a call blocked on it.
+    private let object: Object
+    /// `object` without reference counting, for lending while the lock is held.
+    private let lent: Unmanaged<Object>
+    /// False once closed through the handle. Only touched with the lock held, so
+    /// the lock, not a run-time exclusivity check, keeps accesses apart.
+    @exclusivity(unchecked) private var open = true
+    /// The fork generation of the process that made the handle (SPEC.md §11.3).
+    private let forkGeneration: UInt32
 
     init(_ object: Object) {
-        owner = object
+        self.object = object
         lent = Unmanaged.passUnretained(object)
+        forkGeneration = ringsys_fork_generation()
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
+        // In a child of fork() another thread of the parent may have held the mutex: leave it.
+        if !isInherited { pthread_mutex_destroy(mutex) }
         mutex.deallocate()
     }
+
+    /// True in a process that inherited the handle across fork().
+    @inline(__always)
+    var isInherited: Bool { ringsys_fork_generation() != forkGeneration }
 
     /// Runs `body` holding the lock.
     @inline(__always)
@@ -58,21 +74,19 @@ final class Handle<Object: HandleObject> {
 
     /// Runs `body` on the open object behind `pointer`, holding the handle's lock, and
     /// returns RING_OK or the code of what it throws. A NULL handle is INVALID_ARGUMENT
-    /// (`nullMessage`), a closed handle or object CLOSED, and an open peek or
-    /// reservation BUSY for `busyRole` (nil: the call is allowed while one is open).
+    /// (`nullMessage`), a closed handle or object CLOSED, a handle inherited across
+    /// fork() FORKED (without touching the lock another thread of the parent may hold).
     @inline(__always)
-    static func run(_ pointer: OpaquePointer?, nullMessage: StaticString, busyRole: RingRole?,
-                    _ body: (Object, Handle) throws(RingError) -> Void) -> Int32 {
+    static func run(_ pointer: OpaquePointer?, nullMessage: StaticString,
+                    _ body: (Object) throws(RingError) -> Void) -> Int32 {
         guard let pointer else { return fail(Code.invalidArgument, static: nullMessage) }
         return with(pointer) { handle in
-            handle.locked {
-                guard let lent = handle.lent else { return fail(.closed) }
-                // The object cannot go away meanwhile: `owner` holds it, and only
-                // closeObject(), which takes the same lock, lets go of it.
-                return lent._withUnsafeGuaranteedRef { object in
+            if handle.isInherited { return fail(.forked) }
+            return handle.locked {
+                guard handle.open else { return fail(.closed) }
+                return handle.lent._withUnsafeGuaranteedRef { object in
                     guard !object.isClosed else { return fail(.closed) }
-                    if let busyRole, handle.busy { return fail(.busy(busyRole)) }
-                    return call { () throws(RingError) in try body(object, handle) }
+                    return call { () throws(RingError) in try body(object) }
                 }
             }
         }
@@ -85,13 +99,15 @@ final class Handle<Object: HandleObject> {
         return Code.ok
     }
 
-    /// Closes the object and lets go of it; later calls on the handle see it closed.
+    /// Ends a call blocked on the object in another thread, then closes the object;
+    /// later calls on the handle see it closed. In a process that inherited the
+    /// handle, nothing is closed: the role belongs to the process that took it.
     func closeObject() {
+        if isInherited { return }
+        object.interrupt()
         locked {
-            owner?.close()
-            owner = nil
-            lent = nil
-            busy = false
+            object.close()
+            open = false
         }
     }
 

@@ -3,10 +3,11 @@
 import CRingFormatHeader
 import RingFormat
 
-/// Runs `body` on the open producer behind `pointer`, holding its lock.
-func withProducer(_ pointer: OpaquePointer?, allowReservation: Bool = false,
-                  _ body: (RingProducer, ProducerHandle) throws(RingError) -> Void) -> Int32 {
-    ProducerHandle.run(pointer, nullMessage: "producer handle is NULL", busyRole: allowReservation ? nil : .producer, body)
+/// Runs `body` on the open producer behind `pointer`, holding its lock. The
+/// producer itself refuses what an open reservation does not allow.
+@inline(__always)
+func withProducer(_ pointer: OpaquePointer?, _ body: (RingProducer) throws(RingError) -> Void) -> Int32 {
+    ProducerHandle.run(pointer, nullMessage: "producer handle is NULL", body)
 }
 
 /// Records and returns the error that makes `len` bytes at `data` no message, or
@@ -39,7 +40,7 @@ public func abiProducerOpen(_ ring: OpaquePointer?, _ out: UnsafeMutablePointer<
 public func abiWrite(_ pointer: OpaquePointer?, _ data: UnsafeRawPointer?, _ len: Int) -> Int32 {
     if let problem = messageProblem(data, len) { return problem }
     let bytes = message(data, len)
-    return withProducer(pointer) { (p, _) throws(RingError) in try p.write(bytes) }
+    return withProducer(pointer) { (p) throws(RingError) in try p.write(bytes) }
 }
 
 /// ring_write_timeout
@@ -47,7 +48,7 @@ public func abiWrite(_ pointer: OpaquePointer?, _ data: UnsafeRawPointer?, _ len
 public func abiWriteTimeout(_ pointer: OpaquePointer?, _ data: UnsafeRawPointer?, _ len: Int, _ timeout: Int64) -> Int32 {
     if let problem = messageProblem(data, len) { return problem }
     let bytes = message(data, len)
-    return withProducer(pointer) { (p, _) throws(RingError) in try p.write(bytes, timeout: duration(timeout)) }
+    return withProducer(pointer) { (p) throws(RingError) in try p.write(bytes, timeout: duration(timeout)) }
 }
 
 /// ring_write_batch
@@ -57,14 +58,14 @@ public func abiWriteBatch(_ pointer: OpaquePointer?, _ messages: UnsafePointer<r
     guard let written else { return fail(Code.invalidArgument, "written is NULL") }
     written.pointee = 0
     guard count >= 0, count == 0 || messages != nil else { return fail(Code.invalidArgument, "messages is NULL") }
-    guard count > 0, let messages else { return withProducer(pointer) { (_, _) throws(RingError) in } }
+    guard count > 0, let messages else { return withProducer(pointer) { (_) throws(RingError) in } }
     for i in 0..<count {
         if let problem = messageProblem(messages[i].data, messages[i].len) {
             let what = problem == Code.invalidSize ? "is over SIZE_MAX / 2" : "has NULL data"
             return fail(problem, "messages[\(i)] \(what)")
         }
     }
-    return withProducer(pointer) { (p, _) throws(RingError) in
+    return withProducer(pointer) { (p) throws(RingError) in
         written.pointee = try p.write(batchCount: count) { i in message(messages[i].data, messages[i].len) }
     }
 }
@@ -74,11 +75,10 @@ public func abiWriteBatch(_ pointer: OpaquePointer?, _ messages: UnsafePointer<r
 public func abiReserve(_ pointer: OpaquePointer?, _ size: Int, _ buffer: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Int32 {
     guard let buffer else { return fail(Code.invalidArgument, "buffer is NULL") }
     buffer.pointee = nil
-    return withProducer(pointer) { (p, handle) throws(RingError) in
+    return withProducer(pointer) { (p) throws(RingError) in
         guard let reserved = try p.reserve(size: size) else { throw .full }
         // A zero-byte reservation has no address of its own: point at the record's place.
         buffer.pointee = reserved.baseAddress ?? UnsafeMutableRawPointer(bitPattern: 8)
-        handle.busy = true
     }
 }
 
@@ -86,11 +86,10 @@ public func abiReserve(_ pointer: OpaquePointer?, _ size: Int, _ buffer: UnsafeM
 @_cdecl("ring_commit")
 public func abiCommit(_ pointer: OpaquePointer?, _ len: Int) -> Int32 {
     var open = true
-    let rc = withProducer(pointer, allowReservation: true) { (p, handle) throws(RingError) in
-        open = handle.busy
-        guard handle.busy else { return }
+    let rc = withProducer(pointer) { (p) throws(RingError) in
+        open = p.hasOpenReservation
+        guard open else { return }
         try p.commitReservation(length: len)
-        handle.busy = false
     }
     if rc == Code.ok && !open { return fail(Code.invalidArgument, "no reservation is open") }
     return rc
@@ -99,25 +98,19 @@ public func abiCommit(_ pointer: OpaquePointer?, _ len: Int) -> Int32 {
 /// ring_abort
 @_cdecl("ring_abort")
 public func abiAbort(_ pointer: OpaquePointer?) -> Int32 {
-    withProducer(pointer, allowReservation: true) { (p, handle) throws(RingError) in
-        p.abortReservation()
-        handle.busy = false
-    }
+    withProducer(pointer) { (p) throws(RingError) in p.abortReservation() }
 }
 
 /// ring_producer_close_writer
 @_cdecl("ring_producer_close_writer")
 public func abiProducerCloseWriter(_ pointer: OpaquePointer?) -> Int32 {
-    withProducer(pointer, allowReservation: true) { (p, handle) throws(RingError) in
-        p.closeWriter()
-        handle.busy = false
-    }
+    withProducer(pointer) { (p) throws(RingError) in p.closeWriter() }
 }
 
 /// ring_producer_flush
 @_cdecl("ring_producer_flush")
 public func abiProducerFlush(_ pointer: OpaquePointer?) -> Int32 {
-    withProducer(pointer, allowReservation: true) { (p, _) throws(RingError) in try p.flush() }
+    withProducer(pointer) { (p) throws(RingError) in try p.flush() }
 }
 
 /// ring_producer_close

@@ -93,7 +93,7 @@ public func abiOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<O
 
 /// Runs `body` on the open Ring behind `pointer`.
 func withRing(_ pointer: OpaquePointer?, _ body: (Ring) throws(RingError) -> Void) -> Int32 {
-    RingHandle.run(pointer, nullMessage: "ring handle is NULL", busyRole: nil) { (ring, _) throws(RingError) in try body(ring) }
+    RingHandle.run(pointer, nullMessage: "ring handle is NULL", body)
 }
 
 /// ring_info
@@ -116,6 +116,23 @@ public func abiInfo(_ pointer: OpaquePointer?, _ info: UnsafeMutablePointer<ring
         i.version_minor = s.versionMinor
         i.header_size = UInt32(ring.geometry.headerSize)
         info.pointee = i
+    }
+}
+
+/// ring_geometry
+@_cdecl("ring_geometry")
+public func abiGeometry(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<ring_geometry_t>?) -> Int32 {
+    guard let out else { return fail(Code.invalidArgument, static: "geometry is NULL") }
+    return withRing(pointer) { (ring) throws(RingError) in
+        let g = ring.geometry
+        var r = ring_geometry_t()
+        r.capacity = UInt64(g.capacity)
+        r.max_message_size = UInt64(g.maxMessageSize)
+        r.policy = g.policy.rawValue
+        r.header_size = UInt32(g.headerSize)
+        r.version_major = g.versionMajor
+        r.version_minor = g.versionMinor
+        out.pointee = r
     }
 }
 

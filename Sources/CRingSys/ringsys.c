@@ -3,6 +3,7 @@
 #include "ringsys.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -52,18 +53,51 @@ int ringsys_futex_wake_all(uint32_t *word) {
 #endif
 }
 
-static int set_lock(int fd, int64_t offset, int64_t length, short type) {
+/* ------------------------------------------------------------------------ */
+/* Fork generation                                                          */
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+uint32_t ringsys_fork_generation_value;
+
+static void lock_table_after_fork(void);
+
+static void after_fork_in_child(void) {
+    __atomic_fetch_add(&ringsys_fork_generation_value, 1, __ATOMIC_RELAXED);
+    lock_table_after_fork();
+}
+
+__attribute__((constructor)) static void register_fork_handler(void) {
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Role locks (SPEC.md §11)                                                 */
+
+#if defined(F_OFD_SETLK)
+static int classic_locks = 0;
+#else
+static int classic_locks = 1;
+#endif
+
+void ringsys_use_classic_locks(int on) {
+#if defined(F_OFD_SETLK)
+    __atomic_store_n(&classic_locks, on != 0, __ATOMIC_RELAXED);
+#else
+    (void)on;
+#endif
+}
+
+int ringsys_classic_locks(void) { return __atomic_load_n(&classic_locks, __ATOMIC_RELAXED); }
+
+static int fcntl_lock(int fd, int cmd, int64_t offset, int64_t length, short type) {
     struct flock fl;
-    memset(&fl, 0, sizeof fl);
+    memset(&fl, 0, sizeof fl); /* l_pid must be 0 for OFD locks */
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
     fl.l_start = (off_t)offset;
     fl.l_len = (off_t)length;
-#if defined(F_OFD_SETLK)
-    int cmd = F_OFD_SETLK; /* l_pid must be 0 for OFD locks: memset did it. */
-#else
-    int cmd = F_SETLK;
-#endif
     for (;;) {
         if (fcntl(fd, cmd, &fl) == 0) return 0;
         if (errno == EINTR) continue;
@@ -72,12 +106,125 @@ static int set_lock(int fd, int64_t offset, int64_t length, short type) {
     }
 }
 
-int ringsys_lock_range(int fd, int64_t offset, int64_t length) {
-    return set_lock(fd, offset, length, F_WRLCK);
+/* Classic POSIX locks belong to the process, not to a descriptor: two opens of one file
+ * in one process would both get the lock, and closing ANY descriptor of the file drops
+ * every lock the process has on it. This table (SPEC.md §11.2) keeps, per inode, the
+ * lock bytes this process holds and the descriptors whose close must wait until the
+ * last of them is released. Unused with OFD locks. */
+#define HELD_MAX 64
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int held;                 /* entries used in offsets */
+    int64_t offsets[HELD_MAX];
+    int deferred;             /* entries used in fds */
+    int *fds;
+} inode_locks;
+
+static pthread_mutex_t lock_table_mutex = PTHREAD_MUTEX_INITIALIZER;
+static inode_locks *lock_table;
+static int lock_table_len;
+
+static void lock_table_after_fork(void) {
+    /* The child holds no classic lock of the parent; start with an empty table (the old
+     * one is leaked: another thread may have held its mutex at the fork). */
+    pthread_mutex_init(&lock_table_mutex, NULL);
+    lock_table = NULL;
+    lock_table_len = 0;
 }
 
-int ringsys_unlock_range(int fd, int64_t offset, int64_t length) {
-    return set_lock(fd, offset, length, F_UNLCK);
+/* With lock_table_mutex held: the entry of fd's inode, made if `create`. */
+static inode_locks *inode_entry(int fd, int create) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return NULL;
+    for (int i = 0; i < lock_table_len; i++) {
+        if (lock_table[i].dev == st.st_dev && lock_table[i].ino == st.st_ino) return &lock_table[i];
+    }
+    if (!create) return NULL;
+    inode_locks *grown = realloc(lock_table, sizeof *grown * (size_t)(lock_table_len + 1));
+    if (!grown) return NULL;
+    lock_table = grown;
+    inode_locks *e = &lock_table[lock_table_len++];
+    memset(e, 0, sizeof *e);
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
+    return e;
+}
+
+/* With lock_table_mutex held: forgets an entry that holds nothing, closing its deferred fds. */
+static void drop_if_unused(inode_locks *e) {
+    if (e->held > 0) return;
+    for (int i = 0; i < e->deferred; i++) close(e->fds[i]);
+    free(e->fds);
+    *e = lock_table[--lock_table_len];
+}
+
+static int classic_lock(int fd, int64_t offset, int64_t length) {
+    pthread_mutex_lock(&lock_table_mutex); /* unlocked at the end of this function */
+    int rc;
+    inode_locks *e = inode_entry(fd, 1);
+    if (!e) { rc = -ENOMEM; goto out; }
+    for (int i = 0; i < e->held; i++) {
+        if (e->offsets[i] == offset) { rc = -EAGAIN; goto out; } /* held through another open here */
+    }
+    if (e->held == HELD_MAX) { rc = -ENOLCK; goto out; }
+    rc = fcntl_lock(fd, F_SETLK, offset, length, F_WRLCK);
+    if (rc == 0) e->offsets[e->held++] = offset;
+out:
+    if (e) drop_if_unused(e);
+    pthread_mutex_unlock(&lock_table_mutex);
+    return rc;
+}
+
+static int classic_unlock(int fd, int64_t offset, int64_t length) {
+    pthread_mutex_lock(&lock_table_mutex); /* unlocked at the end of this function */
+    int rc = fcntl_lock(fd, F_SETLK, offset, length, F_UNLCK);
+    inode_locks *e = inode_entry(fd, 0);
+    if (e) {
+        for (int i = 0; i < e->held; i++) {
+            if (e->offsets[i] == offset) { e->offsets[i] = e->offsets[--e->held]; break; }
+        }
+        drop_if_unused(e);
+    }
+    pthread_mutex_unlock(&lock_table_mutex);
+    return rc;
+}
+
+int ringsys_lock_range(int fd, int64_t offset, int64_t length, int classic) {
+#if defined(F_OFD_SETLK)
+    if (!classic) return fcntl_lock(fd, F_OFD_SETLK, offset, length, F_WRLCK);
+#else
+    (void)classic;
+#endif
+    return classic_lock(fd, offset, length);
+}
+
+int ringsys_unlock_range(int fd, int64_t offset, int64_t length, int classic) {
+#if defined(F_OFD_SETLK)
+    if (!classic) return fcntl_lock(fd, F_OFD_SETLK, offset, length, F_UNLCK);
+#else
+    (void)classic;
+#endif
+    return classic_unlock(fd, offset, length);
+}
+
+void ringsys_close(int fd) {
+    /* Any process may hold classic locks (tests switch them on for some files only). */
+    if (__atomic_load_n(&lock_table_len, __ATOMIC_RELAXED) > 0) {
+        pthread_mutex_lock(&lock_table_mutex); /* unlocked below, on both paths */
+        inode_locks *e = inode_entry(fd, 0);
+        if (e && e->held > 0) {
+            int *grown = realloc(e->fds, sizeof *grown * (size_t)(e->deferred + 1));
+            if (grown) {
+                e->fds = grown;
+                e->fds[e->deferred++] = fd;
+                pthread_mutex_unlock(&lock_table_mutex);
+                return;
+            }
+        }
+        pthread_mutex_unlock(&lock_table_mutex);
+    }
+    close(fd); /* Linux closes the descriptor even when close reports EINTR: never retry */
 }
 
 int ringsys_reserve(int fd, int64_t length) {
@@ -193,32 +340,59 @@ static struct sigaction previous_sigbus;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static long guard_page_size = 4096;
 
-static void sigbus_handler(int sig, siginfo_t *info, void *context) {
-    uintptr_t addr = (uintptr_t)info->si_addr;
-    for (int i = 0; i < GUARD_SLOTS; i++) {
-        uintptr_t base = atomic_load_explicit(&guard_table[i].base, memory_order_acquire);
-        if (base <= 1 || addr < base) continue; /* 0: free, 1: being filled in */
-        size_t length = atomic_load_explicit(&guard_table[i].length, memory_order_relaxed);
-        if (addr - base >= length) continue;
-        /* Ours: the file shrank under the mapping. Put a private zero page in its place. */
-        uintptr_t page = addr & ~((uintptr_t)guard_page_size - 1);
-        void *p = mmap((void *)page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
-                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        int32_t *flag = atomic_load_explicit(&guard_table[i].faulted, memory_order_relaxed);
-        if (flag) __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
-        if (p != MAP_FAILED) return; /* the access is retried and now succeeds */
-        break;
+/* Runs the handler that was installed before ours, as the kernel would have run it. */
+static void chain_to_previous(int sig, siginfo_t *info, void *context) {
+    /* A fault raised by the access itself (si_code > 0), not a signal someone sent. */
+    int synchronous = info != NULL && info->si_code > 0;
+    if (!(previous_sigbus.sa_flags & SA_SIGINFO) && previous_sigbus.sa_handler == SIG_DFL) {
+        /* Default action: terminate. A fault re-executes the access on return and dies
+         * then; a sent signal is raised again, now with the default disposition. */
+        signal(SIGBUS, SIG_DFL);
+        if (!synchronous) raise(SIGBUS);
+        return;
     }
-    /* Not ours (or remapping failed): behave as the previous handler would. */
+    if (!(previous_sigbus.sa_flags & SA_SIGINFO) && previous_sigbus.sa_handler == SIG_IGN) {
+        /* A sent SIGBUS is ignored. A fault cannot be: returning would fault again forever,
+         * so the kernel's rule for an ignored synchronous fault applies (default action). */
+        if (synchronous) signal(SIGBUS, SIG_DFL);
+        return;
+    }
+    /* Block what the previous handler asked to have blocked while it runs. */
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &previous_sigbus.sa_mask, &old);
     if (previous_sigbus.sa_flags & SA_SIGINFO) {
         previous_sigbus.sa_sigaction(sig, info, context);
-    } else if (previous_sigbus.sa_handler == SIG_IGN) {
-        return;
-    } else if (previous_sigbus.sa_handler == SIG_DFL) {
-        signal(SIGBUS, SIG_DFL); /* returning re-executes the access, which now kills the process */
     } else {
         previous_sigbus.sa_handler(sig);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void sigbus_handler(int sig, siginfo_t *info, void *context) {
+    int saved_errno = errno;
+    /* Only a fault on a mapped file page past the end of the file is ours (BUS_ADRERR,
+     * raised by the kernel): not a kill(), not an alignment or hardware error. */
+    if (info != NULL && info->si_code == BUS_ADRERR) {
+        uintptr_t addr = (uintptr_t)info->si_addr;
+        for (int i = 0; i < GUARD_SLOTS; i++) {
+            uintptr_t base = atomic_load_explicit(&guard_table[i].base, memory_order_acquire);
+            if (base <= 1 || addr < base) continue; /* 0: free, 1: being filled in */
+            size_t length = atomic_load_explicit(&guard_table[i].length, memory_order_relaxed);
+            if (addr - base >= length) continue;
+            /* Ours: the file shrank under the mapping. Put a private zero page in its place. */
+            uintptr_t page = addr & ~((uintptr_t)guard_page_size - 1);
+            void *p = mmap((void *)page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
+                           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            int32_t *flag = atomic_load_explicit(&guard_table[i].faulted, memory_order_relaxed);
+            if (flag) __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+            errno = saved_errno;
+            if (p != MAP_FAILED) return; /* the access is retried and now succeeds */
+            break;
+        }
+    }
+    /* Not ours (or remapping failed): behave as the previous disposition would. */
+    chain_to_previous(sig, info, context);
+    errno = saved_errno;
 }
 
 static void install_sigbus_handler(void) {
@@ -226,7 +400,9 @@ static void install_sigbus_handler(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigbus_handler;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    /* SA_ONSTACK: runtimes that run handlers on an alternate stack (Go, the JVM) keep
+     * doing so; SA_NODEFER: a second fault inside the handler is delivered, not hung. */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &previous_sigbus);
 }

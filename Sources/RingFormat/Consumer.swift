@@ -8,6 +8,31 @@ import Glibc
 import Darwin
 #endif
 import Atomics
+import CRingSys
+
+/// Receives the messages of a batch read (`RingConsumer.consumeBatch`, `visitUnread`).
+///
+/// Under overwrite-oldest the producer may reclaim a batch while it is being
+/// shown; the batch is then discarded and shown again from the new oldest
+/// message, after `restart()`. When the read returns, the visitor holds what
+/// the last pass showed it, and nothing else.
+package protocol RecordVisitor {
+    /// A pass begins: forget everything earlier passes showed.
+    mutating func restart()
+    /// Message `index` of this pass, in the mapping (valid only during the call).
+    /// Returns false to stop before it; it is then not consumed.
+    mutating func visit(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool
+}
+
+/// Copies every message it is shown.
+struct MessageCollector: RecordVisitor {
+    var messages: [[UInt8]] = []
+    mutating func restart() { messages.removeAll(keepingCapacity: true) }
+    mutating func visit(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        messages.append([UInt8](bytes))
+        return true
+    }
+}
 
 /// The single reader of a ring.
 ///
@@ -16,25 +41,42 @@ import Atomics
 /// records, and the consumer only keeps a record whose position it could move
 /// past with a compare-and-swap, so it never returns a torn or overwritten
 /// record (SPEC.md §9.2). A consumer is meant for one thread at a time.
+///
+/// The consumer owns its view state (SPEC.md §8.2.1): while a view is out
+/// (`withNextMessage`'s body, or `peek()` until `release()`/`cancelPeek()`),
+/// every other read or wait on it fails with `busy(.consumer)`.
 public final class RingConsumer {
     let storage: RingStorage
     let data: UnsafeMutableRawPointer
     let geometry: RingGeometry
     let overwrite: Bool
-    /// consumerPosition as we last read or wrote it.
+    /// consumerPosition as we last read or wrote it (SPEC.md's `tail`).
     @exclusivity(unchecked)
     var tail: UInt64
-    /// Last producerPosition we read; re-read only when we catch up with it.
+    /// Last producerPosition we read; re-read only when we catch up with it (SPEC.md's `cachedHead`).
     @exclusivity(unchecked)
     var cachedHead: UInt64
-    /// The record handed out by `peek()` and not yet released.
+    /// The message handed out and not yet consumed or given back.
     @exclusivity(unchecked)
-    var peeked: LocatedRecord?
+    var view: OpenView?
     /// Set by close(); only the thread using this object touches it.
     @exclusivity(unchecked)
     var closed = false
+    /// Set by `interrupt()` from any thread: waits end with `closed`.
+    let interrupted = ManagedAtomic<Bool>(false)
     /// True once closed.
     public var isClosed: Bool { closed }
+
+    /// A view out: the position it was read from and the position after it.
+    struct OpenView {
+        let start: UInt64
+        let end: UInt64
+    }
+
+    /// Reads that find their records reclaimed this many times in a row give up
+    /// with `corrupt(.positionsUnstable)` (SPEC.md §13): an honest producer cannot
+    /// lap a reader that often, a peer scribbling on consumerPosition can.
+    static let retryLimit = 10_000
 
     init(storage: RingStorage) throws(RingError) {
         try storage.takeRole(.consumer)
@@ -62,6 +104,14 @@ public final class RingConsumer {
     /// The ring's geometry (capacity, policy, versions).
     public var ringGeometry: RingGeometry { geometry }
 
+    /// Throws unless a read may start now: open, in the process that opened it, no view out.
+    @inline(__always)
+    func checkUsable() throws(RingError) {
+        guard !closed else { throw .closed }
+        try storage.checkProcess()
+        guard view == nil else { throw .busy(.consumer) }
+    }
+
     // MARK: Reading with a copy
 
     /// Reads and consumes the oldest message without blocking.
@@ -74,20 +124,19 @@ public final class RingConsumer {
     /// Reads and consumes the oldest message; nil if the ring is empty.
     /// - Throws: `endOfStream` once the producer closed the stream and it is drained.
     public func tryRead() throws(RingError) -> [UInt8]? {
-        guard !isClosed else { throw .closed }
+        try checkUsable()
+        var attempts = 0
         while true {
-            let record: LocatedRecord
-            switch try locate(at: startPosition()) {
-            case .record(let r): record = r
-            case .reclaimed: continue
-            case .none:
+            let (start, found) = try next()
+            guard let record = found else {
                 if try isEnded() { throw .endOfStream }
                 return nil
             }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
             // A peer that truncated the file turned the pages we copied into zeros.
             try storage.checkNotTruncated()
-            if advance(to: record.end) { return bytes }
+            if advance(from: start, to: record.end) { return bytes }
+            try countRetry(&attempts)
         }
     }
 
@@ -108,33 +157,31 @@ public final class RingConsumer {
     /// Returns an empty array if there are none now.
     /// - Throws: `endOfStream` if none are left and the stream ended.
     public func read(maxCount: Int) throws(RingError) -> [[UInt8]] {
-        var messages: [[UInt8]] = []
-        _ = try consumeBatch(maxCount: maxCount) { index, bytes in
-            if index == 0 { messages.removeAll(keepingCapacity: true) }
-            messages.append([UInt8](bytes))
-            return true
-        }
-        return messages
+        var collector = MessageCollector()
+        _ = try consumeBatch(maxCount: maxCount, &collector)
+        return collector.messages
     }
 
     /// Consumes up to `maxCount` messages with one position update, showing
-    /// each to `visit(index, bytes)` in the mapping; `visit` returns false to
-    /// stop before that message (it is then not consumed). Under
-    /// overwrite-oldest a batch the producer reclaimed meanwhile is discarded
-    /// and visited again from index 0. Returns how many were consumed (0 if
-    /// none are there). For bindings that copy into their own buffers.
+    /// each to `visitor` in the mapping. Returns how many were consumed (0 if
+    /// none are there); the visitor then holds exactly those (see `RecordVisitor`).
     /// - Throws: `endOfStream` if none are left and the stream ended.
-    package func consumeBatch(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
-        guard !isClosed else { throw .closed }
+    package func consumeBatch<V: RecordVisitor>(maxCount: Int, _ visitor: inout V) throws(RingError) -> Int {
+        try checkUsable()
         guard maxCount > 0 else { return 0 }
+        var attempts = 0
         while true {
-            guard let (count, position) = try scan(from: startPosition(), maxCount: maxCount, visit) else { continue }
-            try storage.checkNotTruncated()
-            if count == 0 {
-                if try isEnded() { throw .endOfStream }
-                return 0
+            let start = try startPosition()
+            visitor.restart()
+            if let (count, end) = try scan(from: start, maxCount: maxCount, &visitor) {
+                try storage.checkNotTruncated()
+                if count == 0 {
+                    if try isEnded() { throw .endOfStream }
+                    return 0
+                }
+                if advance(from: start, to: end) { return count }
             }
-            if advance(to: position) { return count }
+            try countRetry(&attempts)
         }
     }
 
@@ -156,38 +203,34 @@ public final class RingConsumer {
     /// Every unread message, oldest first, without consuming any
     /// (like mm_toolbox `unwrapped()`).
     public func peekAll() throws(RingError) -> [[UInt8]] {
-        var messages: [[UInt8]] = []
-        _ = try visitUnread(maxCount: Int.max) { index, bytes in
-            if index == 0 { messages.removeAll(keepingCapacity: true) }
-            messages.append([UInt8](bytes))
-            return true
-        }
-        return messages
+        var collector = MessageCollector()
+        _ = try visitUnread(maxCount: Int.max, &collector)
+        return collector.messages
     }
 
-    /// Shows up to `maxCount` unread messages, oldest first, to
-    /// `visit(index, bytes)` without consuming them; `visit` returns false to
-    /// stop. Under overwrite-oldest, if the producer reclaimed any of them
-    /// meanwhile, the visit starts again from index 0 with the new oldest.
-    /// Returns how many were visited. For bindings.
-    package func visitUnread(maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool) throws(RingError) -> Int {
-        guard !isClosed else { throw .closed }
+    /// Shows up to `maxCount` unread messages, oldest first, to `visitor`
+    /// without consuming them. Returns how many were shown; the visitor then
+    /// holds exactly those (see `RecordVisitor`).
+    package func visitUnread<V: RecordVisitor>(maxCount: Int, _ visitor: inout V) throws(RingError) -> Int {
+        try checkUsable()
+        var attempts = 0
         while true {
-            let start = startPosition()
-            guard let (count, _) = try scan(from: start, maxCount: maxCount, visit) else { continue }
-            try storage.checkNotTruncated()
-            // Under overwrite-oldest what was shown is good only if the producer
-            // reclaimed nothing meanwhile: it moves consumerPosition first.
-            if !overwrite || storage.consumerPosition.load(ordering: .acquiring) == start {
-                return count
+            let start = try startPosition()
+            visitor.restart()
+            if let (count, _) = try scan(from: start, maxCount: maxCount, &visitor) {
+                try storage.checkNotTruncated()
+                // Under overwrite-oldest what was shown is good only if the producer
+                // reclaimed nothing meanwhile: it moves consumerPosition first.
+                if !overwrite || !wasReclaimed(since: start) { return count }
             }
+            try countRetry(&attempts)
         }
     }
 
-    /// Shows up to `maxCount` committed messages from `start` to `visit` (which
+    /// Shows up to `maxCount` committed messages from `start` to `visitor` (which
     /// returns false to stop before one). Returns how many and the position after
     /// them, or nil if, under overwrite-oldest, the producer reclaimed some meanwhile.
-    func scan(from start: UInt64, maxCount: Int, _ visit: (Int, UnsafeRawBufferPointer) -> Bool)
+    func scan<V: RecordVisitor>(from start: UInt64, maxCount: Int, _ visitor: inout V)
         throws(RingError) -> (count: Int, end: UInt64)? {
         var position = start
         var count = 0
@@ -195,7 +238,7 @@ public final class RingConsumer {
             switch try locate(at: position, batchStart: start) {
             case .record(let record):
                 let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
-                guard visit(count, bytes) else { return (count, position) }
+                guard visitor.visit(count, bytes) else { return (count, position) }
                 position = record.end
                 count += 1
             case .reclaimed: return nil
@@ -211,99 +254,149 @@ public final class RingConsumer {
     /// consumes it. If `body` throws, the message is not consumed.
     ///
     /// Waits up to `timeout` for a message (the default, zero, does not wait;
-    /// nil waits without limit). The bytes are valid only inside `body`.
+    /// nil waits without limit). The bytes are valid only inside `body`, and
+    /// `body` must not use this consumer (its calls fail with `busy`).
     /// Under overwrite-oldest the producer may reclaim the record while `body`
     /// runs; then the result is discarded and `body` runs again on the next
     /// record, so `body` must tolerate seeing bytes that are being overwritten
     /// and should have no side effects it cannot repeat.
     /// - Throws: `empty`, `endOfStream`, `closed`, `corrupt`, or what `body` throws.
     public func withNextMessage<R>(timeout: Duration? = .zero, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard !isClosed else { throw RingError.closed }
+        try checkUsable()
         let deadline = Deadline(after: timeout)
+        var attempts = 0
         while true {
-            let record: LocatedRecord
-            switch try locate(at: startPosition()) {
-            case .record(let r): record = r
-            case .reclaimed: continue
-            case .none:
+            let (start, found) = try next()
+            guard let record = found else {
                 if try isEnded() { throw RingError.endOfStream }
                 guard try waitForData(deadline) else {
-                    if case .none = try locate(at: startPosition()) { throw RingError.empty }
+                    if case (_, nil) = try next() { throw RingError.empty }
                     continue
                 }
                 continue
             }
-            let result = try body(UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
+            view = OpenView(start: start, end: record.end)
+            let result: R
+            do {
+                result = try body(UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
+            } catch {
+                view = nil
+                throw error
+            }
+            view = nil
             try storage.checkNotTruncated()
-            if advance(to: record.end) { return result }
+            if advance(from: start, to: record.end) { return result }
+            try countRetry(&attempts)
         }
     }
 
     /// Returns the oldest message's bytes in the mapping without consuming
-    /// it, or nil if there is none. The bytes stay valid until `release()`
-    /// (reject-when-full); under overwrite-oldest the producer may overwrite
-    /// them, and `release()` then returns false. For bindings.
+    /// it, or nil if there is none, and opens a view on it: until `release()`
+    /// or `cancelPeek()` every other read fails with `busy`. The bytes stay
+    /// valid until then under reject-when-full; under overwrite-oldest the
+    /// producer may overwrite them, and `release()` then returns false. For bindings.
     package func peek() throws(RingError) -> UnsafeRawBufferPointer? {
-        guard !isClosed else { throw .closed }
-        var found = try locate(at: startPosition())
-        while case .reclaimed = found { found = try locate(at: startPosition()) }
-        guard case .record(let record) = found else {
+        try checkUsable()
+        let (start, found) = try next()
+        guard let record = found else {
             if try isEnded() { throw .endOfStream }
             return nil
         }
-        peeked = record
+        view = OpenView(start: start, end: record.end)
         return UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
     }
 
-    /// Consumes the message returned by `peek()`. Returns false if, under
-    /// overwrite-oldest, it was reclaimed by the producer while held (its
-    /// bytes may have been torn: discard what was read from them).
+    /// Whether a `peek()` is open.
+    package var hasOpenView: Bool { view != nil }
+
+    /// Consumes the message of the open `peek()`, moving consumerPosition from
+    /// where that peek read it. Returns false if, under overwrite-oldest, it was
+    /// reclaimed by the producer while held (its bytes may have been torn:
+    /// discard what was read from them). Returns true if no peek is open.
     package func release() throws(RingError) -> Bool {
-        guard !isClosed else { throw .closed }
-        guard let record = peeked else { return true }
+        guard !closed else { throw .closed }
+        try storage.checkProcess()
+        guard let open = view else { return true }
+        view = nil
         try storage.checkNotTruncated()
-        peeked = nil
-        return advance(to: record.end)
+        return advance(from: open.start, to: open.end)
     }
 
     /// Gives up a `peek()` without consuming the message.
-    package func cancelPeek() { peeked = nil }
+    package func cancelPeek() { view = nil }
 
     /// Waits up to `timeout` until a message or the end of stream is there.
     /// Returns false if the timeout passed first.
     public func waitForMessage(timeout: Duration?) throws(RingError) -> Bool {
-        guard !isClosed else { throw .closed }
-        if case .none = try locate(at: startPosition()), !(try isEnded()) {
+        try checkUsable()
+        if case (_, nil) = try next(), !(try isEnded()) {
             return try waitForData(Deadline(after: timeout))
         }
         return true
     }
 
+    /// Ends any wait on this consumer, from any thread: the waiting call
+    /// returns `closed` (the caller then closes it). For bindings whose close
+    /// must not wait for a blocked read.
+    package func interrupt() {
+        interrupted.store(true, ordering: .relaxed)
+        WaitWord.wake(storage.dataChannel)
+    }
+
     /// Closes this consumer; the next consumer resumes at its position.
+    /// In a process that inherited it across fork() the role is left to the
+    /// process that took it (SPEC.md §11.3).
     public func close() {
         guard !isClosed else { return }
         closed = true
-        peeked = nil
+        view = nil
         storage.releaseRole(.consumer)
     }
 
     /// Writes the mapping's dirty pages (including the consumer position) to the file.
     public func flush() throws(RingError) {
         guard !isClosed else { throw .closed }
+        try storage.checkProcess()
         try storage.flush()
     }
 
     // MARK: The protocol
 
     /// Where the next read starts: our own position, or under overwrite-oldest
-    /// the shared one (the producer may have moved it).
+    /// the shared one (the producer may have moved it), checked (SPEC.md §9.2).
     @inline(__always)
-    func startPosition() -> UInt64 {
+    func startPosition() throws(RingError) -> UInt64 {
         if overwrite {
             // acquire: pairs with the producer's CAS in RingProducer.makeRoom.
-            tail = storage.consumerPosition.load(ordering: .acquiring)
+            let position = storage.consumerPosition.load(ordering: .acquiring)
+            guard position & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+                throw .corrupt(.misalignedPosition(position))
+            }
+            tail = position
         }
         return tail
+    }
+
+    /// The next message from the start position, retrying over reclaims:
+    /// where it was read from, and the record (nil: nothing is committed there).
+    @inline(__always)
+    func next() throws(RingError) -> (start: UInt64, record: LocatedRecord?) {
+        var attempts = 0
+        while true {
+            let start = try startPosition()
+            switch try locate(at: start) {
+            case .record(let r): return (start, r)
+            case .none: return (start, nil)
+            case .reclaimed: try countRetry(&attempts)
+            }
+        }
+    }
+
+    /// Counts one more retry after a reclaim; throws once there were too many.
+    @inline(__always)
+    func countRetry(_ attempts: inout Int) throws(RingError) {
+        attempts += 1
+        if attempts >= Self.retryLimit { throw .corrupt(.positionsUnstable) }
     }
 
     /// What `locate` found.
@@ -337,19 +430,20 @@ public final class RingConsumer {
         if available == 0 || available > capacity {
             // acquire: pairs with the producer's store in RingProducer.publish; the
             // record bytes below this position are visible after this load.
-            cachedHead = storage.producerPosition.load(ordering: .acquiring)
-            available = cachedHead &- position
-            if available == 0 { return .none }
-            guard cachedHead & UInt64(RingLayout.recordAlignment - 1) == 0 else {
-                throw .corrupt(.misalignedPosition(cachedHead))
+            let head = storage.producerPosition.load(ordering: .acquiring)
+            guard head & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+                throw .corrupt(.misalignedPosition(head))
             }
+            cachedHead = head
+            available = head &- position
+            if available == 0 { return .none }
             guard available <= capacity else {
                 if overwrite && wasReclaimed(since: batchStart ?? position) { return .reclaimed }
-                throw .corrupt(.positionsOutOfOrder(producer: cachedHead, consumer: position))
+                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: position))
             }
         }
         do throws(RingError) {
-            return .record(try RecordIO.locate(data, at: position, committed: cachedHead, geometry: geometry))
+            return .record(try RecordIO.parse(data, at: position, committed: cachedHead, geometry: geometry))
         } catch {
             // Under overwrite-oldest, bytes the producer is overwriting look like
             // garbage; it is corruption only if the producer did not reclaim them.
@@ -359,28 +453,28 @@ public final class RingConsumer {
     }
 
     /// Under overwrite-oldest: whether the producer moved consumerPosition past `start`.
-    func wasReclaimed(since start: UInt64) -> Bool {
-        // acquire: pairs with the producer's CAS in RingProducer.makeRoom.
-        storage.consumerPosition.load(ordering: .acquiring) != start
-    }
-
-    /// Moves consumerPosition to `end`. Under overwrite-oldest returns false
-    /// if the producer reclaimed records meanwhile (the copies are discarded).
     @inline(__always)
-    func advance(to end: UInt64) -> Bool {
+    func wasReclaimed(since start: UInt64) -> Bool { storage.wasReclaimed(since: start) }
+
+    /// Moves consumerPosition from `start` (where the record was read from) to
+    /// `end`. Under overwrite-oldest returns false if the producer reclaimed
+    /// records meanwhile (the copies are then discarded).
+    @inline(__always)
+    func advance(from start: UInt64, to end: UInt64) -> Bool {
         if !overwrite {
-            // release: pairs with the producer's acquire load in makeRoom: our reads of
-            // the record are done before it may overwrite the bytes.
-            // seq_cst: keeps the writerWaiters load below after this store (SPEC.md §10).
+            // seq_cst store: its release half pairs with the producer's acquire load in
+            // makeRoom (our reads of the record are done before it may overwrite the
+            // bytes); seq_cst keeps the writerWaiters load below after it (SPEC.md §10).
             storage.consumerPosition.store(end, ordering: .sequentiallyConsistent)
             tail = end
             WaitWord.signalIfWaiting(storage.spaceChannel)
             return true
         }
-        // acq_rel (seq_cst): pairs with the producer's CAS in makeRoom; whoever
-        // moves the position first owns the records it passes.
+        // seq_cst CAS: pairs with the producer's CAS in makeRoom; whoever moves the
+        // position first owns the records it passes, and our copies of them were
+        // loaded before it (its release half).
         let (won, current) = storage.consumerPosition.compareExchange(
-            expected: tail, desired: end, ordering: .sequentiallyConsistent)
+            expected: start, desired: end, ordering: .sequentiallyConsistent)
         tail = won ? end : current
         return won
     }
@@ -392,13 +486,7 @@ public final class RingConsumer {
         if state == RingLayout.writerStateOpen { return false }
         guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
         // Every commit happened before the close: re-read the final position.
-        while true {
-            switch try locate(at: startPosition()) {
-            case .none: return true
-            case .record: return false
-            case .reclaimed: continue
-            }
-        }
+        return try next().record == nil
     }
 
     func emptyOrEnd() throws(RingError) -> RingError {
@@ -409,6 +497,7 @@ public final class RingConsumer {
     /// ends, or the deadline passes (false).
     func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
         try WaitWord.wait(storage.dataChannel, deadline: deadline) { () throws(RingError) -> Bool in
+            if interrupted.load(ordering: .relaxed) { throw .closed }
             // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
             let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
             let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail

@@ -32,6 +32,8 @@ public final class RingProducer {
     /// Set by close(); only the thread using this object touches it.
     @exclusivity(unchecked)
     var closed = false
+    /// Set by `interrupt()` from any thread: waits end with `closed`.
+    let interrupted = ManagedAtomic<Bool>(false)
     /// True once closed.
     public var isClosed: Bool { closed }
 
@@ -78,16 +80,24 @@ public final class RingProducer {
 
     /// Writes one message without blocking; returns false if the ring is full.
     public func tryWrite(_ message: UnsafeRawBufferPointer) throws(RingError) -> Bool {
-        guard !isClosed else { throw .closed }
-        try storage.checkNotTruncated()
-        guard reservation == nil else { throw .busy(.producer) }
+        try checkUsable()
         guard message.count <= geometry.maxMessageSize else {
             throw .invalidSize(size: message.count, maximum: geometry.maxMessageSize)
         }
         guard let start = try reserve(payload: message.count, pendingHead: head) else { return false }
         let end = fill(at: start, length: message.count, from: message)
-        publish(end)
+        try commit(end)
         return true
+    }
+
+    /// Throws unless a write may start now: open, in the process that opened it,
+    /// no reservation open, the file not truncated.
+    @inline(__always)
+    func checkUsable() throws(RingError) {
+        guard !closed else { throw .closed }
+        try storage.checkProcess()
+        guard reservation == nil else { throw .busy(.producer) }
+        try storage.checkNotTruncated()
     }
 
     /// Writes one message, waiting up to `timeout` for room (nil: no limit).
@@ -99,6 +109,7 @@ public final class RingProducer {
         while true {
             let total = bytesNeeded(payload: message.count, at: head)
             let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline) { () throws(RingError) -> Bool in
+                if interrupted.load(ordering: .relaxed) { throw .closed }
                 // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
                 let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
                 return UInt64(geometry.capacity) &- (head &- tail) >= total
@@ -128,9 +139,7 @@ public final class RingProducer {
     /// message is larger than `maxMessageSize` (`invalidSize`).
     public func write<Messages: Collection>(batch messages: Messages) throws(RingError) -> Int
     where Messages.Element: Collection, Messages.Element.Element == UInt8 {
-        guard !isClosed else { throw .closed }
-        guard reservation == nil else { throw .busy(.producer) }
-        try storage.checkNotTruncated()
+        try checkUsable()
         for m in messages where m.count > geometry.maxMessageSize {
             throw .invalidSize(size: m.count, maximum: geometry.maxMessageSize)
         }
@@ -145,16 +154,14 @@ public final class RingProducer {
             if !ok { break }
             written += 1
         }
-        if pending != head { publish(pending) }
+        if pending != head { try commit(pending) }
         return written
     }
 
     /// Writes `count` messages given by `message(i)` (raw buffers), as many as
     /// fit now, with one commit. For bindings that hold pointer/length pairs.
     package func write(batchCount count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
-        guard !isClosed else { throw .closed }
-        guard reservation == nil else { throw .busy(.producer) }
-        try storage.checkNotTruncated()
+        try checkUsable()
         for i in 0..<count where message(i).count > geometry.maxMessageSize {
             throw .invalidSize(size: message(i).count, maximum: geometry.maxMessageSize)
         }
@@ -166,7 +173,7 @@ public final class RingProducer {
             pending = fill(at: start, length: raw.count, from: raw)
             written += 1
         }
-        if pending != head { publish(pending) }
+        if pending != head { try commit(pending) }
         return written
     }
 
@@ -177,12 +184,10 @@ public final class RingProducer {
     /// `commitReservation(length:)`; `abortReservation()` gives the room back.
     /// Returns nil if the ring is full.
     public func reserve(size: Int) throws(RingError) -> UnsafeMutableRawBufferPointer? {
-        guard !isClosed else { throw .closed }
-        guard reservation == nil else { throw .busy(.producer) }
+        try checkUsable()
         guard size >= 0, size <= geometry.maxMessageSize else {
             throw .invalidSize(size: size, maximum: geometry.maxMessageSize)
         }
-        try storage.checkNotTruncated()
         guard let start = try reserve(payload: size, pendingHead: head) else { return nil }
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
         reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size)))
@@ -192,17 +197,28 @@ public final class RingProducer {
     /// Commits the open reservation as a message of `length` bytes (at most the reserved size).
     public func commitReservation(length: Int) throws(RingError) {
         guard !isClosed else { throw .closed }
+        try storage.checkProcess()
         guard let r = reservation else { throw .invalidSize(size: length, maximum: 0) }
         guard length >= 0, length <= r.capacity else { throw .invalidSize(size: length, maximum: r.capacity) }
         reservation = nil
-        try storage.checkNotTruncated()
         let end = fill(at: r.recordStart, length: length, from: nil)
-        publish(end)
+        try commit(end)
     }
 
     /// Gives back the open reservation; nothing is committed.
     public func abortReservation() {
         reservation = nil
+    }
+
+    /// Whether a reservation is open.
+    package var hasOpenReservation: Bool { reservation != nil }
+
+    /// Ends any wait on this producer, from any thread: the waiting call
+    /// returns `closed` (the caller then closes it). For bindings whose close
+    /// must not wait for a blocked write.
+    package func interrupt() {
+        interrupted.store(true, ordering: .relaxed)
+        WaitWord.wake(storage.spaceChannel)
     }
 
     /// Reserves `size` bytes, lets `body` fill them and return how many it
@@ -221,6 +237,7 @@ public final class RingProducer {
     /// reads what is left, then gets `endOfStream` (SPEC.md §8.3).
     public func closeWriter() {
         guard !isClosed else { return }
+        guard !storage.isInherited else { return close() }
         // release: pairs with the consumer's acquire load of writerState; every
         // commit before this store is visible to a reader that sees "closed".
         storage.writerState.store(RingLayout.writerStateClosed, ordering: .releasing)
@@ -229,6 +246,8 @@ public final class RingProducer {
     }
 
     /// Closes this producer without ending the stream; a later producer may go on.
+    /// In a process that inherited it across fork() the role is left to the
+    /// process that took it (SPEC.md §11.3).
     public func close() {
         guard !isClosed else { return }
         closed = true
@@ -239,6 +258,7 @@ public final class RingProducer {
     /// Writes the mapping's dirty pages to the file (msync), for surviving a machine restart.
     public func flush() throws(RingError) {
         guard !isClosed else { throw .closed }
+        try storage.checkProcess()
         try storage.flush()
     }
 
@@ -246,8 +266,7 @@ public final class RingProducer {
 
     /// Payloads from this size on are copied with non-temporal stores: a reader on
     /// another core then streams them from the shared cache or memory rather than
-    /// pulling each line out of this core's cache (README, Benchmarks: C at 64 KiB
-    /// went from 3 to 13-16 GB/s).
+    /// pulling each line out of this core's cache (README, Benchmarks).
     static let streamingCopyThreshold = 32 << 10
 
     /// Finds room for a record of `payload` bytes after `pendingHead`,
@@ -285,9 +304,15 @@ public final class RingProducer {
     /// oldest committed records until `total` bytes are free after `pendingHead`.
     func makeRoom(_ total: UInt64, pendingHead: UInt64) throws(RingError) -> Bool {
         let capacity = UInt64(geometry.capacity)
+        // Each turn reclaims a record or sees the consumer move: a peer that keeps
+        // moving consumerPosition without freeing room ends this (SPEC.md §13).
+        var turns = 0
+        let maxTurns = geometry.capacity / RingLayout.recordHeaderSize + RingConsumer.retryLimit
         while true {
-            // acquire: pairs with the consumer's release store / CAS of consumerPosition,
-            // so the bytes it finished reading may be overwritten.
+            turns += 1
+            if turns > maxTurns { throw .corrupt(.positionsUnstable) }
+            // acquire: pairs with the consumer's seq_cst store / CAS of consumerPosition
+            // in RingConsumer.advance, so the bytes it finished reading may be overwritten.
             let tail = storage.consumerPosition.load(ordering: .acquiring)
             guard tail & UInt64(RingLayout.recordAlignment - 1) == 0 else {
                 throw .corrupt(.misalignedPosition(tail))
@@ -302,23 +327,34 @@ public final class RingProducer {
                 // Only uncommitted records of this batch are left: commit them
                 // so they can be reclaimed like any other (deque(maxlen) keeps the newest).
                 guard pendingHead != head else { return false }
-                publish(pendingHead)
+                try commit(pendingHead)
                 continue
             }
-            let (size, isMessage) = try RecordIO.reclaimable(data, at: tail, committed: head, geometry: geometry)
-            // acq_rel: release orders nothing of ours before it that matters, acquire
-            // orders our coming overwrite of these bytes after it. Pairs with the
-            // consumer's CAS in RingConsumer.advance: whoever moves the position
-            // first owns the record.
+            let record: LocatedRecord
+            do throws(RingError) {
+                record = try RecordIO.parse(data, at: tail, committed: head, geometry: geometry)
+            } catch {
+                // SPEC.md §9.2: a record the consumer moved past meanwhile is not ours to judge.
+                // acquire: as above.
+                if storage.consumerPosition.load(ordering: .acquiring) != tail { continue }
+                throw error
+            }
+            // A padding record is reclaimed by itself (it may free enough room); a
+            // message record is a dropped message (SPEC.md §9.2).
+            let isPadding = record.start != tail
+            let newTail = isPadding ? record.start : record.end
+            // seq_cst CAS: pairs with the consumer's CAS in RingConsumer.advance; whoever
+            // moves the position first owns the records it passes, and our coming
+            // overwrite of their bytes stays after it (its acquire half).
             let (won, _) = storage.consumerPosition.compareExchange(
-                expected: tail, desired: tail &+ UInt64(size), ordering: .sequentiallyConsistent)
+                expected: tail, desired: newTail, ordering: .sequentiallyConsistent)
             if won {
-                if isMessage {
+                if !isPadding {
                     // relaxed: statistics; only the producer writes droppedCount.
                     let n = storage.droppedCount.load(ordering: .relaxed)
                     storage.droppedCount.store(n &+ 1, ordering: .relaxed)
                 }
-                cachedTail = tail &+ UInt64(size)
+                cachedTail = newTail
             }
         }
     }
@@ -351,12 +387,22 @@ public final class RingProducer {
     }
 
     /// Makes every record before `newHead` visible (SPEC.md §8.1 step 4) and
-    /// wakes a sleeping consumer.
+    /// wakes a sleeping consumer, unless the file was truncated while they were
+    /// written: stores into vanished pages went to a private zero page, so nothing
+    /// of them is committed (SPEC.md §12).
+    @inline(__always)
+    func commit(_ newHead: UInt64) throws(RingError) {
+        try storage.checkNotTruncated()
+        publish(newHead)
+    }
+
+    /// Moves producerPosition to `newHead` and wakes a sleeping consumer.
     @inline(__always)
     func publish(_ newHead: UInt64) {
-        // release: pairs with the consumer's acquire load of producerPosition, so the
-        // record bytes written above are visible before the position that covers them.
-        // seq_cst: keeps the readerWaiters load in signalIfWaiting after this store (SPEC.md §10).
+        // seq_cst store: its release half pairs with the consumer's acquire load of
+        // producerPosition (RingConsumer.locateUnchecked), so the record bytes written
+        // above are visible before the position that covers them; seq_cst keeps the
+        // readerWaiters load in signalIfWaiting after this store (SPEC.md §10).
         storage.producerPosition.store(newHead, ordering: .sequentiallyConsistent)
         head = newHead
         WaitWord.signalIfWaiting(storage.dataChannel)

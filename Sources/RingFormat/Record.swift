@@ -1,9 +1,23 @@
-// Record.swift - reading and writing record headers (SPEC.md §6). A record
-// header read from the mapping is untrusted: it is loaded once into locals,
-// checked against what was committed, and only then used.
+// Record.swift - record framing (SPEC.md §6) and the one parser of records.
+// A record header read from the mapping is untrusted: it is loaded once, with
+// a single 64-bit load, into locals, checked against what was committed, and
+// only then used.
+//
+//     0        4        8                          8 + length   next multiple of 8
+//     +--------+--------+---------------------------+-----------+
+//     | length |  kind  | payload (length bytes)    | zeros     |
+//     +--------+--------+---------------------------+-----------+
+//       u32 LE   u32 LE
+//
+// A padding record (kind 2) fills the data region up to its end; it is
+// committed together with the message record after it, at offset 0.
 
-/// A record located in the data region and checked.
+import Atomics
+
+/// A message record located in the data region and checked.
 struct LocatedRecord {
+    /// Position of the message record (after the padding record before it, if any).
+    let start: UInt64
     /// Offset of the payload within the data region.
     let payloadOffset: Int
     /// Payload length in bytes.
@@ -13,26 +27,35 @@ struct LocatedRecord {
 }
 
 enum RecordIO {
+    /// Writes a record header (length, then kind) at `offset` of the data region.
     @inline(__always)
     static func writeHeader(_ data: UnsafeMutableRawPointer, at offset: Int, length: UInt32, kind: UInt32) {
         data.storeBytes(of: length.littleEndian, toByteOffset: offset + RingLayout.Record.length.offset, as: UInt32.self)
         data.storeBytes(of: kind.littleEndian, toByteOffset: offset + RingLayout.Record.kind.offset, as: UInt32.self)
     }
 
+    /// The record header at `offset` (a multiple of 8 inside the data region), read
+    /// with one relaxed 64-bit load so that no compiler can read it twice (SPEC.md §6.1).
     @inline(__always)
     static func readHeader(_ data: UnsafeMutableRawPointer, at offset: Int) -> (length: UInt32, kind: UInt32) {
-        let length = UInt32(littleEndian: data.load(fromByteOffset: offset + RingLayout.Record.length.offset, as: UInt32.self))
-        let kind = UInt32(littleEndian: data.load(fromByteOffset: offset + RingLayout.Record.kind.offset, as: UInt32.self))
-        return (length, kind)
+        let word = UInt64.AtomicRepresentation.atomicLoad(
+            at: (data + offset).assumingMemoryBound(to: UInt64.AtomicRepresentation.self), ordering: .relaxed)
+        let value = UInt64(littleEndian: word)
+        return (UInt32(truncatingIfNeeded: value), UInt32(truncatingIfNeeded: value >> 32))
     }
 
-    /// Locates the message record at `position`, skipping one padding record
-    /// before it, given that everything below `committed` is committed.
-    /// Requires position != committed. Throws `corrupt` for any header that
-    /// no valid producer writes (SPEC.md §13).
+    /// Parses the message record at `position`, skipping the one padding record
+    /// that may stand before it, given that everything below `committed` is
+    /// committed. Requires position != committed. Throws `corrupt` for any header
+    /// that no valid producer writes (SPEC.md §13). The only record parser: the
+    /// consumer, the reclaiming producer and stats all use it.
     @inline(__always)
-    static func locate(_ data: UnsafeMutableRawPointer, at position: UInt64, committed: UInt64,
-                       geometry: RingGeometry) throws(RingError) -> LocatedRecord {
+    static func parse(_ data: UnsafeMutableRawPointer, at position: UInt64, committed: UInt64,
+                      geometry: RingGeometry) throws(RingError) -> LocatedRecord {
+        // Checked here as well as by callers: an unaligned offset would read past the region.
+        guard position & UInt64(RingLayout.recordAlignment - 1) == 0 else {
+            throw .corrupt(.misalignedPosition(position))
+        }
         var pos = position
         var offset = Int(truncatingIfNeeded: pos & geometry.mask)
         var (length, kind) = readHeader(data, at: offset)
@@ -48,42 +71,23 @@ enum RecordIO {
             pos &+= UInt64(toEnd)
             offset = 0
             (length, kind) = readHeader(data, at: 0)
+            // A padding record at offset 0 would cover the whole region: never valid.
+            guard kind != RingLayout.recordKindPadding else {
+                throw .corrupt(.misplacedPadding(position: pos))
+            }
         }
         guard kind == RingLayout.recordKindMessage else {
             throw .corrupt(.badRecordKind(position: pos, kind: kind))
         }
         let len = Int(length)
-        let size = RingLayout.recordSize(payloadLength: len)
-        guard len <= geometry.maxMessageSize,
-              UInt64(size) <= committed &- pos,
-              offset + size <= geometry.capacity else {
+        guard len <= geometry.maxMessageSize else {
             throw .corrupt(.badRecordLength(position: pos, length: length))
         }
-        return LocatedRecord(payloadOffset: offset + RingLayout.recordHeaderSize, length: len,
+        let size = RingLayout.recordSize(payloadLength: len)
+        guard UInt64(size) <= committed &- pos, offset + size <= geometry.capacity else {
+            throw .corrupt(.badRecordLength(position: pos, length: length))
+        }
+        return LocatedRecord(start: pos, payloadOffset: offset + RingLayout.recordHeaderSize, length: len,
                              end: pos &+ UInt64(size))
-    }
-
-    /// Size of the record (message or padding) at `position`, for the
-    /// producer reclaiming it under overwrite-oldest. Returns (size, isMessage).
-    static func reclaimable(_ data: UnsafeMutableRawPointer, at position: UInt64, committed: UInt64,
-                            geometry: RingGeometry) throws(RingError) -> (size: Int, isMessage: Bool) {
-        let offset = Int(truncatingIfNeeded: position & geometry.mask)
-        let (length, kind) = readHeader(data, at: offset)
-        if kind == RingLayout.recordKindPadding {
-            let toEnd = geometry.capacity - offset
-            guard Int(length) == toEnd - RingLayout.recordHeaderSize, UInt64(toEnd) < committed &- position else {
-                throw .corrupt(.misplacedPadding(position: position))
-            }
-            return (toEnd, false)
-        }
-        guard kind == RingLayout.recordKindMessage else {
-            throw .corrupt(.badRecordKind(position: position, kind: kind))
-        }
-        let size = RingLayout.recordSize(payloadLength: Int(length))
-        guard Int(length) <= geometry.maxMessageSize, UInt64(size) <= committed &- position,
-              offset + size <= geometry.capacity else {
-            throw .corrupt(.badRecordLength(position: position, length: length))
-        }
-        return (size, true)
     }
 }

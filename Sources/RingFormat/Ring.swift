@@ -27,7 +27,12 @@ public final class Ring {
     /// True once `close()` was called.
     public private(set) var isClosed = false
 
-    init(storage: RingStorage) { self.storage = storage }
+    /// A ring over a validated file, after one consistent snapshot of its
+    /// positions (SPEC.md §13: what opening validates).
+    init(storage: RingStorage) throws(RingError) {
+        _ = try storage.snapshotPositions()
+        self.storage = storage
+    }
 
     /// The path the ring was opened or created at.
     public var path: String { storage.path }
@@ -84,7 +89,7 @@ public final class Ring {
             let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
             if rc == 0 {
                 Ring.syncDirectory(directory)
-                return Ring(storage: try RingStorage(path: path, fd: nameless))
+                return try Ring(storage: try RingStorage(path: path, fd: nameless))
             }
             SystemCalls.closeFile(nameless)
             if rc == -EEXIST { throw .system(operation: "link", errno: EEXIST) }
@@ -112,7 +117,7 @@ public final class Ring {
         }
         Ring.syncDirectory(directory)
         // Validate what we made through the same path every reader takes.
-        return Ring(storage: try RingStorage(path: path, fd: fd))
+        return try Ring(storage: try RingStorage(path: path, fd: fd))
     }
 
     /// Sizes the file, reserves its blocks, writes the header and syncs it.
@@ -138,7 +143,7 @@ public final class Ring {
     /// - Throws: `system` (errno ENOENT, EACCES, EISDIR, …), `corrupt`, `unsupportedVersion`.
     public static func open(at path: String) throws(RingError) -> Ring {
         let fd = try SystemCalls.openFile(path, flags: O_RDWR)
-        return Ring(storage: try RingStorage(path: path, fd: fd))
+        return try Ring(storage: try RingStorage(path: path, fd: fd))
     }
 
     /// Opens the ring at `path`, creating it if there is none. Of several
@@ -182,8 +187,12 @@ public final class Ring {
     /// - Throws: `corrupt` if the committed records do not form a valid chain.
     public func stats() throws(RingError) -> RingStats {
         guard !isClosed else { throw .closed }
+        try storage.checkProcess()
         let g = storage.geometry
+        var attempts = 0
         while true {
+            attempts += 1
+            if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
             let (p, c) = try storage.snapshotPositions()
             var count = 0
             var position = c
@@ -192,12 +201,11 @@ public final class Ring {
             while position != p {
                 let record: LocatedRecord
                 do throws(RingError) {
-                    record = try RecordIO.locate(storage.data, at: position, committed: p, geometry: g)
+                    record = try RecordIO.parse(storage.data, at: position, committed: p, geometry: g)
                 } catch {
                     try storage.checkNotTruncated()
                     // Under overwrite-oldest the producer may be rewriting these bytes.
-                    // acquire: pairs with the producer's CAS in makeRoom.
-                    if g.policy == .overwriteOldest && storage.consumerPosition.load(ordering: .acquiring) != c {
+                    if g.policy == .overwriteOldest && storage.wasReclaimed(since: c) {
                         reclaimed = true
                         break
                     }
@@ -207,7 +215,8 @@ public final class Ring {
                 payloadBytes += record.length
                 position = record.end
             }
-            if reclaimed { continue }
+            // A walk that passed records the producer reclaimed meanwhile counted torn headers.
+            if reclaimed || (g.policy == .overwriteOldest && storage.wasReclaimed(since: c)) { continue }
             try storage.checkNotTruncated()
             // acquire: pairs with RingProducer.closeWriter's release store.
             let state = storage.writerState.load(ordering: .acquiring)
@@ -230,6 +239,7 @@ public final class Ring {
     /// Writes the mapping's dirty pages to the file (msync).
     public func flush() throws(RingError) {
         guard !isClosed else { throw .closed }
+        try storage.checkProcess()
         try storage.flush()
     }
 

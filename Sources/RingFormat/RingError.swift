@@ -25,8 +25,12 @@ public enum CorruptionReason: Sendable, Equatable {
     case badRecordLength(position: UInt64, length: UInt32)
     /// A record header's kind is neither message nor padding.
     case badRecordKind(position: UInt64, kind: UInt32)
-    /// A padding record that does not end exactly at the end of the data region.
+    /// A padding record that does not end exactly at the end of the data region,
+    /// is not followed by a committed message, or follows another padding record.
     case misplacedPadding(position: UInt64)
+    /// consumerPosition changed on every one of many reads in a row: a peer is
+    /// rewriting it faster than any honest producer or consumer moves it.
+    case positionsUnstable
 }
 
 /// Why a well-formed file cannot be used by this implementation (SPEC.md §14).
@@ -67,6 +71,9 @@ public enum RingError: Error, Sendable, Equatable {
     case busy(RingRole)
     /// A system call failed; `errno` is its error number.
     case system(operation: String, errno: Int32)
+    /// The handle was made in another process and inherited across fork()
+    /// (SPEC.md §11.3): open the ring again in this process.
+    case forked
 }
 
 extension RingError: CustomStringConvertible {
@@ -78,9 +85,12 @@ extension RingError: CustomStringConvertible {
         case let .corrupt(reason): return "corrupt ring file: \(reason)"
         case let .unsupportedVersion(reason):
             return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"
-        case let .busy(role): return "the \(role.rawValue) role is held by another handle"
+        case let .busy(role):
+            return role == .consumer
+                ? "the consumer role is held by another handle, or a view of this consumer is open"
+                : "the producer role is held by another handle, or a reservation of this producer is open"
         case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
-        case .full, .empty, .closed, .endOfStream: return staticDescription!.description
+        case .full, .empty, .closed, .endOfStream, .forked: return staticDescription!.description
         }
     }
 
@@ -92,6 +102,7 @@ extension RingError: CustomStringConvertible {
         case .empty: return "ring is empty"
         case .closed: return "handle is closed"
         case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
+        case .forked: return "this handle belongs to the process that opened it (it was inherited across fork): open the ring again"
         default: return nil
         }
     }

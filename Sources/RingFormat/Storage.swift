@@ -41,13 +41,21 @@ final class RingStorage: @unchecked Sendable {
     let producerTaken = ManagedAtomic<Bool>(false)
     let consumerTaken = ManagedAtomic<Bool>(false)
 
+    /// The fork generation of the process that opened the file (SPEC.md §11.3):
+    /// in a child of fork() every handle made from it fails with `forked`.
+    let forkGeneration: UInt32
+    /// Whether role locks on this file are classic POSIX locks (SPEC.md §11.2), not OFD locks.
+    let classicLocks: Int32
+
+    /// Snapshots that see consumerPosition change this many times in a row give
+    /// up with `corrupt(.positionsUnstable)` (SPEC.md §13).
+    static let snapshotAttempts = 10_000
+
     /// Takes ownership of `fd`: validates the header it holds and maps the file.
     init(path: String, fd: Int32) throws(RingError) {
         do throws(RingError) {
-            guard try SystemCalls.isRegularFile(fd) else {
-                throw RingError.corrupt(.truncated(fileSize: 0, expected: RingLayout.minHeaderSize))
-            }
-            let size = try SystemCalls.fileSize(fd)
+            // SPEC.md §13: a directory is SYSTEM(EISDIR), any other non-regular file SYSTEM(EINVAL).
+            let size = try SystemCalls.regularFileSize(fd)
             // Read the header once into private memory; validate that copy.
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: RingLayout.minHeaderSize, alignment: 8)
             defer { copy.deallocate() }
@@ -64,6 +72,8 @@ final class RingStorage: @unchecked Sendable {
         }
         self.path = path
         self.fd = fd
+        self.forkGeneration = ringsys_fork_generation()
+        self.classicLocks = ringsys_classic_locks()
         self.data = base + geometry.headerSize
         let base = self.base
         truncationWord = .allocate(capacity: 1)
@@ -100,25 +110,49 @@ final class RingStorage: @unchecked Sendable {
         SystemCalls.closeFile(fd)
     }
 
+    /// Throws `forked` in a process that inherited this file across fork().
+    @inline(__always)
+    func checkProcess() throws(RingError) {
+        if ringsys_fork_generation() != forkGeneration { throw .forked }
+    }
+
+    /// True in a process that inherited this file across fork().
+    var isInherited: Bool { ringsys_fork_generation() != forkGeneration }
+
+    /// Under overwrite-oldest: whether the producer moved consumerPosition away
+    /// from `start` since the record bytes read before this call were loaded.
+    @inline(__always)
+    func wasReclaimed(since start: UInt64) -> Bool {
+        // acquire fence: keeps the plain loads of record bytes before it ahead of the
+        // load below, as a seqlock reader must (SPEC.md §9.2); an acquire load alone
+        // would not on ARM64. Pairs with the producer's CAS in RingProducer.makeRoom.
+        atomicMemoryFence(ordering: .acquiring)
+        return consumerPosition.load(ordering: .relaxed) != start
+    }
+
     /// Takes `role` for this process: the in-process flag, then the file lock
     /// (SPEC.md §11). Released by `releaseRole`, or by the kernel at exit.
     func takeRole(_ role: RingRole) throws(RingError) {
+        try checkProcess()
         let flag = role == .producer ? producerTaken : consumerTaken
         guard flag.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw .busy(role)
         }
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
-        let rc = ringsys_lock_range(fd, Int64(offset), 1)
+        let rc = ringsys_lock_range(fd, Int64(offset), 1, classicLocks)
         if rc != 0 {
             flag.store(false, ordering: .releasing)
             throw rc == -EAGAIN ? .busy(role) : .system(operation: "fcntl(lock)", errno: -rc)
         }
     }
 
-    /// Gives back a role taken with `takeRole`.
+    /// Gives back a role taken with `takeRole`. In a process that inherited the
+    /// file across fork() the lock is left alone: it belongs to the open file
+    /// description, which the process that took the role still uses (SPEC.md §11.3).
     func releaseRole(_ role: RingRole) {
+        if isInherited { return }
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
-        _ = ringsys_unlock_range(fd, Int64(offset), 1)
+        _ = ringsys_unlock_range(fd, Int64(offset), 1, classicLocks)
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)
     }
 
@@ -162,6 +196,7 @@ final class RingStorage: @unchecked Sendable {
             }
             // Both sides are busy; let them run.
             attempt += 1
+            if attempt == Self.snapshotAttempts { throw .corrupt(.positionsUnstable) }
             if attempt % 64 == 0 { SystemCalls.yield() }
         }
     }

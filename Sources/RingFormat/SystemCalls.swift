@@ -29,24 +29,30 @@ package enum SystemCalls {
         }
     }
 
-    /// close(2); errors are ignored (the descriptor is gone either way on Linux).
+    /// close(2), through ringsys_close: with classic POSIX locks the close waits
+    /// until this process holds no role lock on the file (SPEC.md §11.2). Errors
+    /// are ignored (the descriptor is gone either way on Linux).
     static func closeFile(_ fd: Int32) {
-        _ = close(fd)
+        ringsys_close(fd)
     }
 
     /// The size of the open file, from fstat(2).
     static func fileSize(_ fd: Int32) throws(RingError) -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw failure("fstat") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw failure("open", EISDIR) }
         return Int(st.st_size)
     }
 
-    /// Whether `fd` names a regular file.
-    static func isRegularFile(_ fd: Int32) throws(RingError) -> Bool {
+    /// The size of the open file, which must be a regular file: a directory is
+    /// `system(EISDIR)`, any other kind `system(EINVAL)` (SPEC.md §13).
+    static func regularFileSize(_ fd: Int32) throws(RingError) -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw failure("fstat") }
-        return (st.st_mode & S_IFMT) == S_IFREG
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return Int(st.st_size)
+        case S_IFDIR: throw failure("open", EISDIR)
+        default: throw failure("open: not a regular file", EINVAL)
+        }
     }
 
     /// ftruncate(2), retried on EINTR.

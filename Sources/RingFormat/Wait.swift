@@ -52,6 +52,10 @@ enum WaitWord {
     /// the futex, so neither side makes system calls while data flows.
     static let spinNanoseconds: UInt64 = 50_000
 
+    /// The longest single sleep (SPEC.md §10): a waiter re-checks at least this
+    /// often, so no value a peer writes into the wait words makes a wait endless.
+    static let sliceNanoseconds: Int64 = 100_000_000
+
     /// Waits until `ready()` is true or the deadline passes; returns whether it became ready.
     ///
     /// `ready` must read the other side's position with sequentially consistent
@@ -94,10 +98,11 @@ enum WaitWord {
                 channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
                 return false
             }
-            let rc = ringsys_futex_wait(channel.address, seen, remaining)
+            let slice = remaining < 0 ? sliceNanoseconds : min(remaining, sliceNanoseconds)
+            let rc = ringsys_futex_wait(channel.address, seen, slice)
             if rc == -ENOSYS {
                 // Portable fallback: poll with a growing sleep, at most 1 ms.
-                let nap = remaining < 0 ? backoff : min(backoff, UInt64(remaining))
+                let nap = min(backoff, UInt64(slice))
                 SystemCalls.sleep(nanoseconds: nap)
                 backoff = min(backoff * 2, 1_000_000)
             }

@@ -1,7 +1,7 @@
 // GoldenVector.swift - the golden vectors of interop/vectors: a tiny language of
 // ring operations (.ops), run to make a ring file (.ring), and the expected
 // state and unread messages of a ring (.expect). C and Python have their own
-// interpreters of the same language (interop/README.md); all must agree byte
+// interpreters of the same language (SPEC.md §16.5); all must agree byte
 // for byte.
 
 #if canImport(Glibc)
@@ -43,7 +43,7 @@ public enum GoldenVector {
         bytes.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
     }
 
-    /// Runs a vector's operations (interop/README.md, "Golden vectors") to make `output`.
+    /// Runs a vector's operations (SPEC.md §16.5) to make `output`.
     public static func run(opsPath: String, output: String) throws {
         var ring: Ring?
         var producer: RingProducer?

@@ -34,6 +34,7 @@ struct BadInput: Sendable, CustomStringConvertible {
         case .corrupt?: return "CORRUPT"
         case .unsupportedVersion?: return "UNSUPPORTED_VERSION"
         case .busy?: return "BUSY"
+        case .forked?: return "FORKED"
         case let .system(_, code)?:
             switch code {
             case ENOENT: return "SYSTEM:ENOENT"

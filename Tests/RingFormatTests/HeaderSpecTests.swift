@@ -1,18 +1,24 @@
-// HeaderSpecTests.swift - the public C header agrees with SPEC.md and with
-// Layout.swift: every constant, every field offset and size, every error code.
+// HeaderSpecTests.swift - the public C headers agree with SPEC.md and with
+// Layout.swift: every constant, every field offset and size (ringformat_layout.h),
+// every error code (ringformat.h).
 
 import Foundation
 import Testing
 import RingFormat
 
-/// `#define RING_NAME value` and `RING_ERR_X = -n` lines of ringformat.h.
+/// `#define RING_NAME value` and `RING_ERR_X = -n` lines of a header in Sources/CRingABI/include.
 struct CHeader {
     var defines: [String: UInt64] = [:]
     var enumValues: [String: Int] = [:]
+    var includes: [String] = []
 
-    static var path: String {
+    static func path(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Sources/CRingABI/include/ringformat.h").path
+            .deletingLastPathComponent().appendingPathComponent("Sources/CRingABI/include/" + name).path
+    }
+
+    init(file name: String) throws {
+        self.init(text: try String(contentsOfFile: CHeader.path(name), encoding: .utf8))
     }
 
     init(text: String) {
@@ -23,6 +29,8 @@ struct CHeader {
                 while v.hasSuffix("U") || v.hasSuffix("L") { v.removeLast() }
                 let value = v.hasPrefix("0x") ? UInt64(v.dropFirst(2), radix: 16) : UInt64(v)
                 if let value { defines[String(words[1].dropFirst(5))] = value }
+            } else if words.count >= 2, words[0] == "#include" {
+                includes.append(words[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"<>")))
             } else if words.count >= 3, words[0].hasPrefix("RING_"), words[1] == "=" {
                 let v = words[2].trimmingCharacters(in: CharacterSet(charactersIn: ","))
                 if let value = Int(v) { enumValues[words[0]] = value }
@@ -41,26 +49,43 @@ func upperSnake(_ name: String) -> String {
     return out
 }
 
-@Suite("ringformat.h agrees with SPEC.md and Layout.swift")
+@Suite("ringformat_layout.h and ringformat.h agree with SPEC.md and Layout.swift")
 struct HeaderSpecTests {
+    /// ringformat.h: the API (error codes), which includes the layout header.
     let header: CHeader
+    /// ringformat_layout.h: the format's constants and field offsets.
+    let layout: CHeader
 
     init() throws {
-        header = CHeader(text: try String(contentsOfFile: CHeader.path, encoding: .utf8))
+        header = try CHeader(file: "ringformat.h")
+        layout = try CHeader(file: "ringformat_layout.h")
     }
 
     @Test func constants() {
         for (name, value) in RingLayout.specConstants {
-            #expect(header.defines[name] == value, "RING_\(name): header \(String(describing: header.defines[name])), Swift \(value)")
+            #expect(layout.defines[name] == value, "RING_\(name): header \(String(describing: layout.defines[name])), Swift \(value)")
         }
     }
 
     @Test func fieldOffsetsAndSizes() {
         for (name, f) in RingLayout.Header.allFields + RingLayout.Record.allFields {
             let key = upperSnake(name)
-            #expect(header.defines["OFFSET_" + key] == UInt64(f.offset), "RING_OFFSET_\(key)")
-            #expect(header.defines["SIZE_" + key] == UInt64(f.size), "RING_SIZE_\(key)")
+            #expect(layout.defines["OFFSET_" + key] == UInt64(f.offset), "RING_OFFSET_\(key)")
+            #expect(layout.defines["SIZE_" + key] == UInt64(f.size), "RING_SIZE_\(key)")
         }
+    }
+
+    /// The layout lives in one header: it defines nothing else, and ringformat.h
+    /// includes it and defines none of it again.
+    @Test func layoutIsOnlyInTheLayoutHeader() {
+        var expected = Set(RingLayout.specConstants.map(\.name))
+        for (name, _) in RingLayout.Header.allFields + RingLayout.Record.allFields {
+            expected.insert("OFFSET_" + upperSnake(name))
+            expected.insert("SIZE_" + upperSnake(name))
+        }
+        #expect(Set(layout.defines.keys) == expected, "ringformat_layout.h: extra \(Set(layout.defines.keys).subtracting(expected)), missing \(expected.subtracting(layout.defines.keys))")
+        #expect(header.includes.contains("ringformat_layout.h"))
+        #expect(Set(header.defines.keys).isDisjoint(with: expected), "ringformat.h redefines \(Set(header.defines.keys).intersection(expected))")
     }
 
     @Test func errorCodesMatchSpecTable() throws {
@@ -75,7 +100,7 @@ struct HeaderSpecTests {
             let name = String(c[..<open]).trimmingCharacters(in: .whitespaces)
             if let code = Int(c[c.index(after: open)..<close]) { fromSpec[name] = code }
         }
-        #expect(fromSpec.count == 13, "SPEC.md §15 lists \(fromSpec.count) codes")
+        #expect(fromSpec.count == 14, "SPEC.md §15 lists \(fromSpec.count) codes")
         for (name, code) in fromSpec {
             #expect(header.enumValues[name] == code, "\(name): header \(String(describing: header.enumValues[name])), SPEC.md \(code)")
         }

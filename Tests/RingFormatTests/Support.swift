@@ -1,6 +1,7 @@
 // Support.swift - temporary ring paths, raw file surgery, and running ringctl.
 
 import Foundation
+import Atomics
 import RingFormat
 #if canImport(Glibc)
 import Glibc
@@ -136,4 +137,50 @@ final class Worker<T: Sendable>: @unchecked Sendable {
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - start
     return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+/// A MAP_SHARED mapping of a whole ring file, made without the library: a peer
+/// that writes into the shared words and records behind the library's back.
+final class SharedMapping: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let length: Int
+
+    init(_ path: String) {
+        let fd = open(path, O_RDWR)
+        precondition(fd >= 0)
+        defer { close(fd) }
+        length = RawFile.size(path)
+        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+        precondition(p != MAP_FAILED && p != nil)
+        base = p!
+    }
+
+    deinit { munmap(base, length) }
+
+    /// Stores `value` (little-endian) into a header field, atomically for aligned 4/8-byte fields.
+    func store<T: FixedWidthInteger>(_ field: FieldLayout, _ value: T) {
+        precondition(MemoryLayout<T>.size == field.size)
+        let p = (base + field.offset).assumingMemoryBound(to: T.self)
+        atomicStore(p, value.littleEndian)
+    }
+
+    /// Loads a header field.
+    func load<T: FixedWidthInteger>(_ field: FieldLayout, as: T.Type) -> T {
+        T(littleEndian: (base + field.offset).assumingMemoryBound(to: T.self).pointee)
+    }
+}
+
+/// A store no compiler splits or drops: through an atomic of the field's width.
+@inline(__always)
+func atomicStore<T: FixedWidthInteger>(_ p: UnsafeMutablePointer<T>, _ v: T) {
+    switch MemoryLayout<T>.size {
+    case 8:
+        UInt64.AtomicRepresentation.atomicStore(UInt64(truncatingIfNeeded: v),
+            at: UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt64.AtomicRepresentation.self), ordering: .sequentiallyConsistent)
+    case 4:
+        UInt32.AtomicRepresentation.atomicStore(UInt32(truncatingIfNeeded: v),
+            at: UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.AtomicRepresentation.self), ordering: .sequentiallyConsistent)
+    default:
+        p.pointee = v
+    }
 }

@@ -15,7 +15,7 @@ NAMES = sorted(p.stem for p in VECTORS.glob("*.ops"))
 
 
 def run_ops(ops: pathlib.Path, out: pathlib.Path) -> None:
-    """The .ops language of interop/README.md, through ringpy."""
+    """The .ops language of SPEC.md §16.5, through ringpy."""
     ring = None
     for number, raw in enumerate(ops.read_text().splitlines(), 1):
         line = raw.strip()

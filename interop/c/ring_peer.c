@@ -47,7 +47,7 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- golden vectors (interop/README.md) ---- */
+/* ---- golden vectors (SPEC.md §16.5) ---- */
 
 static int hexval(int c) { return c <= '9' ? c - '0' : (c | 32) - 'a' + 10; }
 

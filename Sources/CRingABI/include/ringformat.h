@@ -30,6 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The format's constants and field offsets (SPEC.md §1.3, §3, §6.1): RING_MAGIC, RING_OFFSET_*, ... */
+#include "ringformat_layout.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,75 +42,6 @@ extern "C" {
 
 /** Version of this C ABI. Incremented when a function's signature or meaning changes. */
 #define RING_ABI_VERSION 1
-
-/* ------------------------------------------------------------------------ */
-/* Layout constants (SPEC.md; checked against SPEC.md and the Swift core).  */
-
-#define RING_MAGIC                   0x00544D46474E4952ULL /* "RINGFMT\0" read as u64 LE */
-#define RING_VERSION_MAJOR           1
-#define RING_VERSION_MINOR           0
-#define RING_DEFAULT_HEADER_SIZE     4096
-#define RING_MIN_HEADER_SIZE         4096
-#define RING_MAX_HEADER_SIZE         65536
-#define RING_CHECKSUM_COVERED_BYTES  124
-#define RING_LINE_SIZE               128
-#define RING_READER_TABLE_OFFSET     1024
-#define RING_WRITER_STATE_OPEN       0
-#define RING_WRITER_STATE_CLOSED     1
-#define RING_MIN_CAPACITY            4096
-#define RING_MAX_CAPACITY            1099511627776ULL /* 2^40 */
-#define RING_RECORD_ALIGNMENT        8
-#define RING_RECORD_HEADER_SIZE      8
-#define RING_RECORD_KIND_MESSAGE     1
-#define RING_RECORD_KIND_PADDING     2
-#define RING_MAX_MESSAGE_SIZE_LIMIT  0x7FFFFFF8
-#define RING_POLICY_REJECT_WHEN_FULL 0
-#define RING_POLICY_OVERWRITE_OLDEST 1
-#define RING_PRODUCER_LOCK_OFFSET    128
-#define RING_CONSUMER_LOCK_OFFSET    256
-
-/* Header fields: offset and size in bytes (SPEC.md §3). */
-#define RING_OFFSET_MAGIC             0
-#define RING_SIZE_MAGIC               8
-#define RING_OFFSET_VERSION_MAJOR     8
-#define RING_SIZE_VERSION_MAJOR       2
-#define RING_OFFSET_VERSION_MINOR     10
-#define RING_SIZE_VERSION_MINOR       2
-#define RING_OFFSET_HEADER_SIZE       12
-#define RING_SIZE_HEADER_SIZE         4
-#define RING_OFFSET_CAPACITY          16
-#define RING_SIZE_CAPACITY            8
-#define RING_OFFSET_POLICY            24
-#define RING_SIZE_POLICY              4
-#define RING_OFFSET_INCOMPAT_FLAGS    28
-#define RING_SIZE_INCOMPAT_FLAGS      4
-#define RING_OFFSET_COMPAT_FLAGS      32
-#define RING_SIZE_COMPAT_FLAGS        4
-#define RING_OFFSET_HEADER_CHECKSUM   124
-#define RING_SIZE_HEADER_CHECKSUM     4
-#define RING_OFFSET_PRODUCER_POSITION 128
-#define RING_SIZE_PRODUCER_POSITION   8
-#define RING_OFFSET_CLAIM_POSITION    136
-#define RING_SIZE_CLAIM_POSITION      8
-#define RING_OFFSET_DROPPED_COUNT     144
-#define RING_SIZE_DROPPED_COUNT       8
-#define RING_OFFSET_WRITER_STATE      152
-#define RING_SIZE_WRITER_STATE        4
-#define RING_OFFSET_CONSUMER_POSITION 256
-#define RING_SIZE_CONSUMER_POSITION   8
-#define RING_OFFSET_DATA_SIGNAL       384
-#define RING_SIZE_DATA_SIGNAL         4
-#define RING_OFFSET_READER_WAITERS    388
-#define RING_SIZE_READER_WAITERS      4
-#define RING_OFFSET_SPACE_SIGNAL      392
-#define RING_SIZE_SPACE_SIGNAL        4
-#define RING_OFFSET_WRITER_WAITERS    396
-#define RING_SIZE_WRITER_WAITERS      4
-/* Record header fields (SPEC.md §6.1). */
-#define RING_OFFSET_LENGTH            0
-#define RING_SIZE_LENGTH              4
-#define RING_OFFSET_KIND              4
-#define RING_SIZE_KIND                4
 
 /* ------------------------------------------------------------------------ */
 /* Errors (SPEC.md §15): the same names as Swift's RingError and ringpy's.  */
@@ -125,7 +59,8 @@ typedef enum ring_error {
     RING_ERR_SYSTEM              = -9,  /**< A system call failed: see ring_last_errno(). */
     RING_ERR_BUFFER_TOO_SMALL    = -10, /**< The caller's buffer is too small; the needed size is reported. */
     RING_ERR_INVALID_ARGUMENT    = -11, /**< A NULL pointer or an argument out of range. */
-    RING_ERR_OVERWRITTEN         = -12  /**< Overwrite-oldest: a peeked record was reclaimed while held. */
+    RING_ERR_OVERWRITTEN         = -12, /**< Overwrite-oldest: a peeked record was reclaimed while held. */
+    RING_ERR_FORKED              = -13  /**< The handle belongs to the process that opened it (inherited across fork). */
 } ring_error_t;
 
 /** What a full ring does (SPEC.md §9). */
@@ -220,6 +155,24 @@ int ring_open(const char *path, ring_t **out);
 
 /** Fills *info with a snapshot of the ring (walks the unread records). Errors: CLOSED, CORRUPT. */
 int ring_info(ring_t *ring, ring_info_t *info);
+
+/** The immutable fields of a ring, validated when it was opened (ring_geometry). */
+typedef struct ring_geometry {
+    uint64_t capacity;          /**< Bytes in the data region (a power of two). */
+    uint64_t max_message_size;  /**< Largest message accepted. */
+    uint32_t policy;            /**< ring_policy_t. */
+    uint32_t header_size;       /**< Offset of the data region in the file. */
+    uint16_t version_major;     /**< Format version of the file. */
+    uint16_t version_minor;
+    uint32_t reserved;          /**< 0. */
+} ring_geometry_t;
+
+/**
+ * Fills *geometry with the ring's immutable fields, as validated at open: reads
+ * nothing from the shared mapping, walks no record, judges no writerState (SPEC.md
+ * §13: what opening validates). Errors: INVALID_ARGUMENT, CLOSED, FORKED.
+ */
+int ring_geometry(ring_t *ring, ring_geometry_t *geometry);
 
 /** msync: the mapping's dirty pages reach the file. Errors: CLOSED, SYSTEM. */
 int ring_flush(ring_t *ring);

@@ -52,15 +52,42 @@ int ringsys_futex_wake_all(uint32_t *word);
 
 /**
  * Takes a non-blocking exclusive lock on bytes [offset, offset+length) of fd.
- * Linux: an open-file-description lock (F_OFD_SETLK), owned by this open file,
+ * `classic` chooses the kind (ringsys_classic_locks() when the file was opened;
+ * unlock with the same). Linux: an open-file-description lock (F_OFD_SETLK), owned by this open file,
  * released by the kernel when the last descriptor of it closes or the process
- * dies. Elsewhere: a classic POSIX record lock (F_SETLK).
+ * dies. Elsewhere: a classic POSIX record lock (F_SETLK), with a process-wide
+ * table that refuses a second lock of the same bytes through another open of the
+ * same file in this process (-EAGAIN), as an OFD lock would.
  * Returns 0, -EAGAIN when another owner holds it, or another -errno.
  */
-int ringsys_lock_range(int fd, int64_t offset, int64_t length);
+int ringsys_lock_range(int fd, int64_t offset, int64_t length, int classic);
 
 /** Releases a lock taken by ringsys_lock_range. */
-int ringsys_unlock_range(int fd, int64_t offset, int64_t length);
+int ringsys_unlock_range(int fd, int64_t offset, int64_t length, int classic);
+
+/**
+ * Closes a ring file's descriptor. With classic POSIX locks, closing any descriptor
+ * of a file drops every lock the process holds on it, so while this process holds a
+ * role lock on the file's inode the close waits until the last one is released.
+ */
+void ringsys_close(int fd);
+
+/** 1 when ring files opened now should use classic POSIX locks (no OFD locks here, or a test asked). */
+int ringsys_classic_locks(void);
+
+/** Tests only: files opened from now on use classic POSIX locks (the non-OFD path of SPEC.md §11.2). */
+void ringsys_use_classic_locks(int on);
+
+/** Incremented in the child of every fork(); see ringsys_fork_generation. */
+extern uint32_t ringsys_fork_generation_value;
+
+/**
+ * A number that changes in the child of every fork(): a handle that remembers the
+ * value it was made under can tell that it was inherited (SPEC.md §11.3).
+ */
+static inline uint32_t ringsys_fork_generation(void) {
+    return __atomic_load_n(&ringsys_fork_generation_value, __ATOMIC_RELAXED);
+}
 
 /**
  * Reserves the disk blocks of [0, length) so that later stores through a

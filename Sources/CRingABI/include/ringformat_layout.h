@@ -1,0 +1,86 @@
+/*
+ * ringformat_layout.h - the wire format of RingFormat 1.0 as C constants:
+ * every constant of SPEC.md §1.3 and the offset and size of every header
+ * field (SPEC.md §3) and record-header field (SPEC.md §6.1), under the names
+ * SPEC.md uses (RING_ + UPPER_SNAKE of the name). Only macros: no types, no
+ * functions, no includes; usable from C, C++ and any FFI generator.
+ *
+ * ringformat.h (the API) includes this header. A program that only reads or
+ * writes ring files byte by byte may include it alone.
+ *
+ * Checked against SPEC.md and the Swift core by Tests/RingFormatTests/
+ * HeaderSpecTests.swift, and against Tests/python/ringtools.py by
+ * Tests/python/test_layout_header.py.
+ */
+#ifndef RINGFORMAT_LAYOUT_H
+#define RINGFORMAT_LAYOUT_H
+
+/* Constants (SPEC.md §1.3). */
+#define RING_MAGIC                   0x00544D46474E4952ULL /* "RINGFMT\0" read as u64 LE */
+#define RING_VERSION_MAJOR           1
+#define RING_VERSION_MINOR           0
+#define RING_DEFAULT_HEADER_SIZE     4096
+#define RING_MIN_HEADER_SIZE         4096
+#define RING_MAX_HEADER_SIZE         65536
+#define RING_CHECKSUM_COVERED_BYTES  124
+#define RING_LINE_SIZE               128
+#define RING_READER_TABLE_OFFSET     1024
+#define RING_WRITER_STATE_OPEN       0
+#define RING_WRITER_STATE_CLOSED     1
+#define RING_MIN_CAPACITY            4096
+#define RING_MAX_CAPACITY            1099511627776ULL /* 2^40 */
+#define RING_RECORD_ALIGNMENT        8
+#define RING_RECORD_HEADER_SIZE      8
+#define RING_RECORD_KIND_MESSAGE     1
+#define RING_RECORD_KIND_PADDING     2
+#define RING_MAX_MESSAGE_SIZE_LIMIT  0x7FFFFFF8
+#define RING_POLICY_REJECT_WHEN_FULL 0
+#define RING_POLICY_OVERWRITE_OLDEST 1
+#define RING_PRODUCER_LOCK_OFFSET    128
+#define RING_CONSUMER_LOCK_OFFSET    256
+
+/* Header fields: offset and size in bytes (SPEC.md §3). */
+#define RING_OFFSET_MAGIC             0
+#define RING_SIZE_MAGIC               8
+#define RING_OFFSET_VERSION_MAJOR     8
+#define RING_SIZE_VERSION_MAJOR       2
+#define RING_OFFSET_VERSION_MINOR     10
+#define RING_SIZE_VERSION_MINOR       2
+#define RING_OFFSET_HEADER_SIZE       12
+#define RING_SIZE_HEADER_SIZE         4
+#define RING_OFFSET_CAPACITY          16
+#define RING_SIZE_CAPACITY            8
+#define RING_OFFSET_POLICY            24
+#define RING_SIZE_POLICY              4
+#define RING_OFFSET_INCOMPAT_FLAGS    28
+#define RING_SIZE_INCOMPAT_FLAGS      4
+#define RING_OFFSET_COMPAT_FLAGS      32
+#define RING_SIZE_COMPAT_FLAGS        4
+#define RING_OFFSET_HEADER_CHECKSUM   124
+#define RING_SIZE_HEADER_CHECKSUM     4
+#define RING_OFFSET_PRODUCER_POSITION 128
+#define RING_SIZE_PRODUCER_POSITION   8
+#define RING_OFFSET_CLAIM_POSITION    136
+#define RING_SIZE_CLAIM_POSITION      8
+#define RING_OFFSET_DROPPED_COUNT     144
+#define RING_SIZE_DROPPED_COUNT       8
+#define RING_OFFSET_WRITER_STATE      152
+#define RING_SIZE_WRITER_STATE        4
+#define RING_OFFSET_CONSUMER_POSITION 256
+#define RING_SIZE_CONSUMER_POSITION   8
+#define RING_OFFSET_DATA_SIGNAL       384
+#define RING_SIZE_DATA_SIGNAL         4
+#define RING_OFFSET_READER_WAITERS    388
+#define RING_SIZE_READER_WAITERS      4
+#define RING_OFFSET_SPACE_SIGNAL      392
+#define RING_SIZE_SPACE_SIGNAL        4
+#define RING_OFFSET_WRITER_WAITERS    396
+#define RING_SIZE_WRITER_WAITERS      4
+
+/* Record header fields (SPEC.md §6.1). */
+#define RING_OFFSET_LENGTH            0
+#define RING_SIZE_LENGTH              4
+#define RING_OFFSET_KIND              4
+#define RING_SIZE_KIND                4
+
+#endif /* RINGFORMAT_LAYOUT_H */
