@@ -80,40 +80,37 @@ public final class Ring {
         // file (a crash leaves nothing behind), else under a temporary name.
         let nameless = ringsys_open_tmpfile(directory, mode)
         if nameless >= 0 && !replaceExisting {
-            do throws(RingError) {
-                try Ring.build(nameless, image: image, fileSize: fileSize)
-            } catch {
-                SystemCalls.closeFile(nameless)
-                throw error
-            }
+            let fd = FileDescriptor(rawValue: nameless)
+            try fd.closeOnError { () throws(RingError) in try Ring.build(fd, image: image, fileSize: fileSize) }
             let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
             if rc == 0 {
                 Ring.syncDirectory(directory)
-                return try Ring(storage: try RingStorage(path: path, fd: nameless))
+                return try Ring(storage: try RingStorage(path: path, fd: fd))
             }
-            SystemCalls.closeFile(nameless)
+            fd.close()
             if rc == -EEXIST { throw .system(operation: "link", errno: EEXIST) }
             // Linking failed for another reason (no /proc, say): use a temporary name.
         } else if nameless >= 0 {
-            SystemCalls.closeFile(nameless)
+            FileDescriptor(rawValue: nameless).close()
         } else if nameless != -EOPNOTSUPP {
             throw .system(operation: "open(O_TMPFILE)", errno: -nameless)
         }
 
         let temporary = "\(path).tmp-\(SystemCalls.processID)-\(Ring.nextTemporaryNumber())"
-        let fd = try SystemCalls.openFile(temporary, flags: O_RDWR | O_CREAT | O_EXCL, mode: mode)
-        do throws(RingError) {
-            try Ring.build(fd, image: image, fileSize: fileSize)
-            if replaceExisting {
-                try SystemCalls.renameFile(temporary, path)
-            } else {
-                defer { SystemCalls.unlinkFile(temporary) }
-                try SystemCalls.linkFile(temporary, path)
+        let fd = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_EXCL, mode: mode)
+        try fd.closeOnError { () throws(RingError) in
+            do throws(RingError) {
+                try Ring.build(fd, image: image, fileSize: fileSize)
+                if replaceExisting {
+                    try SystemCalls.renameFile(temporary, path)
+                } else {
+                    defer { SystemCalls.unlinkFile(temporary) }
+                    try SystemCalls.linkFile(temporary, path)
+                }
+            } catch {
+                SystemCalls.unlinkFile(temporary)
+                throw error
             }
-        } catch {
-            SystemCalls.unlinkFile(temporary)
-            SystemCalls.closeFile(fd)
-            throw error
         }
         Ring.syncDirectory(directory)
         // Validate what we made through the same path every reader takes.
@@ -121,28 +118,27 @@ public final class Ring {
     }
 
     /// Sizes the file, reserves its blocks, writes the header and syncs it.
-    static func build(_ fd: Int32, image: [UInt8], fileSize: Int) throws(RingError) {
-        try SystemCalls.truncate(fd, to: fileSize)
-        let rc = ringsys_reserve(fd, Int64(fileSize))
+    static func build(_ fd: FileDescriptor, image: [UInt8], fileSize: Int) throws(RingError) {
+        try fd.resize(to: fileSize)
+        let rc = ringsys_reserve(fd.rawValue, Int64(fileSize))
         if rc != 0 && rc != -EOPNOTSUPP { throw .system(operation: "posix_fallocate", errno: -rc) }
         let written: Result<Void, RingError> = image.withUnsafeBytes { raw in
-            do throws(RingError) { return .success(try SystemCalls.writeFully(fd, raw, at: 0)) } catch { return .failure(error) }
+            do throws(RingError) { return .success(try fd.write(raw, at: 0)) } catch { return .failure(error) }
         }
         try written.get()
-        try SystemCalls.sync(fd)
+        try fd.sync()
     }
 
     /// fsync of a directory, so a new name in it survives a machine crash (best effort).
     static func syncDirectory(_ directory: String) {
-        guard let fd = try? SystemCalls.openFile(directory, flags: O_RDONLY | O_DIRECTORY) else { return }
-        try? SystemCalls.sync(fd)
-        SystemCalls.closeFile(fd)
+        guard let fd = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY) else { return }
+        try? fd.closeAfter { () throws(RingError) in try fd.sync() }
     }
 
     /// Opens an existing ring file, validating its header (SPEC.md §13).
     /// - Throws: `system` (errno ENOENT, EACCES, EISDIR, …), `corrupt`, `unsupportedVersion`.
     public static func open(at path: String) throws(RingError) -> Ring {
-        let fd = try SystemCalls.openFile(path, flags: O_RDWR)
+        let fd = try FileDescriptor.open(path, O_RDWR)
         return try Ring(storage: try RingStorage(path: path, fd: fd))
     }
 

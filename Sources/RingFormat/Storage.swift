@@ -13,7 +13,7 @@ import CRingSys
 
 final class RingStorage: @unchecked Sendable {
     let path: String
-    let fd: Int32
+    let fd: FileDescriptor
     let base: UnsafeMutableRawPointer
     let geometry: RingGeometry
     /// First byte of the data region (base + headerSize).
@@ -52,22 +52,22 @@ final class RingStorage: @unchecked Sendable {
     static let snapshotAttempts = 10_000
 
     /// Takes ownership of `fd`: validates the header it holds and maps the file.
-    init(path: String, fd: Int32) throws(RingError) {
+    init(path: String, fd: FileDescriptor) throws(RingError) {
         do throws(RingError) {
             // SPEC.md §13: a directory is SYSTEM(EISDIR), any other non-regular file SYSTEM(EINVAL).
-            let size = try SystemCalls.regularFileSize(fd)
+            let size = try fd.regularFileSize()
             // Read the header once into private memory; validate that copy.
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: RingLayout.minHeaderSize, alignment: 8)
             defer { copy.deallocate() }
-            let got = try SystemCalls.readFully(fd, into: copy, at: 0)
+            let got = try fd.read(into: copy, at: 0)
             if got < RingLayout.minHeaderSize {
                 throw RingError.corrupt(.truncated(fileSize: size, expected: RingLayout.minHeaderSize))
             }
             let geometry = try Header.validate(UnsafeRawBufferPointer(copy), fileSize: size)
             self.geometry = geometry
-            self.base = try SystemCalls.mapShared(fd, length: geometry.fileSize)
+            self.base = try fd.mapShared(length: geometry.fileSize)
         } catch {
-            SystemCalls.closeFile(fd)
+            fd.close()
             throw error
         }
         self.path = path
@@ -107,7 +107,7 @@ final class RingStorage: @unchecked Sendable {
         SystemCalls.unmap(base, length: geometry.fileSize)
         truncationWord.deinitialize(count: 1)
         truncationWord.deallocate()
-        SystemCalls.closeFile(fd)
+        fd.close()
     }
 
     /// Throws `forked` in a process that inherited this file across fork().
@@ -139,7 +139,7 @@ final class RingStorage: @unchecked Sendable {
             throw .busy(role)
         }
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
-        let rc = ringsys_lock_range(fd, Int64(offset), 1, classicLocks)
+        let rc = ringsys_lock_range(fd.rawValue, Int64(offset), 1, classicLocks)
         if rc != 0 {
             flag.store(false, ordering: .releasing)
             throw rc == -EAGAIN ? .busy(role) : .system(operation: "fcntl(lock)", errno: -rc)
@@ -152,7 +152,7 @@ final class RingStorage: @unchecked Sendable {
     func releaseRole(_ role: RingRole) {
         if isInherited { return }
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
-        _ = ringsys_unlock_range(fd, Int64(offset), 1, classicLocks)
+        _ = ringsys_unlock_range(fd.rawValue, Int64(offset), 1, classicLocks)
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)
     }
 
@@ -164,7 +164,7 @@ final class RingStorage: @unchecked Sendable {
 
     /// The error for a file shrunk under the mapping, with its current size.
     func truncatedError() -> RingError {
-        let size = (try? SystemCalls.fileSize(fd)) ?? 0
+        let size = (try? fd.size()) ?? 0
         return .corrupt(.truncated(fileSize: size, expected: geometry.fileSize))
     }
 

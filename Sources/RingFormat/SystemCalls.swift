@@ -1,6 +1,8 @@
-// SystemCalls.swift - the raw system calls of the core, in one place. Each
-// wrapper retries on EINTR where that is meaningful and turns a failure into
-// RingError.system(operation:errno:).
+// SystemCalls.swift - the raw system calls of the core, in one place, after
+// swift-system: a descriptor is a `FileDescriptor`, not a bare integer; every
+// call that reports failure as -1 and errno goes through one funnel,
+// `valueOrErrno(retryOnInterrupt:)`, which has the one EINTR policy; cleanup
+// is `closeAfter`, not a close on every error path.
 
 #if canImport(Glibc)
 import Glibc
@@ -11,65 +13,88 @@ import Darwin
 #endif
 import CRingSys
 
-/// Thin wrappers over the system calls RingFormat makes.
-package enum SystemCalls {
-    /// The calling thread's errno.
-    static var lastErrno: Int32 { errno }
+/// Runs `call`, a system call that returns -1 and sets errno on failure, and
+/// returns its value or throws `system(operation:errno:)`. With
+/// `retryOnInterrupt` (the default) a call that failed with EINTR is made again.
+@inline(__always)
+func valueOrErrno<T: FixedWidthInteger>(
+    _ operation: String, retryOnInterrupt: Bool = true, _ call: () -> T
+) throws(RingError) -> T {
+    while true {
+        let value = call()
+        if value != -1 { return value }
+        let code = errno
+        if retryOnInterrupt && code == EINTR { continue }
+        throw .system(operation: operation, errno: code)
+    }
+}
 
-    static func failure(_ operation: String, _ code: Int32 = errno) -> RingError {
-        .system(operation: operation, errno: code)
+/// open(2) of `path` (a free function: inside FileDescriptor `open` names the method).
+private func openPath(_ path: String, _ flags: Int32, _ mode: UInt32) -> Int32 {
+    path.withCString { open($0, flags, mode_t(mode)) }
+}
+
+/// An open file descriptor of the core. Ring files are closed through
+/// ringsys_close (SPEC.md §11.2: with classic POSIX locks a close waits until this
+/// process holds no role lock on the file).
+struct FileDescriptor: Sendable, Equatable {
+    /// The descriptor number.
+    let rawValue: Int32
+
+    /// Opens `path`; O_CLOEXEC is always added. The corresponding C function is `open`.
+    static func open(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(RingError) -> FileDescriptor {
+        FileDescriptor(rawValue: try valueOrErrno("open") { openPath(path, flags | O_CLOEXEC, mode) })
     }
 
-    /// open(2) with O_CLOEXEC, retried on EINTR.
-    static func openFile(_ path: String, flags: Int32, mode: UInt32 = 0) throws(RingError) -> Int32 {
-        while true {
-            let fd = path.withCString { open($0, flags | O_CLOEXEC, mode_t(mode)) }
-            if fd >= 0 { return fd }
-            if errno != EINTR { throw failure("open") }
+    /// Closes the descriptor; errors are ignored (Linux frees the number even
+    /// when close reports EINTR, so it is never retried). See ringsys_close.
+    func close() {
+        ringsys_close(rawValue)
+    }
+
+    /// Runs `body`, then closes the descriptor if `body` threw; returns what it returned.
+    func closeOnError<R>(_ body: () throws(RingError) -> R) throws(RingError) -> R {
+        do { return try body() } catch { close(); throw error }
+    }
+
+    /// Runs `body`, then closes the descriptor whatever happened.
+    func closeAfter<R>(_ body: () throws(RingError) -> R) throws(RingError) -> R {
+        defer { close() }
+        return try body()
+    }
+
+    /// The size of the file, which must be a regular file: a directory is
+    /// `system(EISDIR)`, any other kind `system(EINVAL)` (SPEC.md §13). The
+    /// corresponding C function is `fstat`.
+    func regularFileSize() throws(RingError) -> Int {
+        var st = stat()
+        _ = try valueOrErrno("fstat") { fstat(rawValue, &st) }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return Int(st.st_size)
+        case S_IFDIR: throw .system(operation: "open", errno: EISDIR)
+        default: throw .system(operation: "open: not a regular file", errno: EINVAL)
         }
     }
 
-    /// close(2), through ringsys_close: with classic POSIX locks the close waits
-    /// until this process holds no role lock on the file (SPEC.md §11.2). Errors
-    /// are ignored (the descriptor is gone either way on Linux).
-    static func closeFile(_ fd: Int32) {
-        ringsys_close(fd)
-    }
-
-    /// The size of the open file, from fstat(2).
-    static func fileSize(_ fd: Int32) throws(RingError) -> Int {
+    /// The size of the file. The corresponding C function is `fstat`.
+    func size() throws(RingError) -> Int {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw failure("fstat") }
+        _ = try valueOrErrno("fstat") { fstat(rawValue, &st) }
         return Int(st.st_size)
     }
 
-    /// The size of the open file, which must be a regular file: a directory is
-    /// `system(EISDIR)`, any other kind `system(EINVAL)` (SPEC.md §13).
-    static func regularFileSize(_ fd: Int32) throws(RingError) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw failure("fstat") }
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: return Int(st.st_size)
-        case S_IFDIR: throw failure("open", EISDIR)
-        default: throw failure("open: not a regular file", EINVAL)
-        }
+    /// Sets the file's size. The corresponding C function is `ftruncate`.
+    func resize(to size: Int) throws(RingError) {
+        _ = try valueOrErrno("ftruncate") { ftruncate(rawValue, off_t(size)) }
     }
 
-    /// ftruncate(2), retried on EINTR.
-    static func truncate(_ fd: Int32, to size: Int) throws(RingError) {
-        while ftruncate(fd, off_t(size)) != 0 {
-            if errno != EINTR { throw failure("ftruncate") }
-        }
-    }
-
-    /// pread(2) of exactly `buffer.count` bytes, or fewer at end of file. Returns the count read.
-    static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(RingError) -> Int {
+    /// Reads `buffer.count` bytes at `offset`, or fewer at the end of the file;
+    /// returns how many. The corresponding C function is `pread`.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws(RingError) -> Int {
         var done = 0
         while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("pread")
+            let n = try valueOrErrno("pread") {
+                pread(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             }
             if n == 0 { break }
             done += n
@@ -77,33 +102,31 @@ package enum SystemCalls {
         return done
     }
 
-    /// pwrite(2) of all of `buffer`.
-    static func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: Int) throws(RingError) {
+    /// Writes all of `buffer` at `offset`. The corresponding C function is `pwrite`.
+    func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(RingError) {
         var done = 0
         while done < buffer.count {
-            let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw failure("pwrite")
+            done += try valueOrErrno("pwrite") {
+                pwrite(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
             }
-            done += n
         }
     }
 
-    /// fsync(2).
-    static func sync(_ fd: Int32) throws(RingError) {
-        while fsync(fd) != 0 {
-            if errno != EINTR { throw failure("fsync") }
-        }
+    /// Writes the file's data and metadata to the device. The corresponding C function is `fsync`.
+    func sync() throws(RingError) {
+        _ = try valueOrErrno("fsync") { fsync(rawValue) }
     }
 
-    /// A shared, read-write mapping of the first `length` bytes of `fd`.
-    static func mapShared(_ fd: Int32, length: Int) throws(RingError) -> UnsafeMutableRawPointer {
-        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
-        guard let p, p != MAP_FAILED else { throw failure("mmap") }
+    /// A shared, read-write mapping of the first `length` bytes. The corresponding C function is `mmap`.
+    func mapShared(length: Int) throws(RingError) -> UnsafeMutableRawPointer {
+        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, rawValue, 0)
+        guard let p, p != MAP_FAILED else { throw .system(operation: "mmap", errno: errno) }
         return p
     }
+}
 
+/// The system calls of the core that take no descriptor.
+package enum SystemCalls {
     /// munmap(2).
     static func unmap(_ base: UnsafeMutableRawPointer, length: Int) {
         _ = munmap(base, length)
@@ -111,19 +134,17 @@ package enum SystemCalls {
 
     /// msync(2) with MS_SYNC: the mapping's dirty pages reach the file.
     static func syncMapping(_ base: UnsafeMutableRawPointer, length: Int) throws(RingError) {
-        guard msync(base, length, MS_SYNC) == 0 else { throw failure("msync") }
+        _ = try valueOrErrno("msync") { msync(base, length, MS_SYNC) }
     }
 
     /// link(2): gives `from` the additional name `to`; fails with EEXIST if `to` exists.
     static func linkFile(_ from: String, _ to: String) throws(RingError) {
-        let rc = from.withCString { f in to.withCString { t in link(f, t) } }
-        guard rc == 0 else { throw failure("link") }
+        _ = try valueOrErrno("link") { from.withCString { f in to.withCString { t in link(f, t) } } }
     }
 
     /// rename(2): replaces `to` atomically.
     static func renameFile(_ from: String, _ to: String) throws(RingError) {
-        let rc = from.withCString { f in to.withCString { t in rename(f, t) } }
-        guard rc == 0 else { throw failure("rename") }
+        _ = try valueOrErrno("rename") { from.withCString { f in to.withCString { t in rename(f, t) } } }
     }
 
     /// unlink(2); errors are ignored.
@@ -144,7 +165,7 @@ package enum SystemCalls {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
-    /// Sleeps the calling thread for about `nanoseconds`.
+    /// Sleeps the calling thread for about `nanoseconds` (an interrupted sleep goes on).
     static func sleep(nanoseconds: UInt64) {
         var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         var left = timespec()
