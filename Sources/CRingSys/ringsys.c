@@ -3,6 +3,7 @@
 #include "ringsys.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -90,6 +91,29 @@ void ringsys_use_classic_locks(int on) {
 }
 
 int ringsys_classic_locks(void) { return __atomic_load_n(&classic_locks, __ATOMIC_RELAXED); }
+
+/* ------------------------------------------------------------------------ */
+/* Handle mutex (see ringsys.h)                                             */
+
+void ringsys_mutex_lock_slow(uint32_t *word) {
+    /* Mark the word contended (2) and sleep until an exchange finds it free.
+     * acquire: pairs with the release exchange in ringsys_mutex_unlock. */
+    while (__atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE) != 0) {
+#if defined(__linux__)
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+#else
+        sched_yield();
+#endif
+    }
+}
+
+void ringsys_mutex_wake(uint32_t *word) {
+#if defined(__linux__)
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
 
 static int fcntl_lock(int fd, int cmd, int64_t offset, int64_t length, short type) {
     struct flock fl;

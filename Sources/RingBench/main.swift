@@ -7,6 +7,8 @@
 //   ring-bench latency [--blocking] [--count N]              64 B ping-pong, one-way p50/p99/p99.9
 //   ring-bench wake [--count N] [--gap-us N]                 a reader asleep on the futex: write-to-read delay
 //   ring-bench pingpong [--count N]                          the floor: one cache line bounced between processes
+//   ring-bench calls --size N --count N [--phase write|both] one process: N writes, then N reads, one call each
+//                                                            (for instruction counts under callgrind)
 
 #if canImport(Glibc)
 import Glibc
@@ -340,6 +342,7 @@ func cmd_echo() throws {
 do {
     switch command {
     case "throughput": try cmd_throughput()
+    case "calls": try cmd_calls()
     case "consume": try cmd_consume()
     case "pipe": try cmd_pipe()
     case "memcpy": try cmd_memcpy()
@@ -372,6 +375,36 @@ extension String {
         while s.last == set { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// One process, no waiting: `count` single writes into a ring large enough for
+/// all of them, then (phase both) `count` single reads, each copied out. Run
+/// under callgrind with count 0 and N to get instructions per call.
+func cmd_calls() throws {
+    let size = arg("--size", 64), count = arg("--count", 100_000)
+    let both = !CommandLine.arguments.contains("write")
+    let path = "/dev/shm/ring-bench-calls-\(getpid())"
+    defer { unlink(path) }
+    let capacity = max(4096, (count + 1) * RingLayout.recordSize(payloadLength: size))
+    let ring = try Ring.create(at: path, capacity: capacity, replaceExisting: true)
+    let p = try ring.makeProducer()
+    let c = try ring.makeConsumer()
+    let message = [UInt8](repeating: 1, count: size)
+    var copy = [UInt8](repeating: 0, count: size)
+    let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+    defer { raw.deallocate() }
+    raw.copyMemory(from: UnsafeRawBufferPointer(start: message, count: size))
+    for _ in 0..<count { try p.write(UnsafeRawBufferPointer(raw)) }
+    var bytes = 0
+    if both {
+        for _ in 0..<count {
+            bytes += try c.withNextMessage { m in
+                copy.withUnsafeMutableBytes { $0.copyMemory(from: m) }
+                return m.count
+            }
+        }
+    }
+    print("{\"impl\": \"swift\", \"mode\": \"calls\", \"size\": \(size), \"count\": \(count), \"bytes\": \(bytes)}")
 }
 
 /// A batch visitor from a closure, for the benchmarks' reject-when-full rings

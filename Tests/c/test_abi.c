@@ -187,6 +187,23 @@ static void test_create_flags(void) {
     f_ring_free(b);
 }
 
+/* A NULL len is refused before anything is read: the message stays (it was consumed
+ * and then reported INVALID_ARGUMENT). */
+static void test_read_with_null_len_consumes_nothing(void) {
+    ring_t *r = make_ring("nulllen", 4096, RING_REJECT_WHEN_FULL);
+    ring_producer_t *p; ring_consumer_t *c;
+    OK(f_ring_producer_open(r, &p));
+    OK(f_ring_consumer_open(r, &c));
+    OK(f_ring_write(p, "kept", 4));
+    char buf[64];
+    size_t len = 0;
+    RC(f_ring_read(c, buf, sizeof buf, NULL), RING_ERR_INVALID_ARGUMENT);
+    RC(f_ring_read_timeout(c, buf, sizeof buf, NULL, 0), RING_ERR_INVALID_ARGUMENT);
+    OK(f_ring_read(c, buf, sizeof buf, &len));
+    CHECK(len == 4 && memcmp(buf, "kept", 4) == 0);
+    f_ring_producer_free(p); f_ring_consumer_free(c); f_ring_free(r);
+}
+
 static void test_write_and_read(void) {
     ring_t *r = make_ring("rw", 4096, RING_REJECT_WHEN_FULL);
     ring_producer_t *p, *p2 = NULL;
@@ -211,7 +228,7 @@ static void test_write_and_read(void) {
     CHECK(len == 5 && memcmp(buf, "hello", 5) == 0);
     OK(f_ring_read(c, buf, sizeof buf, &len));
     CHECK(len == 0);
-    RC(f_ring_read(c, buf, sizeof buf, NULL), RING_ERR_EMPTY);
+    RC(f_ring_read(c, buf, sizeof buf, NULL), RING_ERR_INVALID_ARGUMENT);
 
     /* Buffer too small: told the size, message kept. */
     OK(f_ring_write(p, "0123456789", 10));
@@ -674,6 +691,7 @@ int main(int argc, char **argv) {
         { "bad_arguments_and_files", test_bad_arguments_and_files },
         { "create_flags", test_create_flags },
         { "write_and_read", test_write_and_read },
+        { "read_with_null_len_consumes_nothing", test_read_with_null_len_consumes_nothing },
         { "batches", test_batches },
         { "consume_with_visitor", test_consume_with_visitor },
         { "zero_copy", test_zero_copy },

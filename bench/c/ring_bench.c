@@ -21,7 +21,7 @@
 #define FN(name) static __typeof__(name) *p_##name
 FN(ring_create); FN(ring_open); FN(ring_free); FN(ring_producer_open); FN(ring_write); FN(ring_write_timeout);
 FN(ring_write_batch); FN(ring_producer_close_writer); FN(ring_producer_free); FN(ring_consumer_open);
-FN(ring_read_batch); FN(ring_consumer_free); FN(ring_consume);
+FN(ring_read_batch); FN(ring_read); FN(ring_consumer_free); FN(ring_consume);
 
 static double now(void) {
     struct timespec ts;
@@ -96,6 +96,33 @@ static int latency(long rounds) {
     return 0;
 }
 
+/* One process, no waiting: count single writes into a ring large enough for all of
+ * them, then (unless write_only) count single reads into a buffer. Run under callgrind
+ * with count 0 and N to get instructions per call (ring_bench LIB calls SIZE COUNT [write]). */
+static int calls(size_t size, long count, int write_only) {
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/ring-bench-c-calls-%d", (int)getpid());
+    size_t record = (size + 8 + 7) & ~(size_t)7;
+    size_t capacity = record * (size_t)(count + 1);
+    if (capacity < 4096) capacity = 4096;
+    ring_t *ring; ring_producer_t *p; ring_consumer_t *c;
+    if (p_ring_create(path, capacity, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, &ring)) return 1;
+    if (p_ring_producer_open(ring, &p) || p_ring_consumer_open(ring, &c)) return 1;
+    char *payload = calloc(1, size + 1), *buf = malloc(size + 1);
+    for (long i = 0; i < count; i++) if (p_ring_write(p, payload, size)) return 1;
+    size_t bytes = 0, len = 0;
+    if (!write_only) {
+        for (long i = 0; i < count; i++) {
+            if (p_ring_read(c, buf, size + 1, &len)) return 1;
+            bytes += len;
+        }
+    }
+    p_ring_producer_free(p); p_ring_consumer_free(c); p_ring_free(ring);
+    unlink(path);
+    printf("{\"impl\": \"c\", \"mode\": \"calls\", \"size\": %zu, \"count\": %ld, \"bytes\": %zu}\n", size, count, bytes);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: ring_bench LIBRARY SIZE COUNT [BATCH]\n"); return 2; }
     void *h = dlopen(argv[1], RTLD_NOW);
@@ -104,7 +131,10 @@ int main(int argc, char **argv) {
     LOAD(ring_create); LOAD(ring_open); LOAD(ring_free); LOAD(ring_producer_open); LOAD(ring_write);
     LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer); LOAD(ring_producer_free);
     LOAD(ring_consumer_open); LOAD(ring_read_batch); LOAD(ring_consumer_free); LOAD(ring_consume);
+    LOAD(ring_read);
     if (strcmp(argv[2], "latency") == 0) return latency(atol(argv[3]));
+    if (strcmp(argv[2], "calls") == 0) return calls((size_t)atol(argv[3]), argc > 4 ? atol(argv[4]) : 100000,
+                                                   argc > 5 && strcmp(argv[5], "write") == 0);
     size_t size = (size_t)atol(argv[2]);
     long count = atol(argv[3]), batch = argc > 4 ? atol(argv[4]) : 1;
     char path[128];

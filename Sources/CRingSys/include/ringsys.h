@@ -35,6 +35,30 @@ static inline void ringsys_cpu_relax(void) {
  */
 void ringsys_copy_streaming(void *dst, const void *src, size_t n);
 
+/**
+ * A small mutex for the C ABI's handles: one compare-and-swap to take it and one
+ * exchange to give it back when nobody waits (a third of pthread_mutex's
+ * instructions on the one-message-per-call path). The word is 0 (free), 1 (held)
+ * or 2 (held, and someone may sleep on it); contended takers sleep on a
+ * process-private futex (elsewhere: yield). Not recursive, no owner check.
+ */
+void ringsys_mutex_lock_slow(uint32_t *word);
+void ringsys_mutex_wake(uint32_t *word);
+
+/** Takes the mutex at *word (paired with ringsys_mutex_unlock). */
+static inline void ringsys_mutex_lock(uint32_t *word) {
+    uint32_t expected = 0;
+    /* acquire: pairs with the release exchange in ringsys_mutex_unlock. */
+    if (__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+    ringsys_mutex_lock_slow(word);
+}
+
+/** Gives back the mutex taken by ringsys_mutex_lock, waking a sleeper if there is one. */
+static inline void ringsys_mutex_unlock(uint32_t *word) {
+    /* release: pairs with the acquire in ringsys_mutex_lock(_slow). */
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) ringsys_mutex_wake(word);
+}
+
 /** 1 when futex wait/wake on a shared mapping is available (Linux), else 0. */
 int ringsys_has_futex(void);
 
