@@ -340,7 +340,7 @@ public final class RingConsumer {
     /// must not wait for a blocked read.
     package func interrupt() {
         interrupted.store(true, ordering: .relaxed)
-        WaitWord.wake(storage.dataChannel)
+        WaitWord.wakeWithoutSignal(storage.dataChannel)
     }
 
     /// Closes this consumer; the next consumer resumes at its position.

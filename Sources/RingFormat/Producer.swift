@@ -218,7 +218,7 @@ public final class RingProducer {
     /// must not wait for a blocked write.
     package func interrupt() {
         interrupted.store(true, ordering: .relaxed)
-        WaitWord.wake(storage.spaceChannel)
+        WaitWord.wakeWithoutSignal(storage.spaceChannel)
     }
 
     /// Reserves `size` bytes, lets `body` fill them and return how many it

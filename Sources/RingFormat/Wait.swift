@@ -122,6 +122,13 @@ enum WaitWord {
         }
     }
 
+    /// Wakes every sleeper on `signal` without changing the file: for ending this
+    /// process's own waits (`interrupt()`). A waiter about to sleep may miss it and
+    /// then wakes at the end of its slice (`sliceNanoseconds`).
+    static func wakeWithoutSignal(_ channel: WaitChannel) {
+        _ = ringsys_futex_wake_all(channel.address)
+    }
+
     /// Bumps `signal` and wakes every sleeper on it, unconditionally.
     static func wake(_ channel: WaitChannel) {
         channel.signal.wrappingIncrement(ordering: .sequentiallyConsistent)
