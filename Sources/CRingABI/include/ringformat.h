@@ -17,7 +17,13 @@
  *    returns RING_ERR_CLOSED. Using a handle after *_free is undefined.
  *  - Thread safety: every handle carries a lock; calls on one handle from
  *    several threads are serialised (a blocking call holds it while it
- *    waits). Different handles are independent.
+ *    waits). Different handles are independent. Closing a producer or
+ *    consumer handle from another thread ends a call blocked on it, which
+ *    returns RING_ERR_CLOSED (within the 100 ms a wait sleeps at most).
+ *  - fork(): a handle belongs to the process that made it. In a child every
+ *    call on an inherited handle returns RING_ERR_FORKED, and *_close/*_free
+ *    there release memory but never the role, which stays with the parent
+ *    (SPEC.md §11.3). Open the ring again in the child.
  *  - Timeouts are in nanoseconds: 0 does not wait, RING_WAIT_FOREVER (-1)
  *    waits without limit. A wait that times out reports RING_ERR_FULL
  *    (writes) or RING_ERR_EMPTY (reads), like Python's queue.Full/Empty.
@@ -284,11 +290,15 @@ typedef int (*ring_visit_fn)(void *context, size_t index, const void *data, size
  * visit (which copies what it needs out of the mapping: one copy, straight into the
  * caller's own objects); *count receives how many were consumed. Does not wait: 0
  * messages is EMPTY. Under overwrite-oldest the producer may reclaim the batch while it
- * is being visited: the visited bytes are then discarded and visit is called again
- * from index 0, so a visitor that keeps results must drop those of the earlier pass
- * when it sees index 0. visit runs with the consumer's lock held and must not call
- * functions on the same consumer. Errors: EMPTY, END_OF_STREAM, CLOSED, CORRUPT,
- * BUSY (a peek is open), INVALID_ARGUMENT (visit or count NULL, max_count 0).
+ * is being visited: the visited bytes are then discarded (they may be torn) and visit
+ * is called again from index 0 on the new oldest messages. So a visitor copies and
+ * keeps, and acts only after the call: when it returns, exactly the first *count
+ * messages of the last pass were consumed, and everything else visit was shown is
+ * void - all of it when the call returns EMPTY or any other error (SPEC.md §8.2).
+ * Under reject-when-full no pass is ever discarded. visit runs with the consumer's
+ * lock held and must not call functions on the same consumer. Errors: EMPTY,
+ * END_OF_STREAM, CLOSED, CORRUPT, FORKED, BUSY (a peek is open), INVALID_ARGUMENT
+ * (visit or count NULL, max_count 0).
  */
 int ring_consume(ring_consumer_t *consumer, ring_visit_fn visit, void *context, size_t max_count,
                  size_t *count);
@@ -298,7 +308,9 @@ int ring_consume(ring_consumer_t *consumer, ring_visit_fn visit, void *context, 
  * mapping without consuming it, waiting up to timeout_ns. The bytes stay valid
  * until ring_release() or ring_release_cancel(). Under overwrite-oldest the
  * producer may overwrite them meanwhile; ring_release() then says OVERWRITTEN.
- * Errors: EMPTY, END_OF_STREAM, CLOSED, CORRUPT, BUSY (a peek is already open).
+ * While the peek is open every other read, peek, batch, consume or wait on this
+ * consumer returns BUSY (SPEC.md §8.2), so nothing moves the position the release
+ * starts from. Errors: EMPTY, END_OF_STREAM, CLOSED, CORRUPT, BUSY (a peek is already open).
  */
 int ring_peek(ring_consumer_t *consumer, const void **data, size_t *len, int64_t timeout_ns);
 
@@ -312,7 +324,7 @@ int ring_release(ring_consumer_t *consumer);
 /** Ends a ring_peek() without consuming the message. */
 int ring_release_cancel(ring_consumer_t *consumer);
 
-/** Waits up to timeout_ns until a message (or the end of the stream) is there. EMPTY on timeout. */
+/** Waits up to timeout_ns until a message (or the end of the stream) is there. EMPTY on timeout; BUSY while a peek is open. */
 int ring_wait(ring_consumer_t *consumer, int64_t timeout_ns);
 
 /** msync of the ring's mapping. Errors: CLOSED, SYSTEM. */

@@ -1,0 +1,79 @@
+"""The SIGBUS guard (SPEC.md §12) and the signals it is not for.
+
+ringpy's library installs a process-wide SIGBUS handler that turns a fault on a
+truncated ring file into CorruptError. Every other SIGBUS must reach what was there
+before: a sent SIGBUS (kill) still kills the process when the disposition was the
+default, and a real fault outside any ring still kills it when SIGBUS was ignored
+(the kernel's rule for an ignored synchronous fault), instead of looping forever.
+Each case runs in a fresh interpreter so that the handler is installed there.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import ringpy
+
+
+def run_child(code: str, tmp_path) -> subprocess.CompletedProcess:
+    """Runs `code` in a new interpreter (ring at tmp_path/ring), with a time limit."""
+    script = textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", script, str(tmp_path / "ring")],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_a_sent_sigbus_still_kills_the_process(tmp_path):
+    child = run_child("""
+        import os, signal, sys, ringpy
+        ring = ringpy.Ring.create(sys.argv[1], 4096)   # installs the guard
+        ring.put(b"x")
+        os.kill(os.getpid(), signal.SIGBUS)
+        print("survived a SIGBUS", flush=True)
+    """, tmp_path)
+    assert child.returncode == -signal.SIGBUS, (child.returncode, child.stdout, child.stderr)
+    assert "survived" not in child.stdout
+
+
+def test_a_fault_outside_rings_with_sigbus_ignored_kills_instead_of_looping(tmp_path):
+    child = run_child("""
+        import mmap, os, signal, sys, ringpy
+        signal.signal(signal.SIGBUS, signal.SIG_IGN)
+        ring = ringpy.Ring.create(sys.argv[1], 4096)   # installs the guard over SIG_IGN
+        other = sys.argv[1] + ".other"
+        with open(other, "wb") as f:
+            f.write(b"\\0" * 8192)
+        fd = os.open(other, os.O_RDWR)
+        m = mmap.mmap(fd, 8192)
+        os.ftruncate(fd, 0)
+        print("reading", flush=True)
+        m[4100]                                    # a real fault, not on a ring
+        print("survived the fault", flush=True)
+    """, tmp_path)
+    assert child.returncode == -signal.SIGBUS, (child.returncode, child.stdout, child.stderr)
+    assert "reading" in child.stdout and "survived" not in child.stdout
+
+
+def test_the_guard_still_works_after_a_foreign_sigbus_was_handled(tmp_path):
+    # A Python-level SIGBUS handler stays in charge of sent signals; rings keep their guard.
+    child = run_child("""
+        import os, signal, sys, ringpy
+        got = []
+        signal.signal(signal.SIGBUS, lambda s, f: got.append(s))
+        ring = ringpy.Ring.create(sys.argv[1], 65536)
+        os.kill(os.getpid(), signal.SIGBUS)
+        assert got == [signal.SIGBUS], got
+        os.truncate(sys.argv[1], 4096)              # the data pages go away
+        try:
+            ring.put(b"y" * 30000)
+        except ringpy.CorruptError as e:
+            print("corrupt:", e, flush=True)
+        else:
+            print("write reported success", flush=True)
+    """, tmp_path)
+    assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
+    assert "corrupt:" in child.stdout, child.stdout
