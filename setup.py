@@ -47,7 +47,13 @@ setup(
     ext_modules=[
         Extension(
             "ringpy._ringpy",
-            sources=["Sources/RingPy/_ringpy.c"],
+            sources=[
+                "Sources/RingPy/ringpy_module.c",
+                "Sources/RingPy/ringpy_ring.c",
+                "Sources/RingPy/ringpy_view.c",
+                "Sources/RingPy/ringpy_wait.c",
+            ],
+            depends=["Sources/RingPy/ringpy.h"],
             include_dirs=["Sources/CRingABI/include"],
             libraries=["ringformat"],
             runtime_library_dirs=["$ORIGIN"],

@@ -837,13 +837,15 @@ def test_close_writer_on_a_fresh_handle_ends_the_stream(ring_path):
 
 
 def test_new_producer_reopens_the_stream(ring_path):
-    with Ring.create(ring_path, 4096) as ring:
+    with Ring.create(ring_path, 4096) as ring, Ring.open(ring_path) as producer:
         ring.put(b"first segment")
         ring.close_writer()
         assert ring.get() == b"first segment"
         with pytest.raises(EndOfStreamError):
             ring.get(timeout=0)
-        ring.put(b"second segment")
+        with pytest.raises(ClosedError):  # the Ring that ended the stream writes no more
+            ring.put(b"second segment")
+        producer.put(b"second segment")  # another Ring takes the role and reopens the stream
         assert ring.stats()["writer_closed"] is False
         assert ring.get(timeout=0) == b"second segment"
         with pytest.raises(EmptyError):

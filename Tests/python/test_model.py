@@ -167,6 +167,9 @@ class _RingMachine(RuleBasedStateMachine):
         self.producer.close_writer()
         self.producer_has_role = False
         self.model.writer_closed = True
+        # That Ring writes no more (ClosedError): a later stream needs another Ring.
+        self.producer.close()
+        self.producer = Ring.open(self.path)
 
     @rule()
     def reopen_producer(self):

@@ -27,6 +27,7 @@ from ._ringpy import (
     CorruptError,
     EmptyError,
     EndOfStreamError,
+    ForkedError,
     FullError,
     InvalidSizeError,
     OverwrittenError,
@@ -40,7 +41,7 @@ __version__ = "1.0.0"
 
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
-    "EndOfStreamError", "FullError", "InvalidSizeError", "MemMapRingBuffer", "OverwrittenError",
+    "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "MemMapRingBuffer", "OverwrittenError",
     "Policy", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
 ]
 
@@ -92,13 +93,14 @@ class Ring(_RingBase):
     async def get_async(self, timeout: Union[float, None] = None) -> bytes:
         """get() that does not block the event loop.
 
-        The waiting happens in a worker thread and never consumes a message there, so
-        cancelling the coroutine loses nothing.
+        Messages are taken only on the event-loop thread, with a call that waits for
+        nothing (not even for another thread using the consumer role); the waiting
+        happens in a worker thread, which never consumes, so cancelling loses nothing.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            message = self.try_get()
+            message = self._poll_get()
             if message is not None:
                 return message
             left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
@@ -107,20 +109,21 @@ class Ring(_RingBase):
             await loop.run_in_executor(None, self._wait, left)
 
     async def put_async(self, data, timeout: Union[float, None] = None) -> None:
-        """put() that does not block the event loop (waits for room in a worker thread)."""
-        if self.try_put(data):
-            return
+        """put() that does not block the event loop.
+
+        The message is written only on the event-loop thread, with a call that waits for
+        nothing; a worker thread waits for room without writing, so a cancelled
+        put_async has written nothing.
+        """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
+            if self._poll_put(data):
+                return
             left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
             if left <= 0:
                 raise FullError("ring is full: no room within the timeout")
-            try:
-                await loop.run_in_executor(None, self.put, data, left)
-                return
-            except FullError:
-                continue
+            await loop.run_in_executor(None, self._wait_room, data, left)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         """``async for message in ring``: until the end of the stream."""

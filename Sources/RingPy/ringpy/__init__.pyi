@@ -38,6 +38,10 @@ class RingError(Exception):
 class FullError(RingError, queue.Full):
     """No room for the message (reject-when-full), or put's timeout passed."""
 
+    #: How many messages the failed call wrote before it gave up: put_many's first
+    #: `written` items are in the ring (a retry sends items[written:]); 0 for put.
+    written: int
+
 class EmptyError(RingError, queue.Empty):
     """No message to read, or get's timeout passed."""
 
@@ -45,7 +49,7 @@ class InvalidSizeError(RingError, ValueError):
     """A message over max_message_size, or a bad capacity."""
 
 class ClosedError(RingError, ValueError):
-    """The ring object was closed."""
+    """The ring object was closed, or (for writes) its stream was ended by close_writer()."""
 
 class EndOfStreamError(RingError, EOFError):
     """The producer closed the stream and every message has been read."""
@@ -61,6 +65,11 @@ class BusyError(RingError):
 
 class OverwrittenError(RingError):
     """Overwrite-oldest: a zero-copy view's record was reclaimed while it was held."""
+
+class ForkedError(RingError):
+    """This handle belongs to the process that opened it (it was inherited across fork):
+    open the ring again. Every method of an inherited Ring raises it in the child, except
+    close(), which only forgets the inherited handles (the roles stay the parent's)."""
 
 class Stats(TypedDict):
     capacity: int
@@ -102,6 +111,8 @@ class Ring:
     The producer role is taken on the first put-like call, the consumer role on the
     first get-like call; another holder of a role gives BusyError. close() (or leaving
     a with-block) releases both. One Ring may be used from several threads.
+    A Ring belongs to the process that opened it: in a child of fork() its methods raise
+    ForkedError (open the ring again there).
     """
 
     @classmethod
@@ -147,10 +158,14 @@ class Ring:
         """Write one message if it fits now; False if the ring is full."""
     def put_many(self, items: Iterable[Buffer], timeout: float | None = None) -> int:
         """Write every item in order, in batches (one native call per batch), waiting for
-        room as put does. Every item is checked first: if one is not bytes-like (TypeError)
-        or too large (InvalidSizeError), nothing is written. Returns the number written."""
+        room as put does; timeout bounds the whole call. Every item is checked first: if
+        one is not bytes-like (TypeError) or too large (InvalidSizeError), nothing is
+        written. Returns the number written. If the time runs out after some were written,
+        the FullError's `written` says how many (retry with items[written:])."""
     def close_writer(self) -> None:
-        """End the stream: the consumer drains, then gets EndOfStreamError. Releases the producer role."""
+        """End the stream: the consumer drains, then gets EndOfStreamError. Releases the
+        producer role; every later write on this Ring raises ClosedError (a put waiting
+        for room gives up with it). Idempotent."""
 
     # Consumer side.
     def get(self, timeout: float | None = None) -> bytes:
@@ -168,16 +183,18 @@ class Ring:
     def __iter__(self) -> Iterator[bytes]:
         """Yield messages as they arrive until the end of the stream."""
     async def get_async(self, timeout: float | None = None) -> bytes:
-        """get() that does not block the event loop."""
+        """get() that does not block the event loop; cancelling it consumes nothing."""
     async def put_async(self, data: Buffer, timeout: float | None = None) -> None:
-        """put() that does not block the event loop."""
+        """put() that does not block the event loop; a cancelled put_async writes nothing."""
     def __aiter__(self) -> AsyncIterator[bytes]:
         """async for message in ring: until the end of the stream."""
 
     def flush(self) -> None:
         """msync: make everything written so far durable in the file."""
     def close(self) -> None:
-        """Release the roles and the file. Idempotent. BufferError while a RecordView is held."""
+        """Release the roles and the file. Idempotent; returns once the roles are released
+        (also when another thread's close() is under way). BufferError while a memoryview
+        of a RecordView is alive."""
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 

@@ -1,0 +1,140 @@
+/*
+ * ringpy.h - what the files of ringpy's C extension share (internal, not installed).
+ *
+ *   ringpy_module.c  module state, exceptions, the fork generation, module init
+ *   ringpy_wait.c    role locks, timeouts and the one wait loop of every blocking call
+ *   ringpy_ring.c    the Ring type (ringpy._ringpy.RingBase)
+ *   ringpy_view.c    the RecordView type (zero-copy reads)
+ *
+ * Every field of a RingObject is read and written with the GIL held, except the
+ * handles, which are used only with their lock held (see RingObject).
+ */
+#ifndef RINGPY_H
+#define RINGPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringformat.h"
+
+/* Functions shared between the files of the extension, kept out of its exported symbols. */
+#define RINGPY_INTERNAL __attribute__((visibility("hidden")))
+
+/* Longest time a blocking call sleeps in the library without looking at signals and close(). */
+#define WAIT_SLICE_NS (20 * 1000 * 1000LL)
+/* Before a real wait (GIL released, sleeping in the library), a call that found the ring
+ * full or empty retries for up to this long with the GIL held: a stream in full flow
+ * frees or fills a record within a microsecond, and giving up and taking back the GIL
+ * costs more than that. */
+#define HOT_SPIN_NS 2000
+/* Messages gathered per native call by put_many. */
+#define PUT_CHUNK 256
+
+typedef struct {
+    PyObject *RingError, *FullError, *EmptyError, *InvalidSizeError, *ClosedError, *EndOfStreamError,
+        *CorruptError, *UnsupportedVersionError, *BusyError, *OverwrittenError, *ForkedError;
+    PyTypeObject *RingType;
+    PyTypeObject *RecordViewType;
+} ringpy_state;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *module;              /* keeps the module state alive */
+    ringpy_state *st;
+    ring_t *ring;                  /* guarded by rlock */
+    ring_producer_t *producer;     /* taken on the first put-like call; guarded by plock */
+    ring_consumer_t *consumer;     /* taken on the first get-like call; guarded by clock */
+    /* Lock order: plock, then clock, then rlock. None is ever waited for with the GIL held. */
+    pthread_mutex_t plock;         /* the producer role of this object */
+    pthread_mutex_t clock;         /* the consumer role of this object */
+    pthread_mutex_t rlock;         /* the ring handle (flush, stats, taking a role, close) */
+    int locks_ready;               /* the three locks are initialised */
+    uint64_t generation;           /* ringpy_fork_generation() when opened: another value means a forked child */
+    PyObject *path;                /* str */
+    uint64_t capacity;
+    uint64_t max_message;
+    int policy;
+    int closing;                   /* close() was called: every call raises ClosedError, blocked ones give up */
+    int released;                  /* close() has let go of the handles */
+    int writer_closed;             /* close_writer() was called: every write raises ClosedError */
+    PyObject *view;                /* borrowed: the open RecordView, if any */
+} RingObject;
+
+typedef struct {
+    PyObject_HEAD
+    RingObject *owner;             /* strong */
+    const void *data;
+    Py_ssize_t len;
+    Py_ssize_t exports;
+    int released;
+} RecordViewObject;
+
+/* ringpy_module.c */
+RINGPY_INTERNAL extern struct PyModuleDef ringpy_module;
+RINGPY_INTERNAL ringpy_state *ringpy_state_of(PyObject *module);
+/* Raises the Python exception for a ring_error_t code; returns NULL. */
+RINGPY_INTERNAL PyObject *ringpy_raise(ringpy_state *st, int rc, PyObject *path);
+RINGPY_INTERNAL PyObject *ringpy_raise_closed(ringpy_state *st);
+/* How many times this process has been forked into (0 in the process that loaded the module). */
+RINGPY_INTERNAL uint64_t ringpy_fork_generation(void);
+
+/* ringpy_ring.c */
+RINGPY_INTERNAL extern PyType_Spec ringpy_ring_spec;
+/* CHECK_VALID of a Ring, taking no lock: 0, or -1 with ClosedError or ForkedError set. */
+RINGPY_INTERNAL int ringpy_check(RingObject *self);
+/* With the role's lock held: the producer or consumer handle, taking the role if needed.
+ * NULL with an exception set (closed, forked, writer closed, a view is open, BusyError...). */
+RINGPY_INTERNAL ring_producer_t *ringpy_producer(RingObject *self);
+RINGPY_INTERNAL ring_consumer_t *ringpy_consumer(RingObject *self);
+
+/* ringpy_view.c */
+RINGPY_INTERNAL extern PyType_Spec ringpy_view_spec;
+/* With clock held, after a successful ring_peek: the RecordView of those bytes (NULL with an exception). */
+RINGPY_INTERNAL PyObject *ringpy_view_new(RingObject *owner, const void *data, size_t len);
+
+/* ringpy_wait.c */
+RINGPY_INTERNAL int64_t ringpy_monotonic_ns(void);
+/* timeout (NULL, None or seconds) -> nanoseconds, -1 for no limit. Returns -2 with an exception set. */
+RINGPY_INTERNAL int64_t ringpy_parse_timeout(PyObject *timeout);
+/* Takes a lock; if another thread has it, waits with the GIL released. */
+RINGPY_INTERNAL void ringpy_lock(pthread_mutex_t *lock);
+RINGPY_INTERNAL void ringpy_unlock(pthread_mutex_t *lock);
+
+typedef enum { ROLE_PRODUCER, ROLE_CONSUMER } ringpy_role;
+
+/* ringpy_run's results besides the ring_error_t codes (which are <= 0). */
+#define CALL_FAILED 1   /* a Python exception is set */
+#define CALL_BUSY 2     /* RUN_NO_LOCK_WAIT: another thread holds the role lock */
+
+/* ringpy_run's flags. */
+#define RUN_NO_LOCK_WAIT 1  /* never wait for the role lock: CALL_BUSY instead */
+
+/* One blocking (or non-blocking) call on a role, for ringpy_run. A call embeds this as
+ * its first member and keeps its arguments and results after it. */
+typedef struct ringpy_call ringpy_call;
+struct ringpy_call {
+    ringpy_role role;
+    /* One try that never waits, with the GIL and the role lock held. Returns a
+     * ring_error_t code (RING_ERR_FULL / RING_ERR_EMPTY: not yet), or CALL_FAILED with
+     * an exception set. */
+    int (*attempt)(ringpy_call *call, void *handle);
+    /* Sleeps up to slice_ns in the library with the GIL released (it must not touch a
+     * Python object). RING_OK: done if sleep_completes, else worth another attempt;
+     * not yet: nothing happened; another code: the call fails with it. NULL: the call
+     * has nothing to sleep on and polls every millisecond. */
+    int (*sleep)(ringpy_call *call, void *handle, int64_t slice_ns);
+    int sleep_completes;
+};
+
+/* Runs call on self's role: takes the role lock (and the role), attempts, and while the
+ * ring is full (producer) or empty (consumer) and timeout (ns, -1: none) allows, sleeps
+ * in the library in slices with the GIL released, checking signals, close() and
+ * close_writer() between slices. Returns RING_OK, the not-yet code when the time is up
+ * (at once for timeout 0), another ring_error_t code (no exception set), CALL_FAILED
+ * (exception set) or CALL_BUSY. */
+RINGPY_INTERNAL int ringpy_run(RingObject *self, ringpy_call *call, int64_t timeout, int flags);
+
+#endif /* RINGPY_H */

@@ -1,0 +1,944 @@
+/*
+ * ringpy_ring.c - the Ring type (ringpy._ringpy.RingBase; ringpy.Ring subclasses it):
+ * an open ring file holding, on demand, the producer and the consumer role.
+ *
+ * Every method starts with ringpy_check (closed? forked?), which takes no lock. Each
+ * role has a lock of its own and every blocking call goes through ringpy_run
+ * (ringpy_wait.c). In a forked child an inherited Ring raises ForkedError from every
+ * method without touching a lock (the parent's threads may have held one at the fork),
+ * and close()/dealloc drop its handles without freeing them: freeing would unlock the
+ * role locks, which belong to the open file description the parent still uses.
+ */
+#include "ringpy.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Checks and roles                                                         */
+
+static int forked(RingObject *self) { return self->generation != ringpy_fork_generation(); }
+
+int ringpy_check(RingObject *self) {
+    if (self->closing) { ringpy_raise_closed(self->st); return -1; }
+    if (forked(self)) {
+        PyErr_SetString(self->st->ForkedError, "this handle belongs to the process that opened it "
+                        "(it was inherited across fork): open the ring again");
+        return -1;
+    }
+    return 0;
+}
+
+/* With the role lock held: takes a role with open_role(ring, out) under rlock. */
+static int open_role(RingObject *self, int (*open_role)(ring_t *, void **), void **out) {
+    ringpy_lock(&self->rlock);
+    int rc = self->ring == NULL ? RING_ERR_CLOSED : open_role(self->ring, out);
+    ringpy_unlock(&self->rlock);
+    if (rc != RING_OK) { *out = NULL; ringpy_raise(self->st, rc, self->path); return -1; }
+    return 0;
+}
+
+static int open_producer(ring_t *ring, void **out) { return ring_producer_open(ring, (ring_producer_t **)out); }
+static int open_consumer(ring_t *ring, void **out) { return ring_consumer_open(ring, (ring_consumer_t **)out); }
+
+static PyObject *raise_writer_closed(RingObject *self) {
+    PyErr_SetString(self->st->ClosedError, "the stream of this ring was ended by close_writer()");
+    return NULL;
+}
+
+ring_producer_t *ringpy_producer(RingObject *self) {
+    if (ringpy_check(self) < 0) return NULL;
+    if (self->writer_closed) { raise_writer_closed(self); return NULL; }
+    if (self->producer == NULL && open_role(self, open_producer, (void **)&self->producer) < 0) return NULL;
+    return self->producer;
+}
+
+ring_consumer_t *ringpy_consumer(RingObject *self) {
+    if (ringpy_check(self) < 0) return NULL;
+    if (self->view != NULL) {
+        PyErr_SetString(self->st->BusyError, "a RecordView of this ring is open: release() or cancel() it first");
+        return NULL;
+    }
+    if (self->consumer == NULL && open_role(self, open_consumer, (void **)&self->consumer) < 0) return NULL;
+    return self->consumer;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Creating and opening                                                     */
+
+static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, PyObject *path) {
+    RingObject *self = (RingObject *)cls->tp_alloc(cls, 0);
+    if (self == NULL) { ring_free(ring); return NULL; }
+    self->module = Py_NewRef(module);
+    self->st = ringpy_state_of(module);
+    self->ring = ring;
+    self->path = Py_NewRef(path);
+    self->generation = ringpy_fork_generation();
+    if (pthread_mutex_init(&self->plock, NULL) != 0) { Py_DECREF(self); return (RingObject *)PyErr_NoMemory(); }
+    if (pthread_mutex_init(&self->clock, NULL) != 0) {
+        pthread_mutex_destroy(&self->plock);
+        Py_DECREF(self);
+        return (RingObject *)PyErr_NoMemory();
+    }
+    if (pthread_mutex_init(&self->rlock, NULL) != 0) {
+        pthread_mutex_destroy(&self->plock);
+        pthread_mutex_destroy(&self->clock);
+        Py_DECREF(self);
+        return (RingObject *)PyErr_NoMemory();
+    }
+    self->locks_ready = 1;
+    /* What opening validated, without walking records or judging writerState (SPEC.md §13). */
+    ring_geometry_t geometry;
+    int rc = ring_geometry(ring, &geometry);
+    if (rc != RING_OK) { ringpy_raise(self->st, rc, path); Py_DECREF(self); return NULL; }
+    self->capacity = geometry.capacity;
+    self->max_message = geometry.max_message_size;
+    self->policy = (int)geometry.policy;
+    return self;
+}
+
+/* The bytes of a bytes-like object; PyBuffer_Release gives them back. Exact bytes, the
+ * common case, skip the buffer protocol's calls (PyBuffer_Release then only drops the
+ * reference taken here: bytes has no releasebuffer). -1 with a TypeError set. */
+static int get_buffer(PyObject *obj, Py_buffer *view) {
+    if (PyBytes_CheckExact(obj)) {
+        view->buf = PyBytes_AS_STRING(obj);
+        view->len = PyBytes_GET_SIZE(obj);
+        view->obj = Py_NewRef(obj);  /* dropped by PyBuffer_Release */
+        return 0;
+    }
+    if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) == 0) return 0;
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "a bytes-like object is required, not '%.100s'", Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+/* Parses vectorcall arguments into values[] (NULL where not given), by position or by
+ * keyword (at most max_positional by position); names ends with NULL and its first
+ * `required` entries must be given.
+ * Returns -1 with a TypeError set. */
+static int parse_args(const char *fname, const char *const *names, int required, int max_positional,
+                      PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **values) {
+    int count = 0;
+    while (names[count]) values[count++] = NULL;
+    if (max_positional > count) max_positional = count;
+    if (nargs > max_positional) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d %sargument%s (%zd given)", fname, max_positional,
+                     max_positional < count ? "positional " : "", max_positional == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) values[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < count && PyUnicode_CompareWithASCIIString(key, names[i]) != 0) i++;
+        if (i == count) { PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument %R", fname, key); return -1; }
+        if (values[i]) { PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]); return -1; }
+        values[i] = args[nargs + k];
+    }
+    for (int i = 0; i < required; i++) {
+        if (!values[i]) { PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", fname, names[i]); return -1; }
+    }
+    return 0;
+}
+
+
+/* A path argument (str or os.PathLike) as (str object, encoded bytes object). */
+static int convert_path(PyObject *arg, PyObject **str, PyObject **encoded) {
+    PyObject *fs = PyOS_FSPath(arg);
+    if (fs == NULL) return -1;
+    if (!PyUnicode_Check(fs)) {
+        PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %.100s", Py_TYPE(fs)->tp_name);
+        Py_DECREF(fs);
+        return -1;
+    }
+    if (!PyUnicode_FSConverter(fs, encoded)) { Py_DECREF(fs); return -1; }
+    *str = fs;
+    return 0;
+}
+
+static int parse_policy(PyObject *policy) {
+    if (PyUnicode_Check(policy)) {
+        if (PyUnicode_CompareWithASCIIString(policy, "reject_when_full") == 0) return RING_REJECT_WHEN_FULL;
+        if (PyUnicode_CompareWithASCIIString(policy, "overwrite_oldest") == 0) return RING_OVERWRITE_OLDEST;
+    } else if (PyLong_Check(policy)) {
+        long v = PyLong_AsLong(policy);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (v == RING_REJECT_WHEN_FULL || v == RING_OVERWRITE_OLDEST) return (int)v;
+    }
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "policy must be Policy.REJECT_WHEN_FULL, Policy.OVERWRITE_OLDEST, "
+                     "'reject_when_full' or 'overwrite_oldest', not %R", policy);
+    return -1;
+}
+
+/* parse_args for a method whose last argument is timeout (seconds, None: no limit), as
+ * *timeout in ns (-1: none; default_ns when not given). Returns -1 with an exception set. */
+static int parse_args_timeout(const char *fname, const char *const *names, int required, PyObject *const *args,
+                              Py_ssize_t nargs, PyObject *kwnames, PyObject **values, int64_t default_ns,
+                              int64_t *timeout) {
+    int count = 0;
+    while (names[count]) count++;
+    if (parse_args(fname, names, required, count, args, nargs, kwnames, values) < 0) return -1;
+    *timeout = values[count - 1] ? ringpy_parse_timeout(values[count - 1]) : default_ns;
+    return *timeout == -2 ? -1 : 0;
+}
+
+PyDoc_STRVAR(create_doc,
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0)\n--\n\n"
+"Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
+"replace atomically replaces an existing file; exist_ok opens an existing ring instead of raising\n"
+"FileExistsError. initial_position (a multiple of 8) starts both positions there, for tests of\n"
+"positions past 2**32.");
+
+static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames) {
+    static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position", NULL};
+    PyObject *values[7];
+    if (parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
+    ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
+    PyObject *module = PyType_GetModule(defining);
+    if (!PyLong_Check(values[1])) {
+        PyErr_Format(PyExc_TypeError, "capacity must be an int, not %.100s", Py_TYPE(values[1])->tp_name);
+        return NULL;
+    }
+    int overflow = 0;
+    long long requested = PyLong_AsLongLongAndOverflow(values[1], &overflow);
+    if (requested == -1 && PyErr_Occurred()) return NULL;
+    if (overflow || requested <= 0 || (unsigned long long)requested > RING_MAX_CAPACITY) {
+        PyErr_Format(st->InvalidSizeError, "capacity must be between 1 and %llu bytes, not %R",
+                     (unsigned long long)RING_MAX_CAPACITY, values[1]);
+        return NULL;
+    }
+    int policy = values[2] ? parse_policy(values[2]) : RING_REJECT_WHEN_FULL;
+    if (policy < 0) return NULL;
+    unsigned long mode = 0600;
+    if (values[3]) {
+        mode = PyLong_AsUnsignedLong(values[3]);
+        if (mode == (unsigned long)-1 && PyErr_Occurred()) return NULL;
+        if (mode > 07777) { PyErr_SetString(PyExc_ValueError, "mode must be a permission mask (0 to 0o7777)"); return NULL; }
+    }
+    uint32_t flags = 0;
+    if (values[4]) { int t = PyObject_IsTrue(values[4]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_REPLACE; }
+    if (values[5]) { int t = PyObject_IsTrue(values[5]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_OPEN_EXISTING; }
+    unsigned long long initial = 0;
+    if (values[6]) {
+        if (!PyLong_Check(values[6])) { PyErr_SetString(PyExc_TypeError, "initial_position must be an int"); return NULL; }
+        initial = PyLong_AsUnsignedLongLong(values[6]);
+        if (initial == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+        if (flags & RING_CREATE_OPEN_EXISTING) { PyErr_SetString(PyExc_ValueError, "initial_position cannot be combined with exist_ok"); return NULL; }
+    }
+    PyObject *path, *encoded;
+    if (convert_path(values[0], &path, &encoded) < 0) return NULL;
+    ring_t *ring = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = initial ? ring_create_at_position(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, initial, &ring)
+                 : ring_create(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, &ring);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(encoded);
+    PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
+                                     : ringpy_raise(st, rc, path);
+    Py_DECREF(path);
+    return result;
+}
+
+PyDoc_STRVAR(open_doc, "open(path)\n--\n\nOpen an existing ring file, validating its header.");
+
+static PyObject *Ring_open(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    if (nargs != 1 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "open() takes exactly one positional argument (path)");
+        return NULL;
+    }
+    ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
+    PyObject *module = PyType_GetModule(defining);
+    PyObject *path, *encoded;
+    if (convert_path(args[0], &path, &encoded) < 0) return NULL;
+    ring_t *ring = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ring_open(PyBytes_AS_STRING(encoded), &ring);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(encoded);
+    PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
+                                     : ringpy_raise(st, rc, path);
+    Py_DECREF(path);
+    return result;
+}
+
+static PyObject *Ring_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    (void)args; (void)kwargs;
+    PyErr_Format(PyExc_TypeError, "use %s.create() or %s.open()", type->tp_name, type->tp_name);
+    return NULL;
+}
+
+
+/* The exception for a call whose ringpy_run ended with rc (neither RING_OK nor a result
+ * the caller handles itself). Returns NULL. */
+static PyObject *fail(RingObject *self, int rc) {
+    if (rc == CALL_FAILED) return NULL;
+    return ringpy_raise(self->st, rc, self->path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Producer side                                                            */
+
+typedef struct {
+    ringpy_call base;
+    const void *data;
+    size_t len;
+} write_call;
+
+static int write_attempt(ringpy_call *call, void *p) {
+    write_call *w = (write_call *)call;
+    return ring_write(p, w->data, w->len);
+}
+
+static int write_sleep(ringpy_call *call, void *p, int64_t slice_ns) {
+    write_call *w = (write_call *)call;
+    return ring_write_timeout(p, w->data, w->len, slice_ns);
+}
+
+/* Writes one message, waiting up to timeout (ns, -1: none). A ringpy_run result. */
+static int write_one(RingObject *self, const Py_buffer *view, int64_t timeout, int flags) {
+    write_call w = {{ROLE_PRODUCER, write_attempt, write_sleep, 1}, view->buf, (size_t)view->len};
+    return ringpy_run(self, &w.base, timeout, flags);
+}
+
+PyDoc_STRVAR(put_doc, "put(data, timeout=None)\n--\n\n"
+"Write one message (any bytes-like object), waiting up to timeout seconds for room\n"
+"(None: no limit). FullError when the time is up; ClosedError after close() or close_writer().");
+
+static PyObject *Ring_put(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"data", "timeout", NULL};
+    PyObject *values[2];
+    int64_t timeout;
+    if (parse_args_timeout("put", names, 1, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    Py_buffer view;
+    if (get_buffer(values[0], &view) < 0) return NULL;
+    int rc = write_one(self, &view, timeout, 0);
+    PyBuffer_Release(&view);
+    if (rc == RING_OK) Py_RETURN_NONE;
+    if (rc == RING_ERR_FULL && timeout != 0) {
+        PyErr_SetString(self->st->FullError, "ring is full: no room within the timeout");
+        return NULL;
+    }
+    return fail(self, rc);
+}
+
+/* try_put and _poll_put: True if written now, False if the ring is full (or, with
+ * RUN_NO_LOCK_WAIT, if another thread holds the producer lock). */
+static PyObject *put_now(RingObject *self, PyObject *data, int flags) {
+    Py_buffer view;
+    if (get_buffer(data, &view) < 0) return NULL;
+    int rc = write_one(self, &view, 0, flags);
+    PyBuffer_Release(&view);
+    if (rc == RING_OK) Py_RETURN_TRUE;
+    if (rc == RING_ERR_FULL || rc == CALL_BUSY) Py_RETURN_FALSE;
+    return fail(self, rc);
+}
+
+PyDoc_STRVAR(try_put_doc, "try_put(data, /)\n--\n\nWrite one message if it fits now; False if the ring is full.");
+
+static PyObject *Ring_try_put(RingObject *self, PyObject *data) { return put_now(self, data, 0); }
+
+PyDoc_STRVAR(poll_put_doc, "_poll_put(data, /)\n--\n\n"
+"try_put that never waits for the producer lock either (for the event-loop thread):\n"
+"False if the ring is full or another thread is using the producer role.");
+
+static PyObject *Ring_poll_put(RingObject *self, PyObject *data) { return put_now(self, data, RUN_NO_LOCK_WAIT); }
+
+/* _wait_room: "would a message of len bytes fit now?" by reserving and giving the room back. */
+static int room_attempt(ringpy_call *call, void *p) {
+    write_call *w = (write_call *)call;
+    void *buffer = NULL;
+    int rc = ring_reserve(p, w->len, &buffer);
+    if (rc == RING_OK) ring_abort(p);
+    return rc;
+}
+
+PyDoc_STRVAR(wait_room_doc, "_wait_room(data, timeout)\n--\n\n"
+"Wait up to timeout seconds until data would fit, WITHOUT writing it (for put_async,\n"
+"whose write then happens on the event-loop thread). True if it fits, False if the time ran out.");
+
+static PyObject *Ring_wait_room(RingObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "_wait_room() takes exactly 2 arguments"); return NULL; }
+    int64_t timeout = ringpy_parse_timeout(args[1]);
+    if (timeout == -2) return NULL;
+    Py_buffer view;
+    if (get_buffer(args[0], &view) < 0) return NULL;
+    size_t len = (size_t)view.len;
+    PyBuffer_Release(&view);
+    if (ringpy_check(self) < 0) return NULL;
+    /* Overwrite-oldest always has room, and reserving would reclaim messages. */
+    if (self->policy == RING_OVERWRITE_OLDEST) Py_RETURN_TRUE;
+    write_call w = {{ROLE_PRODUCER, room_attempt, NULL, 0}, NULL, len};
+    int rc = ringpy_run(self, &w.base, timeout, 0);
+    if (rc == RING_OK) Py_RETURN_TRUE;
+    if (rc == RING_ERR_FULL) Py_RETURN_FALSE;
+    return fail(self, rc);
+}
+
+/* put_many: writes msgs[done..count) in batches of one native call each. */
+typedef struct {
+    ringpy_call base;
+    const ring_message_t *msgs;
+    size_t count;
+    size_t done;
+} batch_call;
+
+static int batch_attempt(ringpy_call *call, void *p) {
+    batch_call *b = (batch_call *)call;
+    while (b->done < b->count) {
+        size_t chunk = b->count - b->done < PUT_CHUNK ? b->count - b->done : PUT_CHUNK;
+        size_t written = 0;
+        int rc = ring_write_batch(p, b->msgs + b->done, chunk, &written);
+        if (rc != RING_OK) return rc;
+        if (written == 0) return RING_ERR_FULL;
+        b->done += written;
+    }
+    return RING_OK;
+}
+
+/* Sleeps in writing the next message alone (then attempts the rest). */
+static int batch_sleep(ringpy_call *call, void *p, int64_t slice_ns) {
+    batch_call *b = (batch_call *)call;
+    const ring_message_t *m = &b->msgs[b->done];
+    int rc = ring_write_timeout(p, m->data, m->len, slice_ns);
+    if (rc == RING_OK) b->done++;
+    return rc;
+}
+
+/* FullError with .written = written. Returns NULL. */
+static PyObject *raise_full_after(RingObject *self, size_t written) {
+    PyObject *exc = PyObject_CallFunction(self->st->FullError, "s", "ring is full: no room within the timeout");
+    if (exc == NULL) return NULL;
+    PyObject *n = PyLong_FromSize_t(written);
+    if (n == NULL || PyObject_SetAttrString(exc, "written", n) < 0) { Py_XDECREF(n); Py_DECREF(exc); return NULL; }
+    Py_DECREF(n);
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+PyDoc_STRVAR(put_many_doc, "put_many(items, timeout=None)\n--\n\n"
+"Write every item in order, in batches of one native call each, waiting for room as put()\n"
+"does; timeout bounds the whole call. Every item is checked first: if one is not bytes-like\n"
+"(TypeError) or is over max_message_size (InvalidSizeError), nothing is written. Returns the\n"
+"number written. If the time runs out after some were written, FullError's `written` says\n"
+"how many (the first `written` items are in the ring: a retry sends items[written:]).");
+
+static PyObject *Ring_put_many(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"items", "timeout", NULL};
+    PyObject *values[2];
+    int64_t timeout;
+    if (parse_args_timeout("put_many", names, 1, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(values[0], "put_many() needs an iterable of bytes-like objects");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Py_buffer *views = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *views);
+    ring_message_t *msgs = PyMem_Calloc((size_t)(n > 0 ? n : 1), sizeof *msgs);
+    Py_ssize_t held = 0;
+    PyObject *result = NULL;
+    if (views == NULL || msgs == NULL) { PyErr_NoMemory(); goto done; }
+    /* Check every item before writing any. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (get_buffer(PySequence_Fast_GET_ITEM(seq, i), &views[i]) < 0) goto done;
+        held++;
+        if ((uint64_t)views[i].len > self->max_message) {
+            PyErr_Format(self->st->InvalidSizeError, "item %zd: message of %zd bytes is larger than the ring's maximum of %llu",
+                         i, views[i].len, (unsigned long long)self->max_message);
+            goto done;
+        }
+        msgs[i].data = views[i].buf;
+        msgs[i].len = (size_t)views[i].len;
+    }
+    if (n == 0) { result = ringpy_check(self) < 0 ? NULL : PyLong_FromLong(0); goto done; }
+    batch_call b = {{ROLE_PRODUCER, batch_attempt, batch_sleep, 0}, msgs, (size_t)n, 0};
+    int rc = ringpy_run(self, &b.base, timeout, 0);
+    if (rc == RING_OK) result = PyLong_FromSize_t(b.done);
+    else if (rc == RING_ERR_FULL) raise_full_after(self, b.done);
+    else fail(self, rc);
+done:
+    for (Py_ssize_t i = 0; i < held; i++) PyBuffer_Release(&views[i]);
+    PyMem_Free(views);
+    PyMem_Free(msgs);
+    Py_DECREF(seq);
+    return result;
+}
+
+PyDoc_STRVAR(close_writer_doc, "close_writer()\n--\n\n"
+"End the stream: the consumer drains, then gets EndOfStreamError. Releases the producer role.\n"
+"Every later write on this Ring raises ClosedError (a put waiting for room gives up with it);\n"
+"another Ring opened on the file may start a new stream.");
+
+static PyObject *Ring_close_writer(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    if (self->writer_closed) Py_RETURN_NONE;
+    self->writer_closed = 1; /* a put blocked in another thread gives up between slices */
+    ringpy_lock(&self->plock);
+    PyObject *result = NULL;
+    if (ringpy_check(self) < 0) {
+        /* closed meanwhile */
+    } else if (self->producer == NULL && open_role(self, open_producer, (void **)&self->producer) < 0) {
+        self->writer_closed = 0; /* the stream was not ended: writes may go on */
+    } else {
+        int rc = ring_producer_close_writer(self->producer);
+        ring_producer_free(self->producer);
+        self->producer = NULL;
+        result = rc == RING_OK ? Py_NewRef(Py_None) : ringpy_raise(self->st, rc, self->path);
+    }
+    ringpy_unlock(&self->plock);
+    return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Consumer side                                                            */
+
+/* Where ring_consume's visitor puts the messages it copies out of the mapping. */
+typedef struct {
+    PyObject *list;      /* get_many: messages are appended here; NULL: get, into one */
+    Py_ssize_t start;    /* length of list before this ring_consume call */
+    PyObject *one;       /* get: the message */
+    int failed;          /* a bytes object could not be made: exception set */
+} take_t;
+
+/* ring_visit_fn: one copy from the mapping straight into a new bytes object. Index 0
+ * (the first visit, or a batch visited again after the producer reclaimed it under
+ * overwrite-oldest) drops what an earlier pass of this call kept. */
+static int take_message(void *context, size_t index, const void *data, size_t len) {
+    take_t *t = context;
+    if (index == 0) {
+        if (t->failed) { PyErr_Clear(); t->failed = 0; }
+        Py_CLEAR(t->one);
+        if (t->list && PyList_GET_SIZE(t->list) > t->start &&
+            PyList_SetSlice(t->list, t->start, PyList_GET_SIZE(t->list), NULL) < 0) { t->failed = 1; return 1; }
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+    if (bytes == NULL) { t->failed = 1; return 1; }
+    if (t->list == NULL) { t->one = bytes; return 0; }
+    int rc = PyList_Append(t->list, bytes);
+    Py_DECREF(bytes);
+    if (rc < 0) { t->failed = 1; return 1; }
+    return 0;
+}
+
+/* With clock held: one ring_consume of up to max_count messages into t, without waiting.
+ * Only the first *count messages of its last pass were consumed (ring_consume's
+ * contract): every other copy the visitor made, from a pass the producer reclaimed
+ * under overwrite-oldest, is dropped here. Returns the ring_error_t code, or
+ * CALL_FAILED with an exception set if nothing was consumed because a bytes object
+ * could not be made. */
+static int take(ring_consumer_t *c, take_t *t, size_t max_count) {
+    size_t count = 0;
+    t->start = t->list ? PyList_GET_SIZE(t->list) : 0;
+    int rc = ring_consume(c, take_message, t, max_count, &count);
+    if (t->list) {
+        Py_ssize_t keep = t->start + (Py_ssize_t)count;
+        if (PyList_GET_SIZE(t->list) > keep && PyList_SetSlice(t->list, keep, PyList_GET_SIZE(t->list), NULL) < 0)
+            return CALL_FAILED;
+    } else if (count == 0) {
+        Py_CLEAR(t->one);
+    }
+    if (t->failed) {
+        t->failed = 0;
+        if (count == 0) return CALL_FAILED;
+        PyErr_Clear(); /* what was taken is returned; the next call meets the rest again */
+    }
+    return rc;
+}
+
+/* EmptyError of a get-like call with that timeout. Returns NULL. */
+static PyObject *raise_empty(RingObject *self, int64_t timeout) {
+    PyErr_SetString(self->st->EmptyError, timeout == 0 ? "ring is empty" : "ring is empty: no message within the timeout");
+    return NULL;
+}
+
+typedef struct {
+    ringpy_call base;
+    take_t t;
+    Py_ssize_t max_items;  /* get_many */
+    RingObject *owner;     /* get_view: the Ring */
+    PyObject *view;        /* get_view: the RecordView */
+} read_call;
+
+static int wait_sleep(ringpy_call *call, void *c, int64_t slice_ns) {
+    (void)call;
+    return ring_wait(c, slice_ns);
+}
+
+static int get_attempt(ringpy_call *call, void *c) { return take(c, &((read_call *)call)->t, 1); }
+
+/* get, try_get and _poll_get: the message, or NULL with *rc the ringpy_run result (and
+ * an exception set for CALL_FAILED). */
+static PyObject *get_one(RingObject *self, int64_t timeout, int flags, int *rc) {
+    read_call r = {.base = {ROLE_CONSUMER, get_attempt, wait_sleep, 0}};
+    *rc = ringpy_run(self, &r.base, timeout, flags);
+    if (*rc == RING_OK) return r.t.one;
+    Py_CLEAR(r.t.one);
+    return NULL;
+}
+
+PyDoc_STRVAR(get_doc, "get(timeout=None)\n--\n\n"
+"Read the oldest message as bytes, waiting up to timeout seconds (None: no limit).\n"
+"EmptyError when the time is up; EndOfStreamError at the end of the stream.");
+
+static PyObject *Ring_get(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *values[1];
+    int64_t timeout;
+    if (parse_args_timeout("get", names, 0, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    int rc;
+    PyObject *message = get_one(self, timeout, 0, &rc);
+    if (message != NULL) return message;
+    return rc == RING_ERR_EMPTY ? raise_empty(self, timeout) : fail(self, rc);
+}
+
+/* try_get and _poll_get: the message, or None if there is none now (or, with
+ * RUN_NO_LOCK_WAIT, if another thread holds the consumer lock). */
+static PyObject *get_now(RingObject *self, int flags) {
+    int rc;
+    PyObject *message = get_one(self, 0, flags, &rc);
+    if (message != NULL) return message;
+    if (rc == RING_ERR_EMPTY || rc == CALL_BUSY) Py_RETURN_NONE;
+    return fail(self, rc);
+}
+
+PyDoc_STRVAR(try_get_doc, "try_get()\n--\n\nRead the oldest message if there is one; None if the ring is empty.");
+
+static PyObject *Ring_try_get(RingObject *self, PyObject *unused) { (void)unused; return get_now(self, 0); }
+
+PyDoc_STRVAR(poll_get_doc, "_poll_get()\n--\n\n"
+"try_get that never waits for the consumer lock either (for the event-loop thread):\n"
+"None if the ring is empty or another thread is using the consumer role.");
+
+static PyObject *Ring_poll_get(RingObject *self, PyObject *unused) { (void)unused; return get_now(self, RUN_NO_LOCK_WAIT); }
+
+/* get_many: as many as are there now, up to max_items (one native call per batch). */
+static int many_attempt(ringpy_call *call, void *c) {
+    read_call *r = (read_call *)call;
+    PyObject *list = r->t.list;
+    int rc = RING_OK;
+    while (rc == RING_OK && PyList_GET_SIZE(list) < r->max_items)
+        rc = take(c, &r->t, (size_t)(r->max_items - PyList_GET_SIZE(list)));
+    if (PyList_GET_SIZE(list) == 0) return rc;
+    /* Some were taken: they are returned; an error after them comes again on the next call. */
+    if (rc == CALL_FAILED) PyErr_Clear();
+    return RING_OK;
+}
+
+PyDoc_STRVAR(get_many_doc, "get_many(max_items, timeout=0.0)\n--\n\n"
+"Read up to max_items messages at once, waiting up to timeout seconds for the first.\n"
+"Returns [] if none arrived; EndOfStreamError if none are left and the stream ended.");
+
+static PyObject *Ring_get_many(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"max_items", "timeout", NULL};
+    PyObject *values[2];
+    int64_t timeout;
+    if (parse_args_timeout("get_many", names, 1, args, nargs, kwnames, values, 0, &timeout) < 0) return NULL;
+    PyObject *max_obj = values[0];
+    if (!PyLong_Check(max_obj)) {
+        PyErr_Format(PyExc_TypeError, "max_items must be an int, not %.100s", Py_TYPE(max_obj)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t max_items = PyLong_AsSsize_t(max_obj);
+    if (max_items == -1 && PyErr_Occurred()) return NULL;
+    if (max_items < 0) { PyErr_SetString(PyExc_ValueError, "max_items must not be negative"); return NULL; }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) return NULL;
+    if (max_items == 0) return list;
+    read_call r = {.base = {ROLE_CONSUMER, many_attempt, wait_sleep, 0}, .t = {.list = list}, .max_items = max_items};
+    int rc = ringpy_run(self, &r.base, timeout, 0);
+    if (rc == RING_OK || rc == RING_ERR_EMPTY) return list;
+    Py_DECREF(list);
+    return fail(self, rc);
+}
+
+/* Appends the messages packed in buf (count of them, lengths[]) to list. */
+static int append_packed(PyObject *list, const char *buf, const size_t *lengths, size_t count) {
+    size_t offset = 0;
+    for (size_t i = 0; i < count; i++) {
+        PyObject *b = PyBytes_FromStringAndSize(buf + offset, (Py_ssize_t)lengths[i]);
+        if (b == NULL || PyList_Append(list, b) < 0) { Py_XDECREF(b); return -1; }
+        Py_DECREF(b);
+        offset += lengths[i];
+    }
+    return 0;
+}
+
+/* ring_info under rlock (taken without holding the GIL while it waits). */
+static int info_of(RingObject *self, ring_info_t *info) {
+    if (ringpy_check(self) < 0) return -1;
+    ringpy_lock(&self->rlock);
+    int rc = self->ring == NULL ? RING_ERR_CLOSED : ring_info(self->ring, info);
+    ringpy_unlock(&self->rlock);
+    if (rc != RING_OK) { ringpy_raise(self->st, rc, self->path); return -1; }
+    return 0;
+}
+
+PyDoc_STRVAR(peek_all_doc, "peek_all()\n--\n\nEvery unread message, oldest first, without consuming any.");
+
+static PyObject *Ring_peek_all(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    ringpy_lock(&self->clock);
+    PyObject *list = NULL;
+    char *buf = NULL;
+    size_t *lengths = NULL;
+    ring_consumer_t *c = ringpy_consumer(self);
+    ring_info_t info;
+    if (c == NULL || info_of(self, &info) < 0) goto done;
+    /* used_bytes bounds the payload bytes, message_count the messages, at that moment. */
+    size_t cap = info.used_bytes > 0 ? (size_t)info.used_bytes : 1;
+    size_t max = info.message_count > 0 ? (size_t)info.message_count : 1;
+    buf = PyMem_Malloc(cap);
+    lengths = PyMem_Malloc(max * sizeof *lengths);
+    if (buf == NULL || lengths == NULL) { PyErr_NoMemory(); goto done; }
+    size_t count = 0;
+    int rc = ring_peek_batch(c, buf, cap, lengths, max, &count);
+    if (rc == RING_ERR_BUFFER_TOO_SMALL) count = 0; /* the ring changed under us: a newer first message */
+    else if (rc != RING_OK) { ringpy_raise(self->st, rc, self->path); goto done; }
+    if ((list = PyList_New(0)) == NULL) goto done;
+    if (append_packed(list, buf, lengths, count) < 0) Py_CLEAR(list);
+done:
+    ringpy_unlock(&self->clock);
+    PyMem_Free(buf);
+    PyMem_Free(lengths);
+    return list;
+}
+
+static int ready_attempt(ringpy_call *call, void *c) {
+    (void)call;
+    return ring_wait(c, 0);
+}
+
+PyDoc_STRVAR(wait_doc, "_wait(timeout)\n--\n\n"
+"Wait up to timeout seconds until a message (or the end of the stream) is there, without\n"
+"consuming it. True if there is, False if the time ran out.");
+
+static PyObject *Ring_wait(RingObject *self, PyObject *timeout_obj) {
+    int64_t timeout = ringpy_parse_timeout(timeout_obj);
+    if (timeout == -2) return NULL;
+    read_call r = {.base = {ROLE_CONSUMER, ready_attempt, wait_sleep, 1}};
+    int rc = ringpy_run(self, &r.base, timeout, 0);
+    if (rc == RING_OK) Py_RETURN_TRUE;
+    if (rc == RING_ERR_EMPTY) Py_RETURN_FALSE;
+    return fail(self, rc);
+}
+
+static int view_attempt(ringpy_call *call, void *c) {
+    read_call *r = (read_call *)call;
+    const void *data = NULL;
+    size_t len = 0;
+    int rc = ring_peek(c, &data, &len, 0);
+    if (rc != RING_OK) return rc;
+    if ((r->view = ringpy_view_new(r->owner, data, len)) == NULL) { ring_release_cancel(c); return CALL_FAILED; }
+    return RING_OK;
+}
+
+PyDoc_STRVAR(get_view_doc, "get_view(timeout=None)\n--\n\n"
+"Zero-copy read: a RecordView of the oldest message inside the shared mapping.");
+
+static PyObject *Ring_get_view(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *values[1];
+    int64_t timeout;
+    if (parse_args_timeout("get_view", names, 0, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    read_call r = {.base = {ROLE_CONSUMER, view_attempt, wait_sleep, 0}, .owner = self};
+    int rc = ringpy_run(self, &r.base, timeout, 0);
+    if (rc == RING_OK) return r.view;
+    return rc == RING_ERR_EMPTY ? raise_empty(self, timeout) : fail(self, rc);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Both sides                                                               */
+
+PyDoc_STRVAR(flush_doc, "flush()\n--\n\nmsync: make everything written so far durable in the file.");
+
+static PyObject *Ring_flush(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    /* rlock keeps close() from freeing the ring while msync runs without the GIL. */
+    ringpy_lock(&self->rlock);
+    ring_t *ring = self->ring;
+    int rc = RING_ERR_CLOSED;
+    if (ring != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = ring_flush(ring);
+        Py_END_ALLOW_THREADS
+    }
+    ringpy_unlock(&self->rlock);
+    if (rc == RING_ERR_CLOSED) return ringpy_raise_closed(self->st);
+    if (rc != RING_OK) return ringpy_raise(self->st, rc, self->path);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Ring_stats_dict(RingObject *self, PyObject *unused) {
+    (void)unused;
+    ring_info_t i;
+    if (info_of(self, &i) < 0) return NULL;
+    return Py_BuildValue("{s:K,s:K,s:i,s:(ii),s:K,s:K,s:K,s:K,s:K,s:O}",
+        "capacity", (unsigned long long)i.capacity, "max_message_size", (unsigned long long)i.max_message_size,
+        "policy", (int)i.policy, "version", (int)i.version_major, (int)i.version_minor,
+        "producer_position", (unsigned long long)i.producer_position,
+        "consumer_position", (unsigned long long)i.consumer_position,
+        "used_bytes", (unsigned long long)i.used_bytes, "message_count", (unsigned long long)i.message_count,
+        "dropped_count", (unsigned long long)i.dropped_count, "writer_closed", i.writer_closed ? Py_True : Py_False);
+}
+
+static Py_ssize_t Ring_len(RingObject *self) {
+    ring_info_t i;
+    if (info_of(self, &i) < 0) return -1;
+    return (Py_ssize_t)i.message_count;
+}
+
+/* Frees the handles: with the three locks held, or from dealloc. */
+static void free_handles(RingObject *self) {
+    if (self->producer) { ring_producer_free(self->producer); self->producer = NULL; }
+    if (self->consumer) { ring_consumer_free(self->consumer); self->consumer = NULL; }
+    if (self->ring) { ring_free(self->ring); self->ring = NULL; }
+}
+
+/* In a forked child: lets go of the parent's handles without a call into the library
+ * (freeing them would unlock the parent's role locks). Their memory is leaked. */
+static void drop_handles(RingObject *self) {
+    self->producer = NULL;
+    self->consumer = NULL;
+    self->ring = NULL;
+}
+
+PyDoc_STRVAR(close_doc, "close()\n--\n\n"
+"Release the roles and the file. Idempotent; returns once the roles are released, also when\n"
+"another thread's close() is under way. BufferError while a memoryview of a RecordView is alive.\n"
+"In a forked child it only forgets the inherited handles: the roles stay the parent's.");
+
+static PyObject *Ring_close(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (self->released) Py_RETURN_NONE;
+    if (self->view != NULL) {
+        RecordViewObject *v = (RecordViewObject *)self->view;
+        if (v->exports > 0) {
+            PyErr_SetString(PyExc_BufferError, "cannot close the ring: a memoryview of a RecordView is still alive");
+            return NULL;
+        }
+        v->released = 1; /* the view becomes unusable; the message stays unread */
+        self->view = NULL;
+    }
+    self->closing = 1; /* blocked calls notice between slices and give up their role lock */
+    if (forked(self)) {
+        drop_handles(self);
+        self->released = 1;
+        Py_RETURN_NONE;
+    }
+    ringpy_lock(&self->plock);
+    ringpy_lock(&self->clock);
+    ringpy_lock(&self->rlock);
+    if (!self->released) { /* else another thread's close() did it while this one waited */
+        Py_BEGIN_ALLOW_THREADS
+        free_handles(self);
+        Py_END_ALLOW_THREADS
+        self->released = 1;
+    }
+    ringpy_unlock(&self->rlock);
+    ringpy_unlock(&self->clock);
+    ringpy_unlock(&self->plock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Ring_enter(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *Ring_exit(RingObject *self, PyObject *args) {
+    (void)args;
+    PyObject *r = Ring_close(self, NULL);
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Ring_get_path(RingObject *self, void *c) { (void)c; return Py_NewRef(self->path); }
+static PyObject *Ring_get_capacity(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->capacity); }
+static PyObject *Ring_get_policy_value(RingObject *self, void *c) { (void)c; return PyLong_FromLong(self->policy); }
+static PyObject *Ring_get_max_message(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->max_message); }
+static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(self->closing); }
+
+static int Ring_traverse(RingObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->module);
+    return 0;
+}
+
+static void Ring_dealloc(RingObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (forked(self)) {
+        drop_handles(self); /* and the mutexes, which a parent's thread may have held at the fork */
+    } else {
+        free_handles(self);
+        if (self->locks_ready) {
+            pthread_mutex_destroy(&self->plock);
+            pthread_mutex_destroy(&self->clock);
+            pthread_mutex_destroy(&self->rlock);
+        }
+    }
+    Py_XDECREF(self->path);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Ring_methods[] = {
+    {"create", (PyCFunction)(void (*)(void))Ring_create, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, create_doc},
+    {"open", (PyCFunction)(void (*)(void))Ring_open, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, open_doc},
+    {"put", (PyCFunction)(void (*)(void))Ring_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
+    {"try_put", (PyCFunction)Ring_try_put, METH_O, try_put_doc},
+    {"_poll_put", (PyCFunction)Ring_poll_put, METH_O, poll_put_doc},
+    {"_wait_room", (PyCFunction)(void (*)(void))Ring_wait_room, METH_FASTCALL, wait_room_doc},
+    {"put_many", (PyCFunction)(void (*)(void))Ring_put_many, METH_FASTCALL | METH_KEYWORDS, put_many_doc},
+    {"close_writer", (PyCFunction)Ring_close_writer, METH_NOARGS, close_writer_doc},
+    {"get", (PyCFunction)(void (*)(void))Ring_get, METH_FASTCALL | METH_KEYWORDS, get_doc},
+    {"try_get", (PyCFunction)Ring_try_get, METH_NOARGS, try_get_doc},
+    {"_poll_get", (PyCFunction)Ring_poll_get, METH_NOARGS, poll_get_doc},
+    {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_FASTCALL | METH_KEYWORDS, get_many_doc},
+    {"peek_all", (PyCFunction)Ring_peek_all, METH_NOARGS, peek_all_doc},
+    {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_FASTCALL | METH_KEYWORDS, get_view_doc},
+    {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc},
+    {"flush", (PyCFunction)Ring_flush, METH_NOARGS, flush_doc},
+    {"_stats", (PyCFunction)Ring_stats_dict, METH_NOARGS, "A snapshot of the ring's state as a dict (policy as an int)."},
+    {"close", (PyCFunction)Ring_close, METH_NOARGS, close_doc},
+    {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the ring."},
+    {"__exit__", (PyCFunction)Ring_exit, METH_VARARGS, "Close the ring."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Ring_getset[] = {
+    {"path", (getter)Ring_get_path, NULL, "The path the ring was created or opened at.", NULL},
+    {"capacity", (getter)Ring_get_capacity, NULL, "Bytes in the data region (a power of two).", NULL},
+    {"_policy", (getter)Ring_get_policy_value, NULL, "Policy as an int.", NULL},
+    {"max_message_size", (getter)Ring_get_max_message, NULL, "The largest message the ring accepts.", NULL},
+    {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Ring_slots[] = {
+    {Py_tp_doc, "The native core of ringpy.Ring: an open ring file."},
+    {Py_tp_new, Ring_new},
+    {Py_tp_dealloc, Ring_dealloc},
+    {Py_tp_traverse, Ring_traverse},
+    {Py_tp_methods, Ring_methods},
+    {Py_tp_getset, Ring_getset},
+    {Py_sq_length, Ring_len},
+    {0, NULL},
+};
+
+PyType_Spec ringpy_ring_spec = {
+    .name = "ringpy._ringpy.RingBase",
+    .basicsize = sizeof(RingObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Ring_slots,
+};
