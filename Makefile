@@ -1,7 +1,7 @@
 # RingFormat - `make demo` runs the demo, `make test` runs every test.
 #
 #   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
-#   make install PREFIX=DIR   header, library and pkg-config file under DIR (default /usr/local)
+#   make install PREFIX=DIR   headers, library and pkg-config file under DIR (default /usr/local)
 
 SHELL   := /bin/bash
 SWIFT   ?= swift
@@ -47,12 +47,19 @@ test-swift:
 # The C ABI: the library's symbols and dependencies, the dlopen tests, a C
 # program built against an installed copy with pkg-config, and C <-> Swift
 # processes on one ring file.
+# Also: every read API against a racing producer process (test_race), fork semantics
+# (test_fork) and a hostile peer scribbling the file (hostile_peer, built with ASan).
+# RING_RACE_LONG=1 runs their long versions (test-interop-long does).
+ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 test-c: lib
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/test_abi Tests/c/test_abi.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
+	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_fork Tests/c/test_fork.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
-	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl
+	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib
@@ -94,6 +101,12 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
+	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
+	RING_RACE_LONG=1 build/test_race $(LIB)
+	RING_RACE_LONG=1 build/hostile_peer $(LIB)
+	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
+	    .venv/bin/python -m pytest Tests/python/test_race.py -q -p no:cacheprovider
 
 # Benchmarks (never part of the tests): Swift, C and ringpy with its peers in one run;
 # writes bench/results/{results.json,results.md,throughput.png}. BENCH_RUNS=3 by default.
@@ -112,6 +125,7 @@ install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libringformat.so
 	install -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/ringformat.h
+	install -m 0644 $(dir $(HEADER))ringformat_layout.h $(DESTDIR)$(PREFIX)/include/ringformat_layout.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' Sources/CRingABI/build/ringformat.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# test_c.sh LIB TEST_ABI RING_PEER RINGCTL - checks of the C ABI:
+# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER] - checks of the C ABI:
 #  1. the library exports exactly the functions of ringformat.h and needs no Swift runtime;
-#  2. the dlopen tests (Tests/c/test_abi.c);
+#  2. the dlopen tests (Tests/c/test_abi.c); then, if given, every read API against a racing
+#     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c) and a
+#     hostile peer scribbling the file under ASan (Tests/c/hostile_peer.c);
+#     RING_RACE_LONG=1 runs their long versions;
 #  3. `make install` into a temporary prefix, then a C program built with pkg-config;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
-LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4
+LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}
 HEADER=Sources/CRingABI/include/ringformat.h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringformat-c.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -26,6 +29,11 @@ else pass "no Swift runtime among the dependencies: $(ldd "$LIB" | awk '{print $
 
 # 2. dlopen tests.
 if "$TEST_ABI" "$LIB" interop/bad_inputs.tsv; then pass "dlopen tests"; else fail "dlopen tests"; fi
+for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics" "$HOSTILE:hostile peer (ASan)"; do
+    prog=${t%%:*}; what=${t#*:}
+    [ -n "$prog" ] || continue
+    if TMPDIR="$WORK" "$prog" "$LIB"; then pass "$what"; else fail "$what"; fi
+done
 
 # 3. Install, then build against the installed copy with pkg-config.
 make --no-print-directory install PREFIX="$WORK/prefix" > "$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; exit 1; }

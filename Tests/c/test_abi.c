@@ -1,24 +1,17 @@
 /*
  * test_abi.c - tests of the C ABI through dlopen + dlsym, the way a plugin
- * host or another language's FFI loads it. Includes only ringformat.h.
+ * host or another language's FFI loads it. Of the library's headers it includes
+ * only ringformat.h (through test_harness.h).
  *
  *   test_abi /path/to/libringformat.so interop/bad_inputs.tsv
  *
  * Prints one line per test and a closing "N passed, N failed" line.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "ringformat.h"
 
 /* Every exported function, looked up by name. */
 #define RING_FUNCTIONS(X) \
@@ -28,40 +21,7 @@
     X(ring_abort) X(ring_producer_close_writer) X(ring_producer_flush) X(ring_producer_close) X(ring_producer_free) \
     X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek_batch) X(ring_consume) X(ring_peek) X(ring_release) \
     X(ring_release_cancel) X(ring_wait) X(ring_consumer_flush) X(ring_consumer_close) X(ring_consumer_free)
-
-#define DECLARE(name) static __typeof__(name) *f_##name;
-RING_FUNCTIONS(DECLARE)
-
-static int failures_in_test;
-static char dir[256];
-
-#define CHECK(cond) do { if (!(cond)) { \
-    fprintf(stderr, "    %s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__, #cond, f_ring_last_error_message()); \
-    failures_in_test++; } } while (0)
-#define RC(expr, code) do { int rc_ = (expr); if (rc_ != (code)) { \
-    fprintf(stderr, "    %s:%d: %s returned %d (%s), expected %d (%s); last error: %s\n", __FILE__, __LINE__, #expr, \
-            rc_, f_ring_strerror(rc_), (code), f_ring_strerror(code), f_ring_last_error_message()); \
-    failures_in_test++; } } while (0)
-#define OK(expr) RC(expr, RING_OK)
-
-static const char *path_of(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", dir, name);
-    return buf;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static ring_t *make_ring(const char *name, uint64_t capacity, int policy) {
-    ring_t *r = NULL;
-    unlink(path_of(name));
-    OK(f_ring_create(path_of(name), capacity, policy, 0600, 0, &r));
-    return r;
-}
+#include "test_harness.h"
 
 /* ---------------------------------------------------------------------- */
 
@@ -190,18 +150,9 @@ static void test_create_flags(void) {
 /* A NULL len is refused before anything is read: the message stays (it was consumed
  * and then reported INVALID_ARGUMENT). */
 static void test_read_with_null_len_consumes_nothing(void) {
-    ring_t *r = make_ring("nulllen", 4096, RING_REJECT_WHEN_FULL);
-    ring_producer_t *p; ring_consumer_t *c;
-    OK(f_ring_producer_open(r, &p));
-    OK(f_ring_consumer_open(r, &c));
-    OK(f_ring_write(p, "kept", 4));
-    char buf[64];
-    size_t len = 0;
-    RC(f_ring_read(c, buf, sizeof buf, NULL), RING_ERR_INVALID_ARGUMENT);
-    RC(f_ring_read_timeout(c, buf, sizeof buf, NULL, 0), RING_ERR_INVALID_ARGUMENT);
-    OK(f_ring_read(c, buf, sizeof buf, &len));
-    CHECK(len == 4 && memcmp(buf, "kept", 4) == 0);
-    f_ring_producer_free(p); f_ring_consumer_free(c); f_ring_free(r);
+    ring_t *r; ring_producer_t *p; ring_consumer_t *c;
+    if (open_roles("nulllen", 4096, RING_REJECT_WHEN_FULL, &r, &p, &c)) check_null_len_keeps_message(p, c, "kept");
+    free_roles(r, p, c);
 }
 
 static void test_write_and_read(void) {
@@ -662,8 +613,7 @@ static void test_bad_input_table(void) {
         int rc = run_row(field[1], mutations, field[3]);
         const char *got = rc == -100 ? "SETUP FAILED" : error_name(rc);
         if (strcmp(got, field[4]) != 0) {
-            fprintf(stderr, "    %s: got %s (%s), expected %s\n", field[0], got, f_ring_last_error_message(), field[4]);
-            failures_in_test++;
+            FAILF("%s: got %s (%s), expected %s", field[0], got, f_ring_last_error_message(), field[4]);
         }
         rows++;
     }
@@ -676,38 +626,23 @@ static void test_bad_input_table(void) {
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: test_abi LIBRARY BAD_INPUTS_TSV\n"); return 2; }
     table_path = argv[2];
-    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-    if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
-    int missing = 0;
-#define LOOKUP(name) if (!(f_##name = (__typeof__(name) *)dlsym(h, #name))) { fprintf(stderr, "missing symbol %s\n", #name); missing++; }
-    RING_FUNCTIONS(LOOKUP)
+    int missing = load_library(argv[1]);
+    if (missing < 0) return 2;
     if (missing) return 1;
-    snprintf(dir, sizeof dir, "/tmp/ringformat-c-XXXXXX");
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 2; }
+    if (make_test_dir("c") != 0) return 2;
 
-    struct { const char *name; void (*run)(void); } tests[] = {
-        { "versions_and_errors", test_versions_and_errors },
-        { "create_open_info", test_create_open_info },
-        { "bad_arguments_and_files", test_bad_arguments_and_files },
-        { "create_flags", test_create_flags },
-        { "write_and_read", test_write_and_read },
-        { "read_with_null_len_consumes_nothing", test_read_with_null_len_consumes_nothing },
-        { "batches", test_batches },
-        { "consume_with_visitor", test_consume_with_visitor },
-        { "zero_copy", test_zero_copy },
-        { "threads_share_handles", test_threads_share_handles },
-        { "bad_input_table", test_bad_input_table },
+    test_case tests[] = {
+        { "versions_and_errors", test_versions_and_errors, IN_PROCESS },
+        { "create_open_info", test_create_open_info, IN_PROCESS },
+        { "bad_arguments_and_files", test_bad_arguments_and_files, IN_PROCESS },
+        { "create_flags", test_create_flags, IN_PROCESS },
+        { "write_and_read", test_write_and_read, IN_PROCESS },
+        { "read_with_null_len_consumes_nothing", test_read_with_null_len_consumes_nothing, IN_PROCESS },
+        { "batches", test_batches, IN_PROCESS },
+        { "consume_with_visitor", test_consume_with_visitor, IN_PROCESS },
+        { "zero_copy", test_zero_copy, IN_PROCESS },
+        { "threads_share_handles", test_threads_share_handles, IN_PROCESS },
+        { "bad_input_table", test_bad_input_table, IN_PROCESS },
     };
-    int passed = 0, failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        failures_in_test = 0;
-        tests[i].run();
-        printf("%s %s\n", failures_in_test ? "FAIL" : "ok  ", tests[i].name);
-        if (failures_in_test) failed++; else passed++;
-    }
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return RUN_TESTS(tests, NULL, NULL);
 }
