@@ -30,6 +30,7 @@ extension RingError {
         case .full: return Code.full
         case .empty: return Code.empty
         case .invalidSize: return Code.invalidSize
+        case .invalidArgument: return Code.invalidArgument
         case .closed: return Code.closed
         case .endOfStream: return Code.endOfStream
         case .corrupt: return Code.corrupt

@@ -49,20 +49,24 @@ public final class Ring {
 
     /// Creates a new ring file at `path` (SPEC.md §7).
     ///
-    /// The file is built completely under no name (or a temporary one) and
-    /// then linked into place, so no process ever sees a half-made ring, and
-    /// of two processes creating the same path one succeeds and the other gets
+    /// The file is built completely under no name (Linux O_TMPFILE; elsewhere
+    /// under a random temporary name) and then linked into place, so no process
+    /// ever sees a half-made ring, a crash leaves nothing behind, and of two
+    /// processes creating the same path one succeeds and the other gets
     /// `system(errno: EEXIST)` (see `openOrCreate` for the usual remedy).
+    /// The file's blocks are reserved (posix_fallocate) where the file system
+    /// can, so the file takes its whole size on disk from the start.
     ///
     /// - Parameters:
     ///   - capacity: bytes of the data region; rounded up to a power of two, at least 4096.
     ///   - policy: what a full ring does.
-    ///   - mode: permission bits of the new file (the umask applies), 0600 by default.
+    ///   - mode: permission bits of the new file (0o777 at most; the umask applies), 0600 by default.
     ///   - replaceExisting: atomically replace a file already at `path`
     ///     (processes that have the old file open keep using the old file).
     ///   - initialPosition: the starting value of both positions, a multiple
     ///     of 8 (for tests of positions past 2^32).
-    /// - Throws: `invalidSize` for a bad capacity or initial position, `system` for I/O failures.
+    /// - Throws: `invalidSize` for a bad capacity or initial position,
+    ///   `invalidArgument` for a mode with other than permission bits, `system` for I/O failures.
     public static func create(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
@@ -71,50 +75,87 @@ public final class Ring {
         guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
             throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
         }
+        guard mode & ~0o777 == 0 else {
+            throw .invalidArgument("mode 0o\(String(mode, radix: 8)) has bits other than permission bits (0o777 at most)")
+        }
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
-
         let directory = Ring.directory(of: path)
 
-        // Build the whole file before it has its name: first as a nameless
-        // file (a crash leaves nothing behind), else under a temporary name.
+        // Build the whole file before it has a name: as a nameless file where the
+        // system has them, else under a name nobody can predict (O_EXCL, O_NOFOLLOW).
         let nameless = ringsys_open_tmpfile(directory, mode)
-        if nameless >= 0 && !replaceExisting {
-            let fd = FileDescriptor(rawValue: nameless)
-            try fd.closeOnError { () throws(RingError) in try Ring.build(fd, image: image, fileSize: fileSize) }
-            let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
-            if rc == 0 {
-                Ring.syncDirectory(directory)
-                return try Ring(storage: try RingStorage(path: path, fd: fd))
-            }
-            fd.close()
-            if rc == -EEXIST { throw .system(operation: "link", errno: EEXIST) }
-            // Linking failed for another reason (no /proc, say): use a temporary name.
-        } else if nameless >= 0 {
-            FileDescriptor(rawValue: nameless).close()
-        } else if nameless != -EOPNOTSUPP {
-            throw .system(operation: "open(O_TMPFILE)", errno: -nameless)
+        guard nameless >= 0 || nameless == -EOPNOTSUPP else {
+            throw .system(operation: "open(O_TMPFILE) in \(directory)", errno: -nameless)
         }
-
-        let temporary = "\(path).tmp-\(SystemCalls.processID)-\(Ring.nextTemporaryNumber())"
-        let fd = try FileDescriptor.open(temporary, O_RDWR | O_CREAT | O_EXCL, mode: mode)
+        var temporary: String? = nil
+        let fd: FileDescriptor
+        if nameless >= 0 {
+            fd = FileDescriptor(rawValue: nameless)
+        } else {
+            (fd, temporary) = try Ring.openTemporary(in: directory, for: path, mode: mode)
+        }
         try fd.closeOnError { () throws(RingError) in
             do throws(RingError) {
                 try Ring.build(fd, image: image, fileSize: fileSize)
-                if replaceExisting {
-                    try SystemCalls.renameFile(temporary, path)
-                } else {
-                    defer { SystemCalls.unlinkFile(temporary) }
-                    try SystemCalls.linkFile(temporary, path)
+                if temporary == nil && !replaceExisting {
+                    // The common case: the nameless file gets its name, or EEXIST.
+                    let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
+                    if rc == 0 { return }
+                    guard rc != -EEXIST else { throw .system(operation: "link", errno: EEXIST) }
+                    // No /proc to link through: give it a random name below.
                 }
+                if temporary == nil { temporary = try Ring.linkUnderRandomName(fd, in: directory, for: path) }
+                if replaceExisting {
+                    try SystemCalls.renameFile(temporary!, path)
+                } else {
+                    defer { SystemCalls.unlinkFile(temporary!) }
+                    try SystemCalls.linkFile(temporary!, path)
+                }
+                temporary = nil
             } catch {
-                SystemCalls.unlinkFile(temporary)
+                if let temporary { SystemCalls.unlinkFile(temporary) }
                 throw error
             }
         }
         Ring.syncDirectory(directory)
         // Validate what we made through the same path every reader takes.
         return try Ring(storage: try RingStorage(path: path, fd: fd))
+    }
+
+    /// A new file under a random name beside `path`, for systems without nameless files.
+    static func openTemporary(in directory: String, for path: String, mode: UInt32)
+        throws(RingError) -> (FileDescriptor, String) {
+        var attempts = 0
+        while true {
+            let name = Ring.randomName(in: directory, for: path)
+            do throws(RingError) {
+                return (try FileDescriptor.open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, mode: mode), name)
+            } catch .system(_, let code) where code == EEXIST && attempts < 16 {
+                attempts += 1
+            }
+        }
+    }
+
+    /// Links the nameless file `fd` under a random name beside `path` and returns that name.
+    static func linkUnderRandomName(_ fd: FileDescriptor, in directory: String, for path: String) throws(RingError) -> String {
+        var attempts = 0
+        while true {
+            let name = Ring.randomName(in: directory, for: path)
+            let rc = name.withCString { ringsys_link_tmpfile(fd.rawValue, $0) }
+            if rc == 0 { return name }
+            guard rc == -EEXIST && attempts < 16 else {
+                throw .system(operation: "link a temporary name in \(directory)", errno: -rc)
+            }
+            attempts += 1
+        }
+    }
+
+    /// `.NAME.XXXXXXXXXXXXXXXX.tmp` beside `path`, the X from the system's random source.
+    static func randomName(in directory: String, for path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? "ring"
+        let random = String(UInt64.random(in: .min ... .max), radix: 16)
+        return "\(directory)/.\(base).\(random).tmp"
     }
 
     /// Sizes the file, reserves its blocks, writes the header and syncs it.
@@ -145,20 +186,35 @@ public final class Ring {
     /// Opens the ring at `path`, creating it if there is none. Of several
     /// processes doing this at once, one creates and the others open its ring.
     /// An existing ring is used as it is, whatever its capacity and policy.
+    ///
+    /// An existing file is used only if it belongs to this user and nobody else
+    /// may write it (SPEC.md §7.1): a ring another user planted at the name, or
+    /// one shared with a group or everyone, gives `system(EPERM)` unless
+    /// `allowShared` says that is meant.
+    /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
-        at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600
+        at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
+        allowShared: Bool = false
     ) throws(RingError) -> Ring {
-        while true {
+        // Each turn ends in a ring, an error, or a race with a process that removed or
+        // created the file in between; such races cannot go on for long.
+        for _ in 0..<64 {
             do throws(RingError) {
-                return try open(at: path)
+                let ring = try open(at: path)
+                if !allowShared { try ring.storage.checkPrivate() }
+                return ring
             } catch .system(_, let code) where code == ENOENT {
                 do throws(RingError) {
                     return try create(at: path, capacity: capacity, policy: policy, mode: mode)
                 } catch .system(_, let code) where code == EEXIST {
-                    continue // another process won the race: open its ring
+                    // Another process won the race (open its ring), or the name is a dangling link.
+                    if SystemCalls.isSymbolicLink(path) {
+                        throw .system(operation: "open \(path): a symbolic link to a file that does not exist", errno: ENOENT)
+                    }
                 }
             }
         }
+        throw .system(operation: "open or create \(path): the file kept appearing and disappearing", errno: EAGAIN)
     }
 
     // MARK: Roles

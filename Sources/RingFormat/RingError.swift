@@ -59,6 +59,8 @@ public enum RingError: Error, Sendable, Equatable {
     case empty
     /// The message is larger than the ring's maximum message size, or a size argument is invalid.
     case invalidSize(size: Int, maximum: Int)
+    /// An argument is out of range (a mode with bits beyond 0o777, say); the text says which.
+    case invalidArgument(String)
     /// The handle was closed.
     case closed
     /// The producer closed the stream and every message has been read.
@@ -82,6 +84,7 @@ extension RingError: CustomStringConvertible {
         switch self {
         case let .invalidSize(size, maximum):
             return "invalid size \(size) (maximum \(maximum))"
+        case let .invalidArgument(text): return "invalid argument: \(text)"
         case let .corrupt(reason): return "corrupt ring file: \(reason)"
         case let .unsupportedVersion(reason):
             return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"

@@ -110,6 +110,18 @@ final class RingStorage: @unchecked Sendable {
         fd.close()
     }
 
+    /// Throws `system(EPERM)` unless the file belongs to this process's user and
+    /// neither its group nor others may write it (SPEC.md §7.1).
+    func checkPrivate() throws(RingError) {
+        let (owner, mode) = try fd.ownerAndMode()
+        if owner != SystemCalls.effectiveUserID {
+            throw .system(operation: "open \(path): the ring belongs to user \(owner), not to this user (allow a shared ring to use it)", errno: EPERM)
+        }
+        if mode & 0o022 != 0 {
+            throw .system(operation: "open \(path): the ring is writable by its group or by others (mode 0o\(String(mode, radix: 8)); allow a shared ring to use it)", errno: EPERM)
+        }
+    }
+
     /// Throws `forked` in a process that inherited this file across fork().
     @inline(__always)
     func checkProcess() throws(RingError) {

@@ -76,6 +76,13 @@ struct FileDescriptor: Sendable, Equatable {
         }
     }
 
+    /// The owner and the permission bits of the file. The corresponding C function is `fstat`.
+    func ownerAndMode() throws(RingError) -> (owner: UInt32, mode: UInt32) {
+        var st = stat()
+        _ = try valueOrErrno("fstat") { fstat(rawValue, &st) }
+        return (st.st_uid, UInt32(st.st_mode) & 0o7777)
+    }
+
     /// The size of the file. The corresponding C function is `fstat`.
     func size() throws(RingError) -> Int {
         var st = stat()
@@ -146,6 +153,16 @@ package enum SystemCalls {
     static func renameFile(_ from: String, _ to: String) throws(RingError) {
         _ = try valueOrErrno("rename") { from.withCString { f in to.withCString { t in rename(f, t) } } }
     }
+
+    /// Whether `path` itself (not what it points to) is a symbolic link, from lstat(2).
+    static func isSymbolicLink(_ path: String) -> Bool {
+        var st = stat()
+        guard path.withCString({ lstat($0, &st) }) == 0 else { return false }
+        return st.st_mode & S_IFMT == S_IFLNK
+    }
+
+    /// The effective user id of this process.
+    static var effectiveUserID: UInt32 { geteuid() }
 
     /// unlink(2); errors are ignored.
     static func unlinkFile(_ path: String) {

@@ -6,6 +6,8 @@
  */
 #include "ringpy.h"
 
+#include <string.h>
+
 #include <errno.h>
 #include <stdio.h>
 
@@ -29,9 +31,21 @@ PyObject *ringpy_raise(ringpy_state *st, int rc, PyObject *path) {
     case RING_ERR_BUSY: type = st->BusyError; break;
     case RING_ERR_OVERWRITTEN: type = st->OverwrittenError; break;
     case RING_ERR_FORKED: type = st->ForkedError; break;
-    case RING_ERR_SYSTEM:
-        errno = ring_last_errno();
-        return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    case RING_ERR_INVALID_ARGUMENT: type = PyExc_ValueError; break;
+    case RING_ERR_SYSTEM: {
+        /* OSError(errno, "the system's words (what failed)", path): the errno picks the
+         * subclass (PermissionError, FileNotFoundError, ...), the text keeps the detail. */
+        int err = ring_last_errno();
+        PyObject *message = (detail && detail[0]) ? PyUnicode_FromFormat("%s (%s)", strerror(err), detail)
+                                                  : PyUnicode_FromString(strerror(err));
+        if (message == NULL) return NULL;
+        PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iOO", err, message, path ? path : Py_None);
+        Py_DECREF(message);
+        if (exc == NULL) return NULL;
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+        return NULL;
+    }
     default: type = PyExc_SystemError; break;
     }
     PyErr_SetString(type, text);

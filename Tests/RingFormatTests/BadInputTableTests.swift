@@ -29,6 +29,7 @@ struct BadInput: Sendable, CustomStringConvertible {
         case .full?: return "FULL"
         case .empty?: return "EMPTY"
         case .invalidSize?: return "INVALID_SIZE"
+        case .invalidArgument?: return "INVALID_ARGUMENT"
         case .closed?: return "CLOSED"
         case .endOfStream?: return "END_OF_STREAM"
         case .corrupt?: return "CORRUPT"

@@ -21,7 +21,7 @@
  *    consumer handle from another thread ends a call blocked on it, which
  *    returns RING_ERR_CLOSED (within the 100 ms a wait sleeps at most).
  *  - fork(): a handle belongs to the process that made it. In a child every
- *    call on an inherited handle returns RING_ERR_FORKED, and *_close/*_free
+ *    call on an inherited handle returns RING_ERR_FORKED, and the close and free functions
  *    there release memory but never the role, which stays with the parent
  *    (SPEC.md §11.3). Open the ring again in the child.
  *  - Timeouts are in nanoseconds: 0 does not wait, RING_WAIT_FOREVER (-1)
@@ -78,7 +78,11 @@ typedef enum ring_policy {
 /** Flags of ring_create(). */
 enum {
     RING_CREATE_REPLACE       = 1, /**< Atomically replace an existing file at the path. */
-    RING_CREATE_OPEN_EXISTING = 2  /**< If a ring exists at the path, open it instead (open-or-create). */
+    RING_CREATE_OPEN_EXISTING = 2, /**< If a ring exists at the path, open it instead (open-or-create):
+                                        only if this user owns it and no one else may write it (SPEC.md §7.1),
+                                        else RING_ERR_SYSTEM with EPERM. */
+    RING_CREATE_ALLOW_SHARED  = 4  /**< With OPEN_EXISTING: also use a ring owned by another user or writable
+                                        by its group or others (a ring meant to be shared). */
 };
 
 /** Timeout value: wait without limit. */
@@ -137,8 +141,9 @@ int ring_last_errno(void);
 /**
  * Creates a ring file at `path` (SPEC.md §7) and opens it.
  * capacity is rounded up to a power of two (at least RING_MIN_CAPACITY).
- * mode: permission bits (0600 is usual; the umask applies).
- * flags: RING_CREATE_REPLACE and/or RING_CREATE_OPEN_EXISTING, or 0.
+ * mode: permission bits, 0777 at most (0600 is usual; the umask applies); other bits
+ * are INVALID_ARGUMENT.
+ * flags: RING_CREATE_REPLACE and/or RING_CREATE_OPEN_EXISTING (with RING_CREATE_ALLOW_SHARED), or 0.
  * Errors: INVALID_ARGUMENT, INVALID_SIZE, SYSTEM (EEXIST if the path exists and
  * no flag says otherwise), and with OPEN_EXISTING those of ring_open.
  * On success *out owns a handle to release with ring_free().

@@ -146,15 +146,23 @@ class MemMapRingBuffer:
     ``collections.deque(maxlen)`` of str or bytes items (overwrite-oldest).
 
     Opens the ring at file_path if there is one (keeping its unread items), else creates
-    it with the given capacity in bytes. Items come back with the type they were put
-    with: each message carries a one-byte tag, ``s`` (UTF-8 text) or ``b`` (bytes).
+    it with the given capacity in bytes. An existing file is used only if this user owns
+    it and no one else may write it (PermissionError otherwise), unless allow_shared.
+    Items come back with the type they were put with: each message carries a one-byte
+    tag, ``s`` (UTF-8 text) or ``b`` (bytes).
+
+    Messages written to the same ring by other APIs (``Ring.put``, C, Swift) carry no
+    tag: ``get`` checks a message before it consumes it, and raises ValueError for one
+    that is not a tagged item, leaving it in the ring for ``Ring.get`` to read. (A
+    foreign message that happens to start with ``b`` is read as bytes without it.)
     """
 
     _TEXT = b"s"
     _BYTES = b"b"
 
-    def __init__(self, file_path: Union[str, os.PathLike], capacity: int) -> None:
-        self._ring = Ring.create(file_path, capacity, Policy.OVERWRITE_OLDEST, exist_ok=True)
+    def __init__(self, file_path: Union[str, os.PathLike], capacity: int, *, allow_shared: bool = False) -> None:
+        self._ring = Ring.create(file_path, capacity, Policy.OVERWRITE_OLDEST, exist_ok=True,
+                                 allow_shared=allow_shared)
 
     def put(self, item: Union[str, bytes]) -> None:
         """Append an item; the oldest items make room when the buffer is full."""
@@ -166,12 +174,33 @@ class MemMapRingBuffer:
             raise TypeError(f"MemMapRingBuffer items are str or bytes, not {type(item).__name__}")
 
     def get(self) -> Union[str, bytes]:
-        """Remove and return the oldest item; IndexError when empty."""
-        message = self._ring.try_get()
-        if message is None:
-            raise IndexError("get from an empty MemMapRingBuffer")
+        """Remove and return the oldest item; IndexError when empty. ValueError (and
+        nothing consumed) for a message that is not a tagged item (see the class)."""
+        while True:
+            try:
+                view = self._ring.get_view(timeout=0)
+            except EmptyError:
+                raise IndexError("get from an empty MemMapRingBuffer") from None
+            except OverwrittenError:
+                continue  # the producer took it meanwhile: the next one is the oldest
+            with view:  # consumed at the end of the block, given back if it raises
+                message = bytes(view)
+                item = self._decode(message)
+            return item
+
+    @classmethod
+    def _decode(cls, message: bytes) -> Union[str, bytes]:
+        """The item a tagged message holds; ValueError for any other message."""
         tag, body = message[:1], message[1:]
-        return body.decode("utf-8") if tag == self._TEXT else body
+        if tag == cls._BYTES:
+            return body
+        if tag == cls._TEXT:
+            try:
+                return body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"a text item that is not UTF-8 ({e}); left in the ring") from None
+        raise ValueError(f"a message of {len(message)} bytes that is not a MemMapRingBuffer item "
+                         f"(no 's' or 'b' tag); left in the ring: read it with Ring.get")
 
     def empty(self) -> bool:
         """True if there is nothing to get."""

@@ -126,6 +126,7 @@ class Ring:
         replace: bool = False,
         exist_ok: bool = False,
         initial_position: int = 0,
+        allow_shared: bool = False,
     ) -> Self:
         """Create a ring file. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
@@ -206,7 +207,7 @@ class MemMapRingBuffer:
     it with the given capacity in bytes. Items come back with the type they were put with.
     """
 
-    def __init__(self, file_path: StrPath, capacity: int) -> None: ...
+    def __init__(self, file_path: StrPath, capacity: int, *, allow_shared: bool = False) -> None: ...
     def put(self, item: str | bytes) -> None: ...
     def get(self) -> str | bytes:
         """The oldest item; IndexError when empty."""
