@@ -351,24 +351,35 @@ int ringsys_last_errno(void) { return last_error_errno; }
 #include <stdatomic.h>
 #include <sys/mman.h>
 
-#define GUARD_SLOTS 4096
+/* The guarded mappings: chunks of slots in a list that only grows, so the handler reads
+ * it without locks or allocation and no number of open rings leaves one unguarded. */
+#define GUARD_CHUNK_SLOTS 1024
 
 typedef struct {
-    _Atomic(uintptr_t) base;   /* 0: free slot */
+    _Atomic(uintptr_t) base;   /* 0: free slot, 1: being filled in or emptied */
     _Atomic(size_t) length;
     _Atomic(int32_t *) faulted;
 } guard_slot;
 
-static guard_slot guard_table[GUARD_SLOTS];
+typedef struct guard_chunk {
+    guard_slot slots[GUARD_CHUNK_SLOTS];
+    _Atomic(struct guard_chunk *) next;
+} guard_chunk;
+
+static guard_chunk first_chunk;
 static struct sigaction previous_sigbus;
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t install_mutex = PTHREAD_MUTEX_INITIALIZER;
 static long guard_page_size = 4096;
+/* Set while this thread runs the previous handler: a SIGBUS that comes back meanwhile
+ * (a handler that restores its predecessor, ours, and raises again) ends in the default
+ * action instead of going round forever. Initial-exec: no allocation in the handler. */
+static __thread int chaining __attribute__((tls_model("initial-exec")));
 
 /* Runs the handler that was installed before ours, as the kernel would have run it. */
 static void chain_to_previous(int sig, siginfo_t *info, void *context) {
     /* A fault raised by the access itself (si_code > 0), not a signal someone sent. */
     int synchronous = info != NULL && info->si_code > 0;
-    if (!(previous_sigbus.sa_flags & SA_SIGINFO) && previous_sigbus.sa_handler == SIG_DFL) {
+    if (chaining || (!(previous_sigbus.sa_flags & SA_SIGINFO) && previous_sigbus.sa_handler == SIG_DFL)) {
         /* Default action: terminate. A fault re-executes the access on return and dies
          * then; a sent signal is raised again, now with the default disposition. */
         signal(SIGBUS, SIG_DFL);
@@ -384,73 +395,114 @@ static void chain_to_previous(int sig, siginfo_t *info, void *context) {
     /* Block what the previous handler asked to have blocked while it runs. */
     sigset_t old;
     pthread_sigmask(SIG_BLOCK, &previous_sigbus.sa_mask, &old);
+    chaining = 1;
     if (previous_sigbus.sa_flags & SA_SIGINFO) {
         previous_sigbus.sa_sigaction(sig, info, context);
     } else {
         previous_sigbus.sa_handler(sig);
     }
+    chaining = 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The slot guarding addr, or NULL. Async-signal-safe. */
+static guard_slot *slot_of(uintptr_t addr) {
+    for (guard_chunk *c = &first_chunk; c; c = atomic_load_explicit(&c->next, memory_order_acquire)) {
+        for (int i = 0; i < GUARD_CHUNK_SLOTS; i++) {
+            /* acquire: pairs with the release store of base in ringsys_guard_mapping. */
+            uintptr_t base = atomic_load_explicit(&c->slots[i].base, memory_order_acquire);
+            if (base <= 1 || addr < base) continue;
+            size_t length = atomic_load_explicit(&c->slots[i].length, memory_order_relaxed);
+            if (addr - base < length) return &c->slots[i];
+        }
+    }
+    return NULL;
 }
 
 static void sigbus_handler(int sig, siginfo_t *info, void *context) {
     int saved_errno = errno;
     /* Only a fault on a mapped file page past the end of the file is ours (BUS_ADRERR,
      * raised by the kernel): not a kill(), not an alignment or hardware error. */
-    if (info != NULL && info->si_code == BUS_ADRERR) {
-        uintptr_t addr = (uintptr_t)info->si_addr;
-        for (int i = 0; i < GUARD_SLOTS; i++) {
-            uintptr_t base = atomic_load_explicit(&guard_table[i].base, memory_order_acquire);
-            if (base <= 1 || addr < base) continue; /* 0: free, 1: being filled in */
-            size_t length = atomic_load_explicit(&guard_table[i].length, memory_order_relaxed);
-            if (addr - base >= length) continue;
-            /* Ours: the file shrank under the mapping. Put a private zero page in its place. */
-            uintptr_t page = addr & ~((uintptr_t)guard_page_size - 1);
-            void *p = mmap((void *)page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
-                           MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            int32_t *flag = atomic_load_explicit(&guard_table[i].faulted, memory_order_relaxed);
-            if (flag) __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
-            errno = saved_errno;
-            if (p != MAP_FAILED) return; /* the access is retried and now succeeds */
-            break;
-        }
+    guard_slot *slot = info != NULL && info->si_code == BUS_ADRERR ? slot_of((uintptr_t)info->si_addr) : NULL;
+    if (slot) {
+        /* Ours: the file shrank under the mapping (or a page of a sparse file found no
+         * room on disk). Put a private zero page in its place and say so. */
+        uintptr_t page = (uintptr_t)info->si_addr & ~((uintptr_t)guard_page_size - 1);
+        void *p = mmap((void *)page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
+                       MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        int32_t *flag = atomic_load_explicit(&slot->faulted, memory_order_relaxed);
+        if (flag) __atomic_store_n(flag, 1, __ATOMIC_RELEASE);
+        errno = saved_errno;
+        if (p != MAP_FAILED) return; /* the access is retried and now succeeds */
     }
     /* Not ours (or remapping failed): behave as the previous disposition would. */
     chain_to_previous(sig, info, context);
     errno = saved_errno;
 }
 
+/* Puts our handler in front, unless it is there: at the first guard, and again at every
+ * later one, so a handler installed after ours (Python's faulthandler.enable(), say)
+ * becomes the one ours passes foreign faults to (SPEC.md §12). */
 static void install_sigbus_handler(void) {
-    guard_page_size = sysconf(_SC_PAGESIZE);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = sigbus_handler;
-    /* SA_ONSTACK: runtimes that run handlers on an alternate stack (Go, the JVM) keep
-     * doing so; SA_NODEFER: a second fault inside the handler is delivered, not hung. */
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &previous_sigbus);
-}
-
-int ringsys_guard_mapping(void *base, size_t length, int32_t *faulted) {
-    pthread_once(&guard_once, install_sigbus_handler);
-    for (int i = 0; i < GUARD_SLOTS; i++) {
-        uintptr_t expected = 0;
-        /* Claim a free slot with a placeholder so no one else takes it, then fill it in. */
-        if (atomic_compare_exchange_strong(&guard_table[i].base, &expected, (uintptr_t)1)) {
-            atomic_store_explicit(&guard_table[i].length, length, memory_order_relaxed);
-            atomic_store_explicit(&guard_table[i].faulted, faulted, memory_order_relaxed);
-            /* release: the handler's acquire load of base sees length and faulted. */
-            atomic_store_explicit(&guard_table[i].base, (uintptr_t)base, memory_order_release);
-            return i;
-        }
+    pthread_mutex_lock(&install_mutex); /* unlocked at the end of this function */
+    struct sigaction current;
+    if (sigaction(SIGBUS, NULL, &current) == 0 &&
+        !((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == sigbus_handler)) {
+        guard_page_size = sysconf(_SC_PAGESIZE);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = sigbus_handler;
+        /* SA_ONSTACK: runtimes that run handlers on an alternate stack (Go, the JVM) keep
+         * doing so; SA_NODEFER: a second fault inside the handler is delivered, not hung. */
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        /* The handler may run between these two calls: it then still chains to the old
+         * previous handler, which is right until ours is installed. */
+        previous_sigbus = current;
+        sigaction(SIGBUS, &sa, NULL);
     }
-    return -1;
+    pthread_mutex_unlock(&install_mutex);
 }
 
-void ringsys_unguard_mapping(int slot) {
-    if (slot < 0 || slot >= GUARD_SLOTS) return;
-    atomic_store_explicit(&guard_table[slot].base, (uintptr_t)1, memory_order_relaxed);
-    atomic_store_explicit(&guard_table[slot].length, (size_t)0, memory_order_relaxed);
-    atomic_store_explicit(&guard_table[slot].faulted, (int32_t *)NULL, memory_order_relaxed);
-    atomic_store_explicit(&guard_table[slot].base, (uintptr_t)0, memory_order_release);
+void *ringsys_guard_mapping(void *base, size_t length, int32_t *faulted) {
+    install_sigbus_handler();
+    for (guard_chunk *c = &first_chunk;;) {
+        for (int i = 0; i < GUARD_CHUNK_SLOTS; i++) {
+            guard_slot *slot = &c->slots[i];
+            uintptr_t expected = 0;
+            /* Claim a free slot with a placeholder so no one else takes it, then fill it in. */
+            if (atomic_compare_exchange_strong(&slot->base, &expected, (uintptr_t)1)) {
+                atomic_store_explicit(&slot->length, length, memory_order_relaxed);
+                atomic_store_explicit(&slot->faulted, faulted, memory_order_relaxed);
+                /* release: pairs with the handler's acquire load of base in slot_of. */
+                atomic_store_explicit(&slot->base, (uintptr_t)base, memory_order_release);
+                return slot;
+            }
+        }
+        guard_chunk *next = atomic_load_explicit(&c->next, memory_order_acquire);
+        if (!next) {
+            /* Every slot is taken: add a chunk (mmap: zeroed, and no malloc lock involved). */
+            guard_chunk *fresh = mmap(NULL, sizeof *fresh, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (fresh == MAP_FAILED) return NULL;
+            guard_chunk *none = NULL;
+            /* release: pairs with the acquire loads of next that walk the list. */
+            if (atomic_compare_exchange_strong_explicit(&c->next, &none, fresh, memory_order_release,
+                                                        memory_order_acquire)) {
+                next = fresh;
+            } else {
+                munmap(fresh, sizeof *fresh); /* another thread added one first */
+                next = none;
+            }
+        }
+        c = next;
+    }
+}
+
+void ringsys_unguard_mapping(void *handle) {
+    guard_slot *slot = handle;
+    if (!slot) return;
+    atomic_store_explicit(&slot->base, (uintptr_t)1, memory_order_relaxed);
+    atomic_store_explicit(&slot->length, (size_t)0, memory_order_relaxed);
+    atomic_store_explicit(&slot->faulted, (int32_t *)NULL, memory_order_relaxed);
+    atomic_store_explicit(&slot->base, (uintptr_t)0, memory_order_release);
 }

@@ -496,7 +496,7 @@ public final class RingConsumer {
     /// Sleeps until producerPosition moves past our position or the stream
     /// ends, or the deadline passes (false).
     func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
-        try WaitWord.wait(storage.dataChannel, deadline: deadline) { () throws(RingError) -> Bool in
+        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
             if interrupted.load(ordering: .relaxed) { throw .closed }
             // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
             let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)

@@ -108,7 +108,7 @@ public final class RingProducer {
         let deadline = Deadline(after: timeout)
         while true {
             let total = bytesNeeded(payload: message.count, at: head)
-            let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline) { () throws(RingError) -> Bool in
+            let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
                 if interrupted.load(ordering: .relaxed) { throw .closed }
                 // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
                 let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)

@@ -30,6 +30,9 @@ public final class Ring {
     /// A ring over a validated file, after one consistent snapshot of its
     /// positions (SPEC.md §13: what opening validates).
     init(storage: RingStorage) throws(RingError) {
+        guard storage.guardSlot != nil else {
+            throw .system(operation: "guard the mapping of \(storage.path) against SIGBUS", errno: ENOMEM)
+        }
         _ = try storage.snapshotPositions()
         self.storage = storage
     }

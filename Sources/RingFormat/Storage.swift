@@ -33,8 +33,8 @@ final class RingStorage: @unchecked Sendable {
     /// end of the file: a peer truncated it. Private memory, not in the file.
     let truncationFlag: UnsafeAtomic<Int32>
     private let truncationWord: UnsafeMutablePointer<Int32.AtomicRepresentation>
-    /// The SIGBUS guard's slot for this mapping (-1: unguarded).
-    let guardSlot: Int32
+    /// The SIGBUS guard's slot for this mapping (nil: unguarded, and so unusable).
+    let guardSlot: UnsafeMutableRawPointer?
 
     /// Roles taken through this open file description (the OFD lock cannot
     /// tell two handles of the same description apart, so these do).
@@ -174,10 +174,22 @@ final class RingStorage: @unchecked Sendable {
         if truncationFlag.load(ordering: .relaxed) != 0 { throw truncatedError() }
     }
 
-    /// The error for a file shrunk under the mapping, with its current size.
+    /// The error for a page of the mapping that faulted: the file shrank under it,
+    /// or (still at its full size) a page of a sparse file found no room on disk.
     func truncatedError() -> RingError {
         let size = (try? fd.size()) ?? 0
+        if size >= geometry.fileSize {
+            return .system(operation: "a page of \(path) could not be stored: the file system is full (the ring file is sparse)", errno: ENOSPC)
+        }
         return .corrupt(.truncated(fileSize: size, expected: geometry.fileSize))
+    }
+
+    /// Throws `corrupt(.truncated)` if the file is shorter than its mapping now (one
+    /// fstat): for waits, which touch no page that would fault (SPEC.md §12).
+    func checkFileSize() throws(RingError) {
+        try checkNotTruncated()
+        let size = try fd.size()
+        if size < geometry.fileSize { throw .corrupt(.truncated(fileSize: size, expected: geometry.fileSize)) }
     }
 
     /// msync of the data region, then of the header (SPEC.md §12): positions

@@ -57,13 +57,15 @@ enum WaitWord {
     static let sliceNanoseconds: Int64 = 100_000_000
 
     /// Waits until `ready()` is true or the deadline passes; returns whether it became ready.
+    /// `afterSleep` runs after each sleep (at least every `sliceNanoseconds`) and may throw.
     ///
     /// `ready` must read the other side's position with sequentially consistent
     /// ordering: the waiter increments `waiters` (seq_cst) and then reads the
     /// position, the other side stores the position (seq_cst) and then reads
     /// `waiters`; one of the two sees the other's write, so no wake-up is lost.
     static func wait(
-        _ channel: WaitChannel, deadline: Deadline, ready: () throws(RingError) -> Bool
+        _ channel: WaitChannel, deadline: Deadline, afterSleep: () throws(RingError) -> Void = {},
+        ready: () throws(RingError) -> Bool
     ) throws(RingError) -> Bool {
         if try ready() { return true }
         if deadline.remaining == 0 { return false }
@@ -107,6 +109,8 @@ enum WaitWord {
                 backoff = min(backoff * 2, 1_000_000)
             }
             channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+            // At least once a slice: what the ready check cannot see (a truncated file).
+            try afterSleep()
             if try ready() { return true }
             if deadline.remaining == 0 { return false }
         }

@@ -127,3 +127,46 @@ struct ClassicLockTests {
         #expect(try RingCtl.run(["write", temp.path, "next"]).status == 0)
     }
 }
+
+@Suite("Truncation while waiting (SPEC.md §12)")
+struct TruncationWhileWaitingTests {
+    /// A writer blocked without a timeout touches no page, so no fault tells it the file
+    /// shrank: its wait checks the file size every slice.
+    @Test func aWriterBlockedWithoutTimeoutNoticesTheTruncation() throws {
+        let temp = TempRing()
+        let ring = try Ring.create(at: temp.path, capacity: 4096)
+        let filler = try ring.makeProducer()
+        while try filler.tryWrite([UInt8](repeating: 1, count: 500)) {}
+        filler.close()
+        let path = temp.path
+        let writer = Worker<RingError?> {
+            let p = try Ring.open(at: path).makeProducer()
+            do { try p.write([UInt8](repeating: 2, count: 500), timeout: nil); return nil } catch let e as RingError { return e }
+        }
+        usleep(200_000)
+        RawFile.truncate(path, to: RingLayout.defaultHeaderSize)
+        let start = ContinuousClock.now
+        let error = try writer.join()
+        #expect(seconds(since: start) < 1.0)
+        guard case .corrupt(.truncated)? = error else {
+            Issue.record("expected corrupt(truncated), got \(String(describing: error))")
+            return
+        }
+    }
+
+    @Test func aReaderBlockedWithoutTimeoutNoticesTheTruncation() throws {
+        let temp = TempRing()
+        _ = try Ring.create(at: temp.path, capacity: 4096)
+        let path = temp.path
+        let reader = Worker<RingError?> {
+            let c = try Ring.open(at: path).makeConsumer()
+            do { _ = try c.read(timeout: nil); return nil } catch let e as RingError { return e }
+        }
+        usleep(200_000)
+        RawFile.truncate(path, to: 100)
+        guard case .corrupt(.truncated)? = try reader.join() else {
+            Issue.record("expected corrupt(truncated)")
+            return
+        }
+    }
+}

@@ -77,3 +77,40 @@ def test_the_guard_still_works_after_a_foreign_sigbus_was_handled(tmp_path):
     """, tmp_path)
     assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
     assert "corrupt:" in child.stdout, child.stdout
+
+
+def test_more_than_4096_open_rings_are_all_guarded(tmp_path):
+    # The guard table had 4,096 slots: the 4,097th ring was unguarded and a truncation killed.
+    child = run_child("""
+        import os, sys, resource, ringpy
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+        base = sys.argv[1]
+        rings = [ringpy.Ring.create(f"{base}.{i}", 4096) for i in range(4200)]
+        last = rings[-1]
+        os.truncate(last.path, 100)
+        try:
+            last.put(b"z" * 2000)
+        except ringpy.CorruptError as e:
+            print("corrupt:", e, flush=True)
+    """, tmp_path)
+    assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
+    assert "corrupt:" in child.stdout
+
+
+def test_a_ring_opened_after_faulthandler_puts_the_guard_back_in_front(tmp_path):
+    # faulthandler.enable() after the first ring replaced the guard: a truncation was fatal.
+    # Opening a ring re-installs it, and foreign faults still reach faulthandler.
+    child = run_child("""
+        import faulthandler, os, sys, ringpy
+        first = ringpy.Ring.create(sys.argv[1], 65536)
+        faulthandler.enable()
+        second = ringpy.Ring.create(sys.argv[1] + ".2", 4096)
+        os.truncate(sys.argv[1], 4096)
+        try:
+            first.put(b"w" * 30000)
+        except ringpy.CorruptError as e:
+            print("corrupt:", e, flush=True)
+    """, tmp_path)
+    assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
+    assert "corrupt:" in child.stdout

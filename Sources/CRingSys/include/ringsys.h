@@ -142,13 +142,15 @@ int ringsys_link_tmpfile(int fd, const char *path);
  * is set to 1, and the access goes on (reading zeros, which validation then
  * rejects). The process-wide SIGBUS handler is installed on first use and
  * passes faults outside guarded mappings to the handler that was there before.
- * Returns a slot number for ringsys_unguard_mapping, or -1 if the table is full
- * (the mapping is then unguarded).
+ * The guard table grows as needed. Each call also puts the handler back in front if
+ * another was installed since (its faults are then passed on to that one).
+ * Returns the slot for ringsys_unguard_mapping, or NULL if no memory was left for
+ * the table (the mapping is then unguarded: the caller must not use it).
  */
-int ringsys_guard_mapping(void *base, size_t length, int32_t *faulted);
+void *ringsys_guard_mapping(void *base, size_t length, int32_t *faulted);
 
-/** Stops guarding the mapping registered in slot (before unmapping it). */
-void ringsys_unguard_mapping(int slot);
+/** Stops guarding the mapping registered in slot (before unmapping it). NULL is ignored. */
+void ringsys_unguard_mapping(void *slot);
 
 /** Records the detail of the last error on the calling thread (message is copied, truncated to 255 bytes). */
 void ringsys_set_last_error(int err, const char *message);
