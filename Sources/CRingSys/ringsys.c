@@ -3,6 +3,7 @@
 #include "ringsys.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -212,6 +213,62 @@ static int classic_unlock(int fd, int64_t offset, int64_t length) {
     }
     pthread_mutex_unlock(&lock_table_mutex);
     return rc;
+}
+
+int ringsys_lock_holder(int fd, int64_t offset, int64_t length, int classic) {
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK; /* asks for any lock that would conflict with a write lock */
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)offset;
+    fl.l_len = (off_t)length;
+#if defined(F_OFD_GETLK)
+    int cmd = classic ? F_GETLK : F_OFD_GETLK;
+#else
+    (void)classic;
+    int cmd = F_GETLK;
+#endif
+    if (fcntl(fd, cmd, &fl) != 0) return -errno;
+    return fl.l_type == F_UNLCK ? 0 : fl.l_type == F_RDLCK ? 1 : 2;
+}
+
+/* Start time of process pid in clock ticks since boot (/proc/PID/stat field 22), or
+ * -1 if it cannot be read. */
+static long long process_start_time(int pid) {
+#if defined(__linux__)
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p) return -1;
+    /* Fields 3.. follow ") "; the start time is field 22. */
+    for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+    return p ? atoll(p + 1) : -1;
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+uint64_t ringsys_process_token(void) {
+    int pid = (int)getpid();
+    long long start = process_start_time(pid);
+    return ((uint64_t)(uint32_t)pid << 32) | (uint32_t)(start < 0 ? 0 : start);
+}
+
+int ringsys_process_alive(uint64_t token) {
+    int pid = (int)(token >> 32);
+    if (pid <= 0) return 0;
+    if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
+    long long start = process_start_time(pid);
+    /* A process we cannot inspect (hidepid, another system) counts as alive. */
+    if (start < 0) return 1;
+    return (uint32_t)start == (uint32_t)token;
 }
 
 int ringsys_lock_range(int fd, int64_t offset, int64_t length, int classic) {

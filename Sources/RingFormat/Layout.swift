@@ -74,10 +74,14 @@ public enum RingLayout {
         public static let droppedCount = FieldLayout(offset: 144, size: 8)
         /// WRITER_STATE_OPEN or WRITER_STATE_CLOSED (end of stream).
         public static let writerState = FieldLayout(offset: 152, size: 4)
+        /// The producer's owner token (pid and start time), or 0 (SPEC.md §11.4).
+        public static let producerOwner = FieldLayout(offset: 248, size: 8)
 
         // §3.3 Consumer line.
         /// Free-running byte position of the first record not yet consumed.
         public static let consumerPosition = FieldLayout(offset: 256, size: 8)
+        /// The consumer's owner token (pid and start time), or 0 (SPEC.md §11.4).
+        public static let consumerOwner = FieldLayout(offset: 376, size: 8)
 
         // §3.4 Wait line.
         /// Futex word readers sleep on; bumped by the producer after a commit.
@@ -97,7 +101,8 @@ public enum RingLayout {
             ("headerChecksum", headerChecksum),
             ("producerPosition", producerPosition), ("claimPosition", claimPosition),
             ("droppedCount", droppedCount), ("writerState", writerState),
-            ("consumerPosition", consumerPosition),
+            ("producerOwner", producerOwner),
+            ("consumerPosition", consumerPosition), ("consumerOwner", consumerOwner),
             ("dataSignal", dataSignal), ("readerWaiters", readerWaiters),
             ("spaceSignal", spaceSignal), ("writerWaiters", writerWaiters),
         ]

@@ -142,27 +142,72 @@ final class RingStorage: @unchecked Sendable {
         return consumerPosition.load(ordering: .relaxed) != start
     }
 
-    /// Takes `role` for this process: the in-process flag, then the file lock
-    /// (SPEC.md §11). Released by `releaseRole`, or by the kernel at exit.
+    /// Takes `role` for this process (SPEC.md §11): the in-process flag, the file
+    /// lock, and the role's owner word. A read lock on the role byte (anyone who may
+    /// read the file can take one) does not stop us: the owner word, which only
+    /// writers can change, decides then (SPEC.md §11.4). Released by `releaseRole`,
+    /// or by the kernel (the lock) and the next taker (a dead owner's word) at exit.
     func takeRole(_ role: RingRole) throws(RingError) {
         try checkProcess()
         let flag = role == .producer ? producerTaken : consumerTaken
         guard flag.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw .busy(role)
         }
-        let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
-        let rc = ringsys_lock_range(fd.rawValue, Int64(offset), 1, classicLocks)
-        if rc != 0 {
+        let offset = Int64(role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset)
+        var locked = false
+        do throws(RingError) {
+            let rc = ringsys_lock_range(fd.rawValue, offset, 1, classicLocks)
+            if rc == 0 {
+                locked = true
+            } else if rc == -EAGAIN {
+                // Held by a writer's lock: busy. Only a read lock: someone who may read
+                // the file is in the way; the owner word decides.
+                let holder = ringsys_lock_holder(fd.rawValue, offset, 1, classicLocks)
+                if holder != 1 { throw RingError.busy(role) }
+            } else {
+                throw RingError.system(operation: "fcntl(F_OFD_SETLK) on \(path)", errno: -rc)
+            }
+            try claimOwner(role)
+        } catch {
+            if locked { _ = ringsys_unlock_range(fd.rawValue, offset, 1, classicLocks) }
             flag.store(false, ordering: .releasing)
-            throw rc == -EAGAIN ? .busy(role) : .system(operation: "fcntl(lock)", errno: -rc)
+            throw error
         }
     }
 
+    /// The owner word of `role` (SPEC.md §11.4).
+    func ownerWord(_ role: RingRole) -> UnsafeAtomic<UInt64> {
+        RingStorage.atomic64(base, role == .producer ? RingLayout.Header.producerOwner : RingLayout.Header.consumerOwner)
+    }
+
+    /// Sets the owner word of `role` to this process's token, unless a live process
+    /// other than a dead or absent owner holds it.
+    func claimOwner(_ role: RingRole) throws(RingError) {
+        let word = ownerWord(role)
+        let mine = ringsys_process_token()
+        for _ in 0..<16 {
+            // acquire: pairs with the release CAS below by a previous owner.
+            let current = word.load(ordering: .acquiring)
+            if current != 0 && ringsys_process_alive(current) != 0 { throw .busy(role) }
+            // acq_rel: one of several takers of a dead owner's role wins.
+            if word.compareExchange(expected: current, desired: mine, ordering: .acquiringAndReleasing).exchanged {
+                ownerToken = mine
+                return
+            }
+        }
+        throw .busy(role)
+    }
+
+    /// This process's token, as written into the owner words it holds.
+    @exclusivity(unchecked) var ownerToken: UInt64 = 0
+
     /// Gives back a role taken with `takeRole`. In a process that inherited the
-    /// file across fork() the lock is left alone: it belongs to the open file
-    /// description, which the process that took the role still uses (SPEC.md §11.3).
+    /// file across fork() nothing is touched: the lock belongs to the open file
+    /// description, and the owner word to the process, that took the role (SPEC.md §11.3).
     func releaseRole(_ role: RingRole) {
         if isInherited { return }
+        // release: pairs with the acquire load of the next taker in claimOwner.
+        _ = ownerWord(role).compareExchange(expected: ownerToken, desired: 0, ordering: .releasing)
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
         _ = ringsys_unlock_range(fd.rawValue, Int64(offset), 1, classicLocks)
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)

@@ -86,6 +86,21 @@ int ringsys_futex_wake_all(uint32_t *word);
  */
 int ringsys_lock_range(int fd, int64_t offset, int64_t length, int classic);
 
+/**
+ * Who else holds a lock on [offset, offset+length) of fd: 0 nobody, 1 a read lock,
+ * 2 a write lock (F_OFD_GETLK, or F_GETLK with `classic`), or -errno.
+ */
+int ringsys_lock_holder(int fd, int64_t offset, int64_t length, int classic);
+
+/** This process's owner token for a role (SPEC.md §11.4): pid << 32 | low 32 bits of its start time. */
+uint64_t ringsys_process_token(void);
+
+/**
+ * Whether the process an owner token names still runs (the same pid and start time).
+ * A process that exists but cannot be inspected counts as alive.
+ */
+int ringsys_process_alive(uint64_t token);
+
 /** Releases a lock taken by ringsys_lock_range. */
 int ringsys_unlock_range(int fd, int64_t offset, int64_t length, int classic);
 
