@@ -66,7 +66,7 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
     guard let cap = Int(exactly: capacity) else {
         return fail(.invalidSize(size: Int.max, maximum: RingLayout.maxCapacity))
     }
-    let p = String(cString: path)
+    let p = RingPath(cString: path)  // the bytes, unchanged: POSIX paths need not be UTF-8
     return call { () throws(RingError) in
         let ring: Ring
         if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
@@ -86,7 +86,7 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
 public func abiOpen(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
     out.pointee = nil
-    let p = String(cString: path)
+    let p = RingPath(cString: path)  // the bytes, unchanged: POSIX paths need not be UTF-8
     return call { () throws(RingError) in
         out.pointee = RingHandle(try Ring.open(at: p)).retainedPointer()
     }

@@ -38,7 +38,7 @@ public final class Ring {
     }
 
     /// The path the ring was opened or created at.
-    public var path: String { storage.path }
+    public var path: String { storage.path.description }
     /// The ring's validated immutable fields.
     public var geometry: RingGeometry { storage.geometry }
     /// Size of the data region in bytes.
@@ -74,6 +74,15 @@ public final class Ring {
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
     ) throws(RingError) -> Ring {
+        try create(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
+                   replaceExisting: replaceExisting, initialPosition: initialPosition)
+    }
+
+    /// `create(at:...)` for a path given as bytes (the C ABI's and Python's paths).
+    package static func create(
+        at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
+        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
+    ) throws(RingError) -> Ring {
         let cap = try Header.roundedCapacity(capacity)
         guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
             throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
@@ -83,15 +92,15 @@ public final class Ring {
         }
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
-        let directory = Ring.directory(of: path)
+        let directory = path.directory
 
         // Build the whole file before it has a name: as a nameless file where the
         // system has them, else under a name nobody can predict (O_EXCL, O_NOFOLLOW).
-        let nameless = ringsys_open_tmpfile(directory, mode)
+        let nameless = directory.withCString { ringsys_open_tmpfile($0, mode) }
         guard nameless >= 0 || nameless == -EOPNOTSUPP else {
             throw .system(operation: "open(O_TMPFILE) in \(directory)", errno: -nameless)
         }
-        var temporary: String? = nil
+        var temporary: RingPath? = nil
         let fd: FileDescriptor
         if nameless >= 0 {
             fd = FileDescriptor(rawValue: nameless)
@@ -127,8 +136,8 @@ public final class Ring {
     }
 
     /// A new file under a random name beside `path`, for systems without nameless files.
-    static func openTemporary(in directory: String, for path: String, mode: UInt32)
-        throws(RingError) -> (FileDescriptor, String) {
+    static func openTemporary(in directory: RingPath, for path: RingPath, mode: UInt32)
+        throws(RingError) -> (FileDescriptor, RingPath) {
         var attempts = 0
         while true {
             let name = Ring.randomName(in: directory, for: path)
@@ -141,7 +150,7 @@ public final class Ring {
     }
 
     /// Links the nameless file `fd` under a random name beside `path` and returns that name.
-    static func linkUnderRandomName(_ fd: FileDescriptor, in directory: String, for path: String) throws(RingError) -> String {
+    static func linkUnderRandomName(_ fd: FileDescriptor, in directory: RingPath, for path: RingPath) throws(RingError) -> RingPath {
         var attempts = 0
         while true {
             let name = Ring.randomName(in: directory, for: path)
@@ -155,10 +164,9 @@ public final class Ring {
     }
 
     /// `.NAME.XXXXXXXXXXXXXXXX.tmp` beside `path`, the X from the system's random source.
-    static func randomName(in directory: String, for path: String) -> String {
-        let base = path.split(separator: "/").last.map(String.init) ?? "ring"
+    static func randomName(in directory: RingPath, for path: RingPath) -> RingPath {
         let random = String(UInt64.random(in: .min ... .max), radix: 16)
-        return "\(directory)/.\(base).\(random).tmp"
+        return RingPath(bytes: directory.bytes + Array("/.".utf8) + path.lastComponent + Array(".\(random).tmp".utf8))
     }
 
     /// Sizes the file, reserves its blocks, writes the header and syncs it.
@@ -174,7 +182,7 @@ public final class Ring {
     }
 
     /// fsync of a directory, so a new name in it survives a machine crash (best effort).
-    static func syncDirectory(_ directory: String) {
+    static func syncDirectory(_ directory: RingPath) {
         guard let fd = try? FileDescriptor.open(directory, O_RDONLY | O_DIRECTORY) else { return }
         try? fd.closeAfter { () throws(RingError) in try fd.sync() }
     }
@@ -182,6 +190,11 @@ public final class Ring {
     /// Opens an existing ring file, validating its header (SPEC.md §13).
     /// - Throws: `system` (errno ENOENT, EACCES, EISDIR, …), `corrupt`, `unsupportedVersion`.
     public static func open(at path: String) throws(RingError) -> Ring {
+        try open(at: RingPath(path))
+    }
+
+    /// `open(at:)` for a path given as bytes.
+    package static func open(at path: RingPath) throws(RingError) -> Ring {
         let fd = try FileDescriptor.open(path, O_RDWR)
         return try Ring(storage: try RingStorage(path: path, fd: fd))
     }
@@ -197,6 +210,14 @@ public final class Ring {
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
+        allowShared: Bool = false
+    ) throws(RingError) -> Ring {
+        try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode, allowShared: allowShared)
+    }
+
+    /// `openOrCreate(at:...)` for a path given as bytes.
+    package static func openOrCreate(
+        at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
         allowShared: Bool = false
     ) throws(RingError) -> Ring {
         // Each turn ends in a ring, an error, or a race with a process that removed or
@@ -305,16 +326,6 @@ public final class Ring {
 
     // MARK: Helpers
 
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let dir = path[..<slash]
-        return dir.isEmpty ? "/" : String(dir)
-    }
-
-    nonisolated(unsafe) static var temporaryCounter = ManagedAtomic<UInt64>(0)
-    static func nextTemporaryNumber() -> UInt64 {
-        temporaryCounter.loadThenWrappingIncrement(ordering: .relaxed)
-    }
 }
 
 /// A snapshot of a ring's state (`Ring.stats()`).

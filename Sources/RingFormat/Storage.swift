@@ -12,7 +12,7 @@ import Atomics
 import CRingSys
 
 final class RingStorage: @unchecked Sendable {
-    let path: String
+    let path: RingPath
     let fd: FileDescriptor
     let base: UnsafeMutableRawPointer
     let geometry: RingGeometry
@@ -52,7 +52,7 @@ final class RingStorage: @unchecked Sendable {
     static let snapshotAttempts = 10_000
 
     /// Takes ownership of `fd`: validates the header it holds and maps the file.
-    init(path: String, fd: FileDescriptor) throws(RingError) {
+    init(path: RingPath, fd: FileDescriptor) throws(RingError) {
         do throws(RingError) {
             // SPEC.md §13: a directory is SYSTEM(EISDIR), any other non-regular file SYSTEM(EINVAL).
             let size = try fd.regularFileSize()

@@ -30,7 +30,7 @@ func valueOrErrno<T: FixedWidthInteger>(
 }
 
 /// open(2) of `path` (a free function: inside FileDescriptor `open` names the method).
-private func openPath(_ path: String, _ flags: Int32, _ mode: UInt32) -> Int32 {
+private func openPath(_ path: RingPath, _ flags: Int32, _ mode: UInt32) -> Int32 {
     path.withCString { open($0, flags, mode_t(mode)) }
 }
 
@@ -42,7 +42,7 @@ struct FileDescriptor: Sendable, Equatable {
     let rawValue: Int32
 
     /// Opens `path`; O_CLOEXEC is always added. The corresponding C function is `open`.
-    static func open(_ path: String, _ flags: Int32, mode: UInt32 = 0) throws(RingError) -> FileDescriptor {
+    static func open(_ path: RingPath, _ flags: Int32, mode: UInt32 = 0) throws(RingError) -> FileDescriptor {
         FileDescriptor(rawValue: try valueOrErrno("open") { openPath(path, flags | O_CLOEXEC, mode) })
     }
 
@@ -145,17 +145,17 @@ package enum SystemCalls {
     }
 
     /// link(2): gives `from` the additional name `to`; fails with EEXIST if `to` exists.
-    static func linkFile(_ from: String, _ to: String) throws(RingError) {
+    static func linkFile(_ from: RingPath, _ to: RingPath) throws(RingError) {
         _ = try valueOrErrno("link") { from.withCString { f in to.withCString { t in link(f, t) } } }
     }
 
     /// rename(2): replaces `to` atomically.
-    static func renameFile(_ from: String, _ to: String) throws(RingError) {
+    static func renameFile(_ from: RingPath, _ to: RingPath) throws(RingError) {
         _ = try valueOrErrno("rename") { from.withCString { f in to.withCString { t in rename(f, t) } } }
     }
 
     /// Whether `path` itself (not what it points to) is a symbolic link, from lstat(2).
-    static func isSymbolicLink(_ path: String) -> Bool {
+    static func isSymbolicLink(_ path: RingPath) -> Bool {
         var st = stat()
         guard path.withCString({ lstat($0, &st) }) == 0 else { return false }
         return st.st_mode & S_IFMT == S_IFLNK
@@ -165,7 +165,7 @@ package enum SystemCalls {
     static var effectiveUserID: UInt32 { geteuid() }
 
     /// unlink(2); errors are ignored.
-    static func unlinkFile(_ path: String) {
+    static func unlinkFile(_ path: RingPath) {
         _ = path.withCString { unlink($0) }
     }
 

@@ -143,15 +143,12 @@ static int parse_args(const char *fname, const char *const *names, int required,
 }
 
 
-/* A path argument (str or os.PathLike) as (str object, encoded bytes object). */
+/* A path argument (str, bytes or os.PathLike) as (the str or bytes object, encoded bytes object). */
 static int convert_path(PyObject *arg, PyObject **str, PyObject **encoded) {
     PyObject *fs = PyOS_FSPath(arg);
     if (fs == NULL) return -1;
-    if (!PyUnicode_Check(fs)) {
-        PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %.100s", Py_TYPE(fs)->tp_name);
-        Py_DECREF(fs);
-        return -1;
-    }
+    /* str (encoded with the file system encoding and surrogateescape, so the bytes of any
+     * name os.listdir gave come back unchanged), bytes, or os.PathLike of either. */
     if (!PyUnicode_FSConverter(fs, encoded)) { Py_DECREF(fs); return -1; }
     *str = fs;
     return 0;

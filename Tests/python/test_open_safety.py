@@ -69,3 +69,23 @@ def test_system_errors_keep_the_systems_words_and_the_detail(ring_path):
         Ring.open(ring_path)
     assert caught.value.filename == str(ring_path)
     assert "No such file or directory" in str(caught.value)
+
+
+def test_paths_are_bytes_and_reach_the_system_unchanged(tmp_path):
+    # Non-UTF-8 names were rewritten to U+FFFD: b"\xff\xfe" and b"\xfe\xff" opened one file.
+    directory = os.fsencode(tmp_path)
+    first, second = directory + b"/\xff\xfe", directory + b"/\xfe\xff"
+    with Ring.create(first, 4096) as a, Ring.create(second, 4096) as b:
+        assert a.path == first and b.path == second
+        a.put(b"in the first")
+        assert b.try_get() is None
+    assert sorted(os.listdir(directory)) == sorted([b"\xff\xfe", b"\xfe\xff"])
+    with Ring.open(os.fsdecode(first)) as again:   # the same file through a str path
+        assert again.get() == b"in the first"
+
+    class BytesPath:
+        def __fspath__(self):
+            return second
+
+    with Ring.open(BytesPath()) as third:
+        assert third.try_get() is None

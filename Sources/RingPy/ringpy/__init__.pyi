@@ -19,7 +19,7 @@ FORMAT_VERSION: Final[tuple[int, int]]
 #: Version of the C ABI the module was built against.
 ABI_VERSION: Final[int]
 
-StrPath = Union[str, os.PathLike[str]]
+StrPath = Union[str, bytes, os.PathLike[str], os.PathLike[bytes]]
 
 class Policy(enum.IntEnum):
     """What a full ring does (SPEC.md §9)."""
@@ -138,7 +138,8 @@ class Ring:
         """Open an existing ring file (FileNotFoundError, CorruptError, UnsupportedVersionError)."""
 
     @property
-    def path(self) -> str: ...
+    def path(self) -> str | bytes:
+        """The path as given (bytes paths stay bytes)."""
     @property
     def capacity(self) -> int: ...
     @property
