@@ -61,7 +61,7 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
     guard let policy = RingPolicy(rawValue: UInt32(bitPattern: policy)) else {
         return fail(Code.invalidArgument, "unknown policy \(policy)")
     }
-    let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING | RING_CREATE_ALLOW_SHARED)
+    let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING | RING_CREATE_ALLOW_SHARED | RING_CREATE_ANY_GEOMETRY)
     guard flags & ~known == 0 else { return fail(Code.invalidArgument, "unknown flags \(flags)") }
     guard let cap = Int(exactly: capacity) else {
         return fail(.invalidSize(size: Int.max, maximum: RingLayout.maxCapacity))
@@ -71,7 +71,8 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
         let ring: Ring
         if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
             ring = try Ring.openOrCreate(at: p, capacity: cap, policy: policy, mode: mode,
-                                         allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0)
+                                         allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0,
+                                         acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0)
         } else {
             ring = try Ring.create(at: p, capacity: cap, policy: policy, mode: mode,
                                    replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,

@@ -114,7 +114,7 @@ public final class Ring {
                     // The common case: the nameless file gets its name, or EEXIST.
                     let rc = path.withCString { ringsys_link_tmpfile(nameless, $0) }
                     if rc == 0 { return }
-                    guard rc != -EEXIST else { throw .system(operation: "link", errno: EEXIST) }
+                    guard rc != -EEXIST else { throw .system(operation: "link \(path)", errno: EEXIST) }
                     // No /proc to link through: give it a random name below.
                 }
                 if temporary == nil { temporary = try Ring.linkUnderRandomName(fd, in: directory, for: path) }
@@ -201,7 +201,8 @@ public final class Ring {
 
     /// Opens the ring at `path`, creating it if there is none. Of several
     /// processes doing this at once, one creates and the others open its ring.
-    /// An existing ring is used as it is, whatever its capacity and policy.
+    /// An existing ring must have the capacity (once rounded) and policy asked
+    /// for, else `invalidArgument` says what it has, unless `acceptAnyGeometry`.
     ///
     /// An existing file is used only if it belongs to this user and nobody else
     /// may write it (SPEC.md §7.1): a ring another user planted at the name, or
@@ -210,22 +211,27 @@ public final class Ring {
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false
     ) throws(RingError) -> Ring {
-        try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode, allowShared: allowShared)
+        try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
+                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry)
     }
 
     /// `openOrCreate(at:...)` for a path given as bytes.
     package static func openOrCreate(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false
     ) throws(RingError) -> Ring {
+        let wanted = try Header.roundedCapacity(capacity)
         // Each turn ends in a ring, an error, or a race with a process that removed or
         // created the file in between; such races cannot go on for long.
         for _ in 0..<64 {
             do throws(RingError) {
                 let ring = try open(at: path)
                 if !allowShared { try ring.storage.checkPrivate() }
+                if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy) {
+                    throw .invalidArgument("\(path) holds a ring of capacity \(ring.capacity) and policy \(ring.policy), not the \(wanted) and \(policy) asked for (accept any geometry to use it as it is)")
+                }
                 return ring
             } catch .system(_, let code) where code == ENOENT {
                 do throws(RingError) {

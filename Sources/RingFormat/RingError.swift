@@ -1,6 +1,12 @@
 // RingError.swift - the typed errors of SPEC.md §15, named the same in Swift,
 // C (RING_ERR_*) and Python (ringpy.*Error).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a ring file was judged corrupt (SPEC.md §13).
 public enum CorruptionReason: Sendable, Equatable {
     /// The file is shorter than a header, or than headerSize + capacity.
@@ -87,12 +93,13 @@ extension RingError: CustomStringConvertible {
         case let .invalidArgument(text): return "invalid argument: \(text)"
         case let .corrupt(reason): return "corrupt ring file: \(reason)"
         case let .unsupportedVersion(reason):
-            return "unsupported ring file: \(reason) (this implementation reads format \(RingLayout.versionMajor).x)"
+            return "unsupported ring file: \(reason); this implementation reads format \(RingLayout.versionMajor).x"
         case let .busy(role):
             return role == .consumer
                 ? "the consumer role is held by another handle, or a view of this consumer is open"
                 : "the producer role is held by another handle, or a reservation of this producer is open"
-        case let .system(operation, errno): return "\(operation) failed: errno \(errno)"
+        case let .system(operation, code):
+            return "\(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
         case .full, .empty, .closed, .endOfStream, .forked: return staticDescription!.description
         }
     }
@@ -107,6 +114,48 @@ extension RingError: CustomStringConvertible {
         case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
         case .forked: return "this handle belongs to the process that opened it (it was inherited across fork): open the ring again"
         default: return nil
+        }
+    }
+}
+
+extension CorruptionReason: CustomStringConvertible {
+    /// The reason in plain words, with the values found and expected.
+    public var description: String {
+        switch self {
+        case let .truncated(fileSize, expected):
+            return "the file is truncated: it has \(fileSize) bytes, the ring needs \(expected)"
+        case let .fileSizeMismatch(fileSize, expected):
+            return "the file has \(fileSize) bytes, more than the \(expected) its header describes"
+        case .badMagic: return "not a ring file: bad magic (the first 8 bytes are not \"RINGFMT\\0\")"
+        case let .badChecksum(stored, computed):
+            return "the header checksum does not match: stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))"
+        case let .badHeaderSize(size):
+            return "bad headerSize \(size): not a power of two from \(RingLayout.minHeaderSize) to \(RingLayout.maxHeaderSize)"
+        case let .badCapacity(capacity):
+            return "bad capacity \(capacity): not a power of two from \(RingLayout.minCapacity) to \(RingLayout.maxCapacity)"
+        case let .badWriterState(state): return "bad writerState \(state): neither 0 (open) nor 1 (closed)"
+        case let .misalignedPosition(position): return "position \(position) is not a multiple of 8"
+        case let .positionsOutOfOrder(producer, consumer):
+            return "producerPosition \(producer) and consumerPosition \(consumer) are out of order (more than the capacity apart, or the consumer ahead)"
+        case let .badRecordLength(position, length):
+            return "the record at position \(position) has length \(length), more than was committed or fits in the region"
+        case let .badRecordKind(position, kind):
+            return "the record at position \(position) has kind \(kind): neither 1 (message) nor 2 (padding)"
+        case let .misplacedPadding(position):
+            return "the padding record at position \(position) is misplaced (it must reach the end of the region, be followed by a committed message, and not follow padding)"
+        case .positionsUnstable:
+            return "consumerPosition changed on every one of many reads: a peer is rewriting it"
+        }
+    }
+}
+
+extension UnsupportedReason: CustomStringConvertible {
+    /// The reason in plain words.
+    public var description: String {
+        switch self {
+        case let .majorVersion(major, minor): return "the file is format \(major).\(minor)"
+        case let .incompatibleFlags(flags): return "the file uses incompatible features 0x\(String(flags, radix: 16)) unknown here"
+        case let .policy(value): return "unknown policy \(value)"
         }
     }
 }

@@ -55,7 +55,10 @@ final class RingStorage: @unchecked Sendable {
     init(path: RingPath, fd: FileDescriptor) throws(RingError) {
         do throws(RingError) {
             // SPEC.md §13: a directory is SYSTEM(EISDIR), any other non-regular file SYSTEM(EINVAL).
-            let size = try fd.regularFileSize()
+            let size: Int
+            do throws(RingError) { size = try fd.regularFileSize() } catch .system(let operation, let code) {
+                throw RingError.system(operation: "\(operation) \(path)", errno: code)
+            }
             // Read the header once into private memory; validate that copy.
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: RingLayout.minHeaderSize, alignment: 8)
             defer { copy.deallocate() }

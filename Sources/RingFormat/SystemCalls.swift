@@ -43,7 +43,7 @@ struct FileDescriptor: Sendable, Equatable {
 
     /// Opens `path`; O_CLOEXEC is always added. The corresponding C function is `open`.
     static func open(_ path: RingPath, _ flags: Int32, mode: UInt32 = 0) throws(RingError) -> FileDescriptor {
-        FileDescriptor(rawValue: try valueOrErrno("open") { openPath(path, flags | O_CLOEXEC, mode) })
+        FileDescriptor(rawValue: try valueOrErrno("open \(path)") { openPath(path, flags | O_CLOEXEC, mode) })
     }
 
     /// Closes the descriptor; errors are ignored (Linux frees the number even
@@ -146,12 +146,12 @@ package enum SystemCalls {
 
     /// link(2): gives `from` the additional name `to`; fails with EEXIST if `to` exists.
     static func linkFile(_ from: RingPath, _ to: RingPath) throws(RingError) {
-        _ = try valueOrErrno("link") { from.withCString { f in to.withCString { t in link(f, t) } } }
+        _ = try valueOrErrno("link \(to)") { from.withCString { f in to.withCString { t in link(f, t) } } }
     }
 
     /// rename(2): replaces `to` atomically.
     static func renameFile(_ from: RingPath, _ to: RingPath) throws(RingError) {
-        _ = try valueOrErrno("rename") { from.withCString { f in to.withCString { t in rename(f, t) } } }
+        _ = try valueOrErrno("rename \(from) to \(to)") { from.withCString { f in to.withCString { t in rename(f, t) } } }
     }
 
     /// Whether `path` itself (not what it points to) is a symbolic link, from lstat(2).

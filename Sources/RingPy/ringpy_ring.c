@@ -182,18 +182,20 @@ static int parse_args_timeout(const char *fname, const char *const *names, int r
 }
 
 PyDoc_STRVAR(create_doc,
-"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False)\n--\n\n"
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False)\n--\n\n"
 "Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
 "mode: permission bits (0 to 0o777; the umask applies). replace atomically replaces an existing\n"
 "file; exist_ok opens an existing ring instead of raising FileExistsError, but only one this\n"
-"user owns and no one else may write (else PermissionError), unless allow_shared is true.\n"
+"user owns and no one else may write (else PermissionError), unless allow_shared is true, and\n"
+"only one of the capacity (rounded) and policy asked for (else ValueError), unless any_geometry.\n"
+"The whole capacity is allocated on disk (or in memory, for /dev/shm) when the ring is created.\n"
 "initial_position (a multiple of 8) starts both positions there, for tests of positions past 2**32.");
 
 static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames) {
     static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position",
-                                        "allow_shared", NULL};
-    PyObject *values[8];
+                                        "allow_shared", "any_geometry", NULL};
+    PyObject *values[9];
     if (parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
@@ -221,6 +223,7 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
     if (values[4]) { int t = PyObject_IsTrue(values[4]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_REPLACE; }
     if (values[5]) { int t = PyObject_IsTrue(values[5]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_OPEN_EXISTING; }
     if (values[7]) { int t = PyObject_IsTrue(values[7]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_ALLOW_SHARED; }
+    if (values[8]) { int t = PyObject_IsTrue(values[8]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_ANY_GEOMETRY; }
     unsigned long long initial = 0;
     if (values[6]) {
         if (!PyLong_Check(values[6])) { PyErr_SetString(PyExc_TypeError, "initial_position must be an int"); return NULL; }

@@ -63,3 +63,22 @@ struct CreateOpenSafetyTests {
         #expect(try Ring.open(at: temp.path).capacity == 8192)
     }
 }
+
+@Suite("Open-or-create of a ring of another geometry")
+struct OpenOrCreateGeometryTests {
+    @Test func anotherCapacityOrPolicyIsRefusedUnlessAccepted() throws {
+        let temp = TempRing()
+        _ = try Ring.create(at: temp.path, capacity: 4096)
+        _ = try Ring.openOrCreate(at: temp.path, capacity: 3000) // rounds to 4096: the same
+        for (capacity, policy) in [(8192, RingPolicy.rejectWhenFull), (4096, .overwriteOldest)] {
+            #expect {
+                _ = try Ring.openOrCreate(at: temp.path, capacity: capacity, policy: policy)
+            } throws: { error in
+                guard case RingError.invalidArgument(let text) = error else { return false }
+                return text.contains("capacity 4096") && text.contains(temp.path)
+            }
+            #expect(try Ring.openOrCreate(at: temp.path, capacity: capacity, policy: policy,
+                                          acceptAnyGeometry: true).capacity == 4096)
+        }
+    }
+}

@@ -88,7 +88,7 @@ struct HostileValueTests {
     @Test func nonRegularFilesAreSystemErrors() throws {
         let temp = TempRing()
         mkdir(temp.path, 0o700)
-        #expect(throws: RingError.system(operation: "open", errno: EISDIR)) { _ = try Ring.open(at: temp.path) }
+        expectSystemError(EISDIR, mentioning: temp.path) { _ = try Ring.open(at: temp.path) }
         let fifo = temp.directory + "/fifo"
         #expect(mkfifo(fifo, 0o600) == 0)
         #expect {

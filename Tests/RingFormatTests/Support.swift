@@ -1,6 +1,7 @@
 // Support.swift - temporary ring paths, raw file surgery, and running ringctl.
 
 import Foundation
+import Testing
 import Atomics
 import RingFormat
 #if canImport(Glibc)
@@ -182,5 +183,22 @@ func atomicStore<T: FixedWidthInteger>(_ p: UnsafeMutablePointer<T>, _ v: T) {
             at: UnsafeMutableRawPointer(p).assumingMemoryBound(to: UInt32.AtomicRepresentation.self), ordering: .sequentiallyConsistent)
     default:
         p.pointee = v
+    }
+}
+
+/// Expects `body` to throw `RingError.system` with errno `code` and an operation text
+/// that contains `mentioning` (the path, say).
+func expectSystemError(_ code: Int32, mentioning: String? = nil, _ body: () throws -> Void,
+                       sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    do {
+        try body()
+        Issue.record("expected system(errno \(code)), nothing thrown", sourceLocation: sourceLocation)
+    } catch let RingError.system(operation, errno) {
+        #expect(errno == code, "errno \(errno) for \(operation)", sourceLocation: sourceLocation)
+        if let mentioning {
+            #expect(operation.contains(mentioning), "\(operation) names \(mentioning)", sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("expected system(errno \(code)), got \(error)", sourceLocation: sourceLocation)
     }
 }

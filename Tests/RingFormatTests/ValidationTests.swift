@@ -158,19 +158,19 @@ struct ValidationTests {
 
     @Test func missingFile() {
         let t = TempRing()
-        #expect(throws: RingError.system(operation: "open", errno: ENOENT)) { try Ring.open(at: t.path) }
+        expectSystemError(ENOENT, mentioning: t.path) { _ = try Ring.open(at: t.path) }
     }
 
     @Test func directory() {
         let t = TempRing()
-        #expect(throws: RingError.system(operation: "open", errno: EISDIR)) { try Ring.open(at: t.directory) }
+        expectSystemError(EISDIR, mentioning: t.directory) { _ = try Ring.open(at: t.directory) }
     }
 
     @Test(.enabled(if: geteuid() != 0, "root ignores file permissions"))
     func noPermission() throws {
         let t = TempRing()
         _ = try Ring.create(at: t.path, capacity: 4096, mode: 0o000)
-        #expect(throws: RingError.system(operation: "open", errno: EACCES)) { try Ring.open(at: t.path) }
+        expectSystemError(EACCES, mentioning: t.path) { _ = try Ring.open(at: t.path) }
     }
 
     @Test func corruptionNoticedWhileTheRingIsOpen() throws {

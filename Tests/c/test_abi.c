@@ -113,7 +113,7 @@ static void test_bad_arguments_and_files(void) {
     RC(f_ring_open(path_of("future"), &r), RING_ERR_UNSUPPORTED_VERSION);
     CHECK(pwrite(fd, "XINGFMT", 7, RING_OFFSET_MAGIC) == 7);
     RC(f_ring_open(path_of("future"), &r), RING_ERR_CORRUPT);
-    CHECK(strstr(f_ring_last_error_message(), "badMagic") != NULL);
+    CHECK(strstr(f_ring_last_error_message(), "bad magic") != NULL);
     close(fd);
 }
 
@@ -125,7 +125,10 @@ static void test_create_flags(void) {
     RC(f_ring_create(path_of("flags"), 8192, 0, 0600, 0, &b), RING_ERR_SYSTEM);
     CHECK(f_ring_last_errno() == EEXIST && b == NULL);
     ring_info_t info;
-    OK(f_ring_create(path_of("flags"), 8192, 0, 0600, RING_CREATE_OPEN_EXISTING, &b));
+    /* Another capacity is said, not hidden; with ANY_GEOMETRY the existing ring is used. */
+    RC(f_ring_create(path_of("flags"), 8192, 0, 0600, RING_CREATE_OPEN_EXISTING, &b), RING_ERR_INVALID_ARGUMENT);
+    CHECK(b == NULL && strstr(f_ring_last_error_message(), "capacity 4096") != NULL);
+    OK(f_ring_create(path_of("flags"), 8192, 0, 0600, RING_CREATE_OPEN_EXISTING | RING_CREATE_ANY_GEOMETRY, &b));
     OK(f_ring_info(b, &info));
     CHECK(info.capacity == 4096 && info.message_count == 1);
     f_ring_free(b);

@@ -181,7 +181,9 @@ def test_existing_file_without_flags_is_file_exists_error(ring_path):
 def test_exist_ok_opens_the_existing_ring_and_keeps_its_settings(ring_path):
     with Ring.create(ring_path, 8192, OVERWRITE) as ring:
         ring.put(b"kept")
-    with Ring.create(ring_path, 4096, REJECT, exist_ok=True) as ring:
+    with pytest.raises(ValueError, match="capacity 8192"):  # another geometry is said, not hidden
+        Ring.create(ring_path, 4096, REJECT, exist_ok=True)
+    with Ring.create(ring_path, 4096, REJECT, exist_ok=True, any_geometry=True) as ring:
         assert ring.capacity == 8192, "exist_ok keeps the existing capacity"
         assert ring.policy is OVERWRITE, "exist_ok keeps the existing policy"
         assert ring.get(timeout=0) == b"kept", "exist_ok keeps the unread messages"
@@ -263,7 +265,7 @@ def test_default_mode_is_0600(ring_path):
 def test_no_temporary_files_are_left_behind(tmp_path):
     Ring.create(tmp_path / "a", 4096).close()
     Ring.create(tmp_path / "a", 8192, replace=True).close()
-    Ring.create(tmp_path / "a", 4096, exist_ok=True).close()
+    Ring.create(tmp_path / "a", 8192, exist_ok=True).close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
 
 

@@ -89,3 +89,14 @@ def test_paths_are_bytes_and_reach_the_system_unchanged(tmp_path):
 
     with Ring.open(BytesPath()) as third:
         assert third.try_get() is None
+
+
+def test_exist_ok_with_another_capacity_or_policy_says_so(ring_path):
+    Ring.create(ring_path, 4096).close()
+    with pytest.raises(ValueError, match="capacity 4096"):
+        Ring.create(ring_path, 1 << 20, exist_ok=True)
+    with pytest.raises(ValueError, match="policy"):
+        Ring.create(ring_path, 4096, ringpy.Policy.OVERWRITE_OLDEST, exist_ok=True)
+    with Ring.create(ring_path, 1 << 20, exist_ok=True, any_geometry=True) as ring:
+        assert ring.capacity == 4096
+    MemMapRingBuffer(ring_path, 1 << 20).close()   # a persisted deque keeps its own capacity

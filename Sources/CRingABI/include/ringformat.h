@@ -81,8 +81,10 @@ enum {
     RING_CREATE_OPEN_EXISTING = 2, /**< If a ring exists at the path, open it instead (open-or-create):
                                         only if this user owns it and no one else may write it (SPEC.md §7.1),
                                         else RING_ERR_SYSTEM with EPERM. */
-    RING_CREATE_ALLOW_SHARED  = 4  /**< With OPEN_EXISTING: also use a ring owned by another user or writable
+    RING_CREATE_ALLOW_SHARED  = 4, /**< With OPEN_EXISTING: also use a ring owned by another user or writable
                                         by its group or others (a ring meant to be shared). */
+    RING_CREATE_ANY_GEOMETRY  = 8  /**< With OPEN_EXISTING: use an existing ring whatever its capacity and
+                                        policy (without it, another capacity or policy is INVALID_ARGUMENT). */
 };
 
 /** Timeout value: wait without limit. */

@@ -146,7 +146,8 @@ class MemMapRingBuffer:
     ``collections.deque(maxlen)`` of str or bytes items (overwrite-oldest).
 
     Opens the ring at file_path if there is one (keeping its unread items), else creates
-    it with the given capacity in bytes. An existing file is used only if this user owns
+    it with the given capacity in bytes (an existing ring keeps its own capacity, as a
+    persisted deque does). An existing file is used only if this user owns
     it and no one else may write it (PermissionError otherwise), unless allow_shared.
     Items come back with the type they were put with: each message carries a one-byte
     tag, ``s`` (UTF-8 text) or ``b`` (bytes).
@@ -162,7 +163,7 @@ class MemMapRingBuffer:
 
     def __init__(self, file_path: Union[str, os.PathLike], capacity: int, *, allow_shared: bool = False) -> None:
         self._ring = Ring.create(file_path, capacity, Policy.OVERWRITE_OLDEST, exist_ok=True,
-                                 allow_shared=allow_shared)
+                                 allow_shared=allow_shared, any_geometry=True)
 
     def put(self, item: Union[str, bytes]) -> None:
         """Append an item; the oldest items make room when the buffer is full."""

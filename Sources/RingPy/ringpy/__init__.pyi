@@ -127,6 +127,7 @@ class Ring:
         exist_ok: bool = False,
         initial_position: int = 0,
         allow_shared: bool = False,
+        any_geometry: bool = False,
     ) -> Self:
         """Create a ring file. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
