@@ -1,23 +1,35 @@
 # RingFormat - `make demo` runs the demo, `make test` runs every test.
 #
 #   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
-#   make install PREFIX=DIR   headers, library and pkg-config file under DIR (default /usr/local)
+#   make static               libringformat.a, the Swift runtime prelinked (.build-abi/static)
+#   make install PREFIX=DIR   headers, libringformat.so.1 and .a (stripped), pkg-config and CMake
+#                             package files under DIR (default /usr/local); `make uninstall` removes them
 
 SHELL   := /bin/bash
 SWIFT   ?= swift
 CC      ?= cc
 PREFIX  ?= /usr/local
-VERSION := 1.0.0
+VERSION := $(or $(shell cat $(CURDIR)/VERSION 2>/dev/null),1.0.0)
 
+# The C library as a distribution ships it: libringformat.so.$(VERSION), SONAME
+# libringformat.so.$(SOVERSION) (the major version; the node of ringformat.map is
+# RINGFORMAT_$(SOVERSION)), and libringformat.a. setup.py builds the same library with the
+# same flags (the same SONAME) into the same scratch directory.
+SOVERSION   := $(firstword $(subst ., ,$(VERSION)))
+SONAME      := libringformat.so.$(SOVERSION)
+REALNAME    := libringformat.so.$(VERSION)
 ABI_SCRATCH := .build-abi
 LIB         := $(ABI_SCRATCH)/release/libringformat.so
+STATIC_LIB  := $(ABI_SCRATCH)/static/libringformat.a
+DIST        := $(ABI_SCRATCH)/dist
 HEADER      := Sources/CRingABI/include/ringformat.h
-ABI_FLAGS   := -c release --product ringformat --scratch-path $(ABI_SCRATCH) \
-               -Xswiftc -static-stdlib -Xlinker -soname=libringformat.so \
+ABI_COMMON  := -c release --scratch-path $(ABI_SCRATCH) --disable-local-rpath \
+               -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
+ABI_FLAGS   := --product ringformat $(ABI_COMMON)
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz bench install clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz bench static dist install uninstall clean
 
 all: build
 
@@ -44,9 +56,10 @@ test-swift:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# The C ABI: the library's symbols and dependencies, the dlopen tests, a C
-# program built against an installed copy with pkg-config, and C <-> Swift
-# processes on one ring file.
+# The C ABI: the library's symbols, SONAME, version node and dependencies, the dlopen
+# tests, an installed copy (stripped, split debug info, libringformat.a) with the C example
+# built against it through pkg-config and CMake's find_package, dynamically and statically,
+# then `make uninstall`, and C <-> Swift processes on one ring file.
 # Also: every read API against a racing producer process (test_race), fork semantics
 # (test_fork) and a hostile peer scribbling the file (hostile_peer, built with ASan).
 # RING_RACE_LONG=1 runs their long versions (test-interop-long does).
@@ -121,13 +134,75 @@ bench: lib
 	.venv-bench/bin/python bench/run_all.py --ring-bench .build/release/ring-bench --c-bench build/ring_bench_c \
 	    --lib $(LIB) --python .venv-bench/bin/python --runs $(BENCH_RUNS)
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libringformat.so
+# libringformat.a: SwiftPM's archive of the C ABI's objects, prelinked (ld -r) with swiftrt.o
+# and the Swift runtime's static libraries (those swiftc -static-stdlib links) into one
+# object whose only global definitions are the ring_* functions. A C program links it with
+# -lstdc++ -lm alone (no Swift toolchain, no --whole-archive, no clash with another copy of
+# the Swift runtime); SwiftPM's own archive would need all three.
+SWIFT_STATIC = $(shell $(SWIFT) -print-target-info | sed -n 's|.*"runtimeResourcePath": "\(.*\)/swift".*|\1|p')/swift_static/linux
+SWIFT_ARCH   = $(shell uname -m)
+SWIFT_STATIC_LIBS := -lswiftCore -lswift_Concurrency -lswift_StringProcessing -lswift_RegexParser \
+                     -lswiftGlibc -ldispatch -lBlocksRuntime
+static: lib
+	$(SWIFT) build --product ringformat-static $(ABI_COMMON)
+	@rm -rf $(dir $(STATIC_LIB)) && mkdir -p $(dir $(STATIC_LIB))
+	ld -r -o $(dir $(STATIC_LIB))ringformat-all.o $(SWIFT_STATIC)/$(SWIFT_ARCH)/swiftrt.o \
+	    --whole-archive $(ABI_SCRATCH)/release/libringformat-static.a --no-whole-archive \
+	    -L$(SWIFT_STATIC) --start-group $(SWIFT_STATIC_LIBS) --end-group
+	nm --defined-only $(dir $(STATIC_LIB))ringformat-all.o | awk '$$2 == "T" && $$3 ~ /^ring_/ { print $$3 }' \
+	    > $(dir $(STATIC_LIB))exports.txt
+	objcopy --keep-global-symbols=$(dir $(STATIC_LIB))exports.txt $(dir $(STATIC_LIB))ringformat-all.o \
+	    $(dir $(STATIC_LIB))ringformat.o
+	ar rcsD $(STATIC_LIB) $(dir $(STATIC_LIB))ringformat.o
+	@rm -f $(dir $(STATIC_LIB))ringformat-all.o $(dir $(STATIC_LIB))ringformat.o
+
+# What `make install` copies, stripped as a distribution strips: the shared library without
+# its debug info and static symbol table (strip --strip-unneeded; the dynamic symbols stay),
+# its debug info split off into a file found by build ID (gdb: set debug-file-directory
+# PREFIX/lib/debug, the default for PREFIX=/usr), the archive without debug info.
+dist: static
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	objcopy --only-keep-debug $(LIB) $(DIST)/$(REALNAME).debug
+	strip --strip-unneeded --remove-section=.comment -o $(DIST)/$(REALNAME) $(LIB)
+	objcopy --add-gnu-debuglink=$(DIST)/$(REALNAME).debug $(DIST)/$(REALNAME)
+	strip --strip-debug -o $(DIST)/libringformat.a $(STATIC_LIB)
+	@ls -l $(LIB) $(DIST)/$(REALNAME) $(DIST)/$(REALNAME).debug $(STATIC_LIB) $(DIST)/libringformat.a \
+	    | awk '{ printf "  %10d  %s\n", $$5, $$NF }'
+
+# Installed: include/ringformat.h ringformat_layout.h; lib/libringformat.so.$(VERSION) with
+# the symlinks libringformat.so.$(SOVERSION) (the SONAME) and libringformat.so (the link
+# name), lib/libringformat.a, lib/pkgconfig/ringformat.pc, lib/cmake/ringformat/ (for
+# find_package(ringformat)), lib/debug/.build-id/NN/REST.debug. `make uninstall` removes them.
+CONFIG_SUBST := -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOVERSION@|$(SOVERSION)|g'
+install: dist
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/lib/cmake/ringformat
+	install -m 0755 $(DIST)/$(REALNAME) $(DESTDIR)$(PREFIX)/lib/$(REALNAME)
+	ln -sfn $(REALNAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(PREFIX)/lib/libringformat.so
+	install -m 0644 $(DIST)/libringformat.a $(DESTDIR)$(PREFIX)/lib/libringformat.a
+	id=$$(readelf -n $(DIST)/$(REALNAME) | sed -n 's/.*Build ID: //p'); \
+	    install -D -m 0644 $(DIST)/$(REALNAME).debug $(DESTDIR)$(PREFIX)/lib/debug/.build-id/$${id:0:2}/$${id:2}.debug
 	install -m 0644 $(HEADER) $(DESTDIR)$(PREFIX)/include/ringformat.h
 	install -m 0644 $(dir $(HEADER))ringformat_layout.h $(DESTDIR)$(PREFIX)/include/ringformat_layout.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' Sources/CRingABI/build/ringformat.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
+	sed $(CONFIG_SUBST) Sources/CRingABI/build/ringformat.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
+	for f in ringformat-config.cmake ringformat-config-version.cmake; do \
+	    sed $(CONFIG_SUBST) Sources/CRingABI/build/$$f.in > $(DESTDIR)$(PREFIX)/lib/cmake/ringformat/$$f || exit 1; \
+	done
+
+# Removes what `make install` put under PREFIX (same PREFIX, DESTDIR and VERSION), then the
+# directories it made, if they are empty; needs no build.
+uninstall:
+	P=$(DESTDIR)$(PREFIX); \
+	id=$$(readelf -n $$P/lib/$(REALNAME) 2>/dev/null | sed -n 's/.*Build ID: //p'); \
+	rm -f $$P/lib/$(REALNAME) $$P/lib/$(SONAME) $$P/lib/libringformat.so $$P/lib/libringformat.a \
+	    $$P/include/ringformat.h $$P/include/ringformat_layout.h $$P/lib/pkgconfig/ringformat.pc \
+	    $$P/lib/cmake/ringformat/ringformat-config.cmake $$P/lib/cmake/ringformat/ringformat-config-version.cmake; \
+	if [ -n "$$id" ]; then rm -f $$P/lib/debug/.build-id/$${id:0:2}/$${id:2}.debug; fi; \
+	for d in $${id:+lib/debug/.build-id/$${id:0:2}} lib/debug/.build-id lib/debug lib/cmake/ringformat lib/cmake \
+	         lib/pkgconfig include lib; do \
+	    if [ -d "$$P/$$d" ]; then rmdir --ignore-fail-on-non-empty "$$P/$$d"; fi; \
+	done
 
 clean:
 	rm -rf .build $(ABI_SCRATCH) build .venv

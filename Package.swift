@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "ringctl", targets: ["ringctl"]),
         // libringformat.so: the C ABI (build it with `make lib` for a self-contained library).
         .library(name: "ringformat", type: .dynamic, targets: ["CRingABI"]),
+        // libringformat.a: the same C ABI as an archive (`make static` prelinks it with the Swift runtime).
+        .library(name: "ringformat-static", type: .static, targets: ["CRingABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),

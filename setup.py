@@ -11,6 +11,10 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 LIB_NAME = "libringformat.so"
+# The library's SONAME, as the Makefile sets it (libringformat.so.$(SOVERSION), the major
+# version; the version node of ringformat.map is RINGFORMAT_1): the extension, linked with
+# -lringformat, records this name as NEEDED, so the package carries the library under it.
+SONAME = "libringformat.so.1"
 
 
 def build_swift_library() -> str:
@@ -19,8 +23,8 @@ def build_swift_library() -> str:
     scratch = os.path.join(ROOT, ".build-abi")
     cmd = [
         swift, "build", "-c", "release", "--product", "ringformat", "--package-path", ROOT,
-        "--scratch-path", scratch, "-Xswiftc", "-static-stdlib",
-        "-Xlinker", "-soname=" + LIB_NAME,
+        "--scratch-path", scratch, "--disable-local-rpath", "-Xswiftc", "-static-stdlib",
+        "-Xlinker", "-soname=" + SONAME,
         "-Xlinker", "--version-script=" + os.path.join(ROOT, "Sources/CRingABI/build/ringformat.map"),
     ]
     subprocess.check_call(cmd)
@@ -37,9 +41,16 @@ class BuildWithSwift(build_ext):
             destinations.append(os.path.join(ROOT, "Sources", "RingPy", "ringpy"))
         for d in destinations:
             os.makedirs(d, exist_ok=True)
-            shutil.copy2(lib, os.path.join(d, LIB_NAME))
+            # A copy under another name, left by an earlier build in build/lib*, would ship too.
+            for old in os.listdir(d):
+                if old.startswith(LIB_NAME) and old != SONAME:
+                    os.remove(os.path.join(d, old))
+            shutil.copy2(lib, os.path.join(d, SONAME))
         for ext in self.extensions:
             ext.library_dirs.append(os.path.dirname(lib))
+        # Relink the extension every time: its NEEDED entry is the library's SONAME, which
+        # setuptools' timestamp check on the C sources alone would not notice changing.
+        self.force = True
         super().run()
 
 

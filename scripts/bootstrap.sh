@@ -6,6 +6,7 @@ need=()
 command -v cc >/dev/null || need+=(gcc libc6-dev)
 command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v cmake >/dev/null || need+=(cmake)
 command -v nm >/dev/null || need+=(binutils)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \

@@ -5,7 +5,10 @@
 #     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c) and a
 #     hostile peer scribbling the file under ASan (Tests/c/hostile_peer.c);
 #     RING_RACE_LONG=1 runs their long versions;
-#  3. `make install` into a temporary prefix, then a C program built with pkg-config;
+#  3. `make install` into a temporary prefix (the SONAME, symlinks, stripping, split debug info,
+#     the archive's symbols), the C example (examples/c/producer_consumer.c) built against it
+#     with pkg-config and with CMake's find_package(ringformat), each linked dynamically and
+#     statically, run; then `make uninstall` leaves the prefix empty;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
 LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}
@@ -18,11 +21,19 @@ fail() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 # 1. Symbols and dependencies.
 declared=$(grep -oE '^(int|void|uint32_t|const char \*)[ ]*\*?ring_[a-z_]+\(' "$HEADER" | grep -oE 'ring_[a-z_]+' | sort)
-exported=$(nm -D --defined-only "$LIB" | awk '$2 == "T" { print $3 }' | sort)
+exported=$(nm -D --defined-only "$LIB" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' | sort)
 if [ "$declared" = "$exported" ] && [ "$(echo "$declared" | wc -l)" -ge 30 ]; then
     pass "exports exactly the $(echo "$declared" | wc -l) functions of ringformat.h"
 else
     fail "exported symbols differ from ringformat.h"; diff <(echo "$declared") <(echo "$exported") || true
+fi
+soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); major=${soname##*.so.}
+node=$(nm -D --defined-only "$LIB" | awk '$2 == "T" { sub(/^[^@]*@@/, "", $3); print $3 }' | sort -u)
+if [[ "$soname" =~ ^libringformat\.so\.[0-9]+$ ]] && [ "$node" = "RINGFORMAT_$major" ] \
+   && ! readelf -d "$LIB" | grep -qE 'R(UN)?PATH'; then
+    pass "SONAME $soname, every function in the version node $node, no RPATH"
+else
+    fail "SONAME '$soname', version nodes '$node' (expected RINGFORMAT_$major), $(readelf -d "$LIB" | grep -E 'R(UN)?PATH' || echo no RPATH)"
 fi
 if ldd "$LIB" | grep -qi swift; then fail "library needs a Swift runtime: $(ldd "$LIB" | grep -i swift)"
 else pass "no Swift runtime among the dependencies: $(ldd "$LIB" | awk '{print $1}' | tr '\n' ' ')"; fi
@@ -35,31 +46,82 @@ for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics
     if TMPDIR="$WORK" "$prog" "$LIB"; then pass "$what"; else fail "$what"; fi
 done
 
-# 3. Install, then build against the installed copy with pkg-config.
-make --no-print-directory install PREFIX="$WORK/prefix" > "$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; exit 1; }
-cat > "$WORK/hello.c" <<'C'
-#include <ringformat.h>
-#include <stdio.h>
-#include <string.h>
-int main(int argc, char **argv) {
-    ring_t *r; ring_producer_t *p; ring_consumer_t *c;
-    char buf[64]; size_t len;
-    if (ring_create(argv[1], 4096, RING_REJECT_WHEN_FULL, 0600, 0, &r)) return 1;
-    if (ring_producer_open(r, &p) || ring_consumer_open(r, &c)) return 2;
-    if (ring_write(p, "hello, C", 8) || ring_read(c, buf, sizeof buf, &len)) return 3;
-    printf("%.*s\n", (int)len, buf);
-    ring_producer_free(p); ring_consumer_free(c); ring_free(r);
-    return len == 8 && memcmp(buf, "hello, C", 8) == 0 ? 0 : 4;
-}
-C
-export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
-# shellcheck disable=SC2046
-if cc -std=c11 -Wall -Werror -o "$WORK/hello" "$WORK/hello.c" $(pkg-config --cflags --libs ringformat) \
-   && [ "$(LD_LIBRARY_PATH="$WORK/prefix/lib" "$WORK/hello" "$WORK/hello.ring")" = "hello, C" ]; then
-    pass "make install + pkg-config + link with -lringformat"
+# 3. Install into a temporary prefix, then the C example built against it four ways.
+P="$WORK/prefix"
+make --no-print-directory install PREFIX="$P" > "$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; exit 1; }
+export PKG_CONFIG_PATH="$P/lib/pkgconfig"
+version=$(pkg-config --modversion ringformat)
+real="$P/lib/libringformat.so.$version"
+if [ -f "$real" ] && [ "$(readlink "$P/lib/$soname")" = "libringformat.so.$version" ] \
+   && [ "$(readlink "$P/lib/libringformat.so")" = "$soname" ] && [ "$soname" = "libringformat.so.${version%%.*}" ]; then
+    pass "installed libringformat.so.$version, $soname -> it, libringformat.so -> $soname"
 else
-    fail "make install + pkg-config + link with -lringformat"
+    fail "installed library names: $(ls "$P/lib" | tr '\n' ' ')"
 fi
+build_id() { readelf -n "$1" | sed -n 's/.*Build ID: //p'; }
+id=$(build_id "$real"); debug="$P/lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+sections=$(readelf -S -W "$real" | { grep -oE '\.(debug_[a-z]+|symtab)' || true; } | sort -u | tr '\n' ' ')
+if [ -n "$id" ] && [ -z "$sections" ] && [ -f "$debug" ] && [ "$(build_id "$debug")" = "$id" ] \
+   && readelf -S -W "$debug" | grep -q '\.debug_info'; then
+    pass "stripped: $(stat -c %s "$LIB") -> $(stat -c %s "$real") bytes, debug info in lib/debug/.build-id/${id:0:2}/${id:2}.debug"
+else
+    fail "stripping: sections left '$sections', build ID '$id', debug file $debug"
+fi
+if command -v gdb > /dev/null; then
+    if gdb -batch -iex "set debug-file-directory $P/lib/debug" -ex 'info functions ^ring_create$' "$real" 2>/dev/null \
+       | grep -q 'RingExports.swift'; then pass "gdb finds the split debug info by build ID"
+    else fail "gdb does not find the split debug info"; fi
+fi
+globals=$(nm -g --defined-only "$P/lib/libringformat.a" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort)
+if [ "$globals" = "$declared" ] && ! readelf -S -W "$P/lib/libringformat.a" | grep -q '\.debug_info'; then
+    pass "libringformat.a: one prelinked object, only the $(echo "$globals" | wc -l) ring_* functions global, no debug info"
+else
+    fail "libringformat.a's global symbols differ from ringformat.h"; diff <(echo "$declared") <(echo "$globals") | head || true
+fi
+
+# The example: its output line and exit code; how it is linked.
+EXAMPLE=examples/c/producer_consumer.c
+runs_ok() { [ "$("$@" "$WORK/example.ring" 2000)" = \
+    "producer_consumer: 2000 messages through a 4096-byte ring, each checked by the consumer process" ]; }
+needs_lib() { readelf -d "$1" 2>/dev/null | grep -q "NEEDED.*\[$soname\]"; }
+uses_node() { readelf -V "$1" | grep -q "Name: RINGFORMAT_$major"; }
+# shellcheck disable=SC2046
+if cc -std=c11 -Wall -Wextra -Werror -o "$WORK/pc-dynamic" "$EXAMPLE" $(pkg-config --cflags --libs ringformat) \
+   && needs_lib "$WORK/pc-dynamic" && uses_node "$WORK/pc-dynamic" \
+   && [ "$(LD_LIBRARY_PATH="$P/lib" ldd "$WORK/pc-dynamic" | awk -v n="$soname" '$1 == n { print $3 }')" = "$P/lib/$soname" ] \
+   && LD_LIBRARY_PATH="$P/lib" runs_ok "$WORK/pc-dynamic"; then
+    pass "pkg-config, dynamic: needs $soname (symbols at RINGFORMAT_$major), runs"
+else
+    fail "pkg-config, dynamic"
+fi
+# shellcheck disable=SC2046
+if cc -static -std=c11 -Wall -Wextra -Werror -o "$WORK/pc-static" "$EXAMPLE" \
+       $(pkg-config --static --cflags --libs ringformat) 2> "$WORK/static.log" \
+   && ! readelf -d "$WORK/pc-static" 2>/dev/null | grep -q NEEDED && runs_ok "$WORK/pc-static"; then
+    pass "pkg-config --static, cc -static: no shared library at all, runs"
+else
+    fail "pkg-config --static"; cat "$WORK/static.log"
+fi
+if ! command -v cmake > /dev/null; then
+    fail "cmake is missing (scripts/bootstrap.sh installs it)"
+else
+    for kind in dynamic static; do
+        b="$WORK/cmake-$kind"
+        if cmake -S examples/c -B "$b" -DCMAKE_PREFIX_PATH="$P" -DRINGFORMAT_STATIC=$([ $kind = static ] && echo ON || echo OFF) \
+               > "$WORK/cmake.log" 2>&1 && cmake --build "$b" >> "$WORK/cmake.log" 2>&1 \
+           && if [ $kind = dynamic ]; then needs_lib "$b/producer_consumer" && uses_node "$b/producer_consumer"
+              else ! readelf -d "$b/producer_consumer" | grep -q 'NEEDED.*ringformat'; fi \
+           && runs_ok "$b/producer_consumer"; then
+            pass "find_package(ringformat), ringformat::ringformat$([ $kind = static ] && echo _static): $kind, runs (no LD_LIBRARY_PATH)"
+        else
+            fail "find_package(ringformat), $kind"; cat "$WORK/cmake.log"
+        fi
+    done
+fi
+make --no-print-directory uninstall PREFIX="$P" > "$WORK/uninstall.log" 2>&1 || cat "$WORK/uninstall.log"
+left=$(cd "$P" && find . -mindepth 1)
+if [ -d "$P" ] && [ -z "$left" ]; then pass "make uninstall leaves the prefix empty"
+else fail "make uninstall left: $(echo "$left" | tr '\n' ' ')"; fi
 
 export RINGFORMAT_LIB="$LIB"
 

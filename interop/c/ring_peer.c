@@ -2,7 +2,7 @@
  * ring_peer.c - the C producer and consumer of the interop tests: the same
  * command line and output as `ringctl produce` / `ringctl consume`, through
  * the public C header only. The library is loaded with dlopen (the way an FFI
- * would): RINGFORMAT_LIB names it, else "libringformat.so" on the search path.
+ * would): RINGFORMAT_LIB names it, else "libringformat.so.1" (its SONAME) on the search path.
  *
  *   ring_peer produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--close] [--batch N]
  *   ring_peer consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
@@ -27,7 +27,7 @@ FN(ring_create_at_position); FN(ring_write); FN(ring_read); FN(ring_peek_batch);
 
 static void load(void) {
     const char *lib = getenv("RINGFORMAT_LIB");
-    void *h = dlopen(lib ? lib : "libringformat.so", RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(lib ? lib : "libringformat.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!h) { fprintf(stderr, "ring_peer: %s\n", dlerror()); exit(2); }
 #define LOAD(name) if (!(p_##name = (__typeof__(name) *)dlsym(h, #name))) { fprintf(stderr, "ring_peer: no %s\n", #name); exit(2); }
     LOAD(ring_open); LOAD(ring_free); LOAD(ring_info); LOAD(ring_strerror); LOAD(ring_last_error_message);

@@ -2,10 +2,12 @@
  * ringformat.h - the C ABI of RingFormat, a shared-memory ring buffer file
  * shared by processes written in any language (format: SPEC.md, version 1.0).
  *
- * Link with -lringformat (pkg-config ringformat), or dlopen("libringformat.so")
- * and look the functions up with dlsym: every function below is a plain C
- * symbol. The library carries its own Swift runtime; it needs only libc, libm,
- * libstdc++ and libgcc_s at run time.
+ * Link with -lringformat (pkg-config ringformat, or CMake's find_package(ringformat)
+ * and the target ringformat::ringformat; ringformat::ringformat_static or
+ * pkg-config --static for libringformat.a), or dlopen("libringformat.so.1") and
+ * look the functions up with dlsym: every function below is a plain C symbol, of
+ * the version node RINGFORMAT_1. The library carries its own Swift runtime; it
+ * needs only libc, libm, libstdc++ and libgcc_s at run time.
  *
  * Conventions
  *  - Every function returns RING_OK (0) or a negative ring_error_t code, and
