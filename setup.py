@@ -1,25 +1,56 @@
 """Builds ringpy: the Swift core as libringformat.so (static Swift runtime), copied into
 the package, and the C extension ringpy._ringpy linked against it with an $ORIGIN rpath.
-Metadata lives in pyproject.toml."""
+Metadata lives in pyproject.toml; the version comes from the file VERSION.
+
+Only the standard library and setuptools are imported here, and nothing newer than Python
+3.8 is used before setup() runs: pip reads the metadata first, so that an older Python is
+told "requires a different Python" (requires-python) instead of an unrelated error."""
 
 import os
+import re
 import shutil
 import subprocess
 
+import setuptools
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 LIB_NAME = "libringformat.so"
+with open(os.path.join(ROOT, "VERSION"), encoding="ascii") as f:
+    VERSION = f.read().strip()
 # The library's SONAME, as the Makefile sets it (libringformat.so.$(SOVERSION), the major
 # version; the version node of ringformat.map is RINGFORMAT_1): the extension, linked with
 # -lringformat, records this name as NEEDED, so the package carries the library under it.
-SONAME = "libringformat.so.1"
+SONAME = LIB_NAME + "." + VERSION.split(".")[0]
+SWIFT_NEEDED = (
+    "Building ringpy from source needs Swift 6 (a Swift 6 toolchain's `swift` on PATH, or "
+    "SWIFT=/path/to/swift), because its native core is the RingFormat Swift package. "
+    "To install without Swift, use a prebuilt wheel instead: pip install ringpy-*.whl needs "
+    "no Swift (`make wheel` on a machine with Swift 6 builds one into dist/)."
+)
+
+
+def find_swift() -> str:
+    """The Swift 6 (or newer) compiler driver to build with; exits with SWIFT_NEEDED if none."""
+    swift = os.environ.get("SWIFT") or shutil.which("swift")
+    if not swift or not (os.path.isfile(swift) or shutil.which(swift)):
+        raise SystemExit("error: `swift` was not found. " + SWIFT_NEEDED)
+    try:
+        out = subprocess.run([swift, "--version"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise SystemExit("error: `%s --version` failed (%s). %s" % (swift, e, SWIFT_NEEDED))
+    m = re.search(r"Swift version (\d+)", out)
+    if not m or int(m.group(1)) < 6:
+        raise SystemExit("error: %s is not Swift 6 (%s). %s" % (swift, out.strip().splitlines()[0] if out.strip() else "no version", SWIFT_NEEDED))
+    return swift
 
 
 def build_swift_library() -> str:
     """Runs the release build of the C ABI library and returns its path."""
-    swift = os.environ.get("SWIFT", shutil.which("swift") or "swift")
+    swift = find_swift()
     scratch = os.path.join(ROOT, ".build-abi")
     cmd = [
         swift, "build", "-c", "release", "--product", "ringformat", "--package-path", ROOT,
@@ -54,7 +85,27 @@ class BuildWithSwift(build_ext):
         super().run()
 
 
+class BuildPyWithVersion(build_py):
+    """build_py that also writes ringpy/_version.py (ringpy.__version__) from VERSION."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "ringpy", "_version.py")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w", encoding="ascii") as f:
+            f.write("# Written by setup.py from the file VERSION.\n__version__ = %r\n" % VERSION)
+
+
+# setuptools 77+ takes the SPDX expression (License-Expression); older ones, which only
+# Python 3.8 gets and which only read the metadata there, the free-text License field.
+if int(setuptools.__version__.split(".")[0]) >= 77:
+    LICENSE = {"license_expression": "MIT"}
+else:
+    LICENSE = {"license": "MIT"}
+
 setup(
+    version=VERSION,
+    **LICENSE,
     ext_modules=[
         Extension(
             "ringpy._ringpy",
@@ -71,5 +122,5 @@ setup(
             extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"],
         )
     ],
-    cmdclass={"build_ext": BuildWithSwift},
+    cmdclass={"build_ext": BuildWithSwift, "build_py": BuildPyWithVersion},
 )

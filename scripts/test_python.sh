@@ -2,8 +2,10 @@
 # test_python.sh - builds and tests ringpy:
 #  1. `pip install .` into a virtualenv of the project's own (.venv), with pytest,
 #     hypothesis and numpy, and imports ringpy from another directory;
-#  2. `pip wheel .`, installed into a fresh virtualenv, imported with no Swift on PATH
-#     and no LD_LIBRARY_PATH;
+#  2. the wheel pip users get (scripts/build_wheel.sh, as `make wheel`: built, then repaired
+#     and tagged manylinux by auditwheel), checked with `auditwheel show`, installed into a
+#     fresh virtualenv and used there with no Swift on PATH and no LD_LIBRARY_PATH: a ring
+#     made and read, and the Python examples of the package's README run;
 #  3. the pytest suite (Tests/python), including Python <-> Swift and Python <-> C processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +20,23 @@ export RINGFORMAT_LIB=${RINGFORMAT_LIB:-$PWD/.build-abi/release/libringformat.so
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps .
 (cd /tmp && "$OLDPWD/$VENV/bin/python" -c "import ringpy; print('ringpy', ringpy.__version__, 'imports from', ringpy.__file__)")
 
-# A wheel, in a fresh virtualenv, with no Swift toolchain reachable.
-rm -rf build/wheel build/wheel-venv
-"$VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheel .
+# The repaired wheel, in a fresh virtualenv, with no Swift toolchain reachable.
+wheel=$(PYTHON="$PYTHON" ./scripts/build_wheel.sh | tail -n 1)
+build_venv=.venv-build/$("$PYTHON" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')
+"$build_venv/bin/auditwheel" show "$wheel" > build/wheel-show.txt
+if ! grep -Eq 'consistent with[[:space:]]+the following platform tag: "manylinux_[0-9]+_[0-9]+_' <(tr '\n' ' ' < build/wheel-show.txt); then
+    cat build/wheel-show.txt >&2; echo "auditwheel show: $wheel has no manylinux tag" >&2; exit 1
+fi
+echo "$(basename "$wheel"): $(grep -o 'manylinux_[0-9]*_[0-9]*_[a-z0-9_]*' build/wheel-show.txt | head -n 1) (auditwheel show)"
+rm -rf build/wheel-venv
 "$PYTHON" -m venv build/wheel-venv
-build/wheel-venv/bin/python -m pip install -q --disable-pip-version-check build/wheel/ringpy-*.whl
-(cd /tmp && env -u LD_LIBRARY_PATH PATH=/usr/bin:/bin "$OLDPWD/build/wheel-venv/bin/python" - <<'PY'
+build/wheel-venv/bin/python -m pip install -q --disable-pip-version-check "$wheel"
+# PATH without any directory that has a swift (/opt/swift/usr/bin here).
+no_swift_path=$(tr ':' '\n' <<< "$PATH" | while read -r d; do if [ -n "$d" ] && [ ! -e "$d/swift" ]; then echo "$d"; fi; done | paste -sd: -)
+if PATH=$no_swift_path command -v swift > /dev/null; then echo "swift is still on PATH" >&2; exit 1; fi
+(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" VERSION="$(cat "$OLDPWD/VERSION")" "$OLDPWD/build/wheel-venv/bin/python" - <<'PY'
 import os, tempfile, ringpy
+assert ringpy.__version__ == os.environ["VERSION"], (ringpy.__version__, os.environ["VERSION"])
 path = os.path.join(tempfile.mkdtemp(), "wheel.ring")
 with ringpy.Ring.create(path, 4096) as ring:
     ring.put(b"from a wheel")
@@ -32,6 +44,8 @@ with ringpy.Ring.create(path, 4096) as ring:
 print("wheel works in a fresh virtualenv:", os.path.basename(ringpy.__file__), "from", os.path.dirname(ringpy.__file__))
 PY
 )
+(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" "$OLDPWD/build/wheel-venv/bin/python" \
+    "$OLDPWD/scripts/run_readme_python.py" "$OLDPWD/Sources/RingPy/README.md")
 if ldd build/wheel-venv/lib/python*/site-packages/ringpy/*.so | grep -qi swift; then
     echo "the wheel needs a Swift runtime" >&2; exit 1
 fi

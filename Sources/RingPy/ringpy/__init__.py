@@ -37,7 +37,12 @@ from ._ringpy import (
     UnsupportedVersionError,
 )
 
-__version__ = "1.0.0"
+try:  # written by setup.py from the file VERSION
+    from ._version import __version__
+except ImportError:  # an editable install: the installed metadata has it
+    from importlib.metadata import version as _distribution_version
+
+    __version__ = _distribution_version("ringpy")
 
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
