@@ -10,6 +10,8 @@ Each case runs in a fresh interpreter so that the handler is installed there.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,3 +116,34 @@ def test_a_ring_opened_after_faulthandler_puts_the_guard_back_in_front(tmp_path)
     """, tmp_path)
     assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
     assert "corrupt:" in child.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("fallocate"), reason="needs root (a tmpfs of 1 MiB) and fallocate")
+def test_a_sparse_ring_on_a_full_file_system_says_the_disk_is_full(tmp_path):
+    # A page of a sparse ring that finds no room faulted like a truncation and was
+    # reported as truncated(fileSize: N, expected: N).
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", str(mount)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        child = run_child("""
+            import os, subprocess, sys, ringpy
+            path = sys.argv[1]
+            ring = ringpy.Ring.create(path, 65536)
+            subprocess.run(["fallocate", "-p", "-o", "8192", "-l", "61440", path], check=True)
+            try:                                    # fill the file system
+                with open(os.path.join(os.path.dirname(path), "fill"), "wb") as f:
+                    while True:
+                        f.write(bytes(4096)); f.flush()
+            except OSError:
+                pass
+            try:
+                ring.put(b"x" * 30000)
+            except OSError as e:
+                print("errno", e.errno, e, flush=True)
+        """, mount)
+    finally:
+        subprocess.run(["umount", str(mount)])
+    assert child.returncode == 0, (child.returncode, child.stdout, child.stderr)
+    assert "errno 28" in child.stdout and "file system is full" in child.stdout, child.stdout
