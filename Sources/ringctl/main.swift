@@ -11,7 +11,8 @@ import RingWorkload
 
 let usage = """
 usage: ringctl COMMAND PATH [options]
-  create  PATH --capacity N [--policy reject|overwrite] [--initial-position N] [--replace] [--open-or-create]
+  create  PATH --capacity N [--policy reject|overwrite] [--mode OCTAL(<=777)] [--initial-position N] [--replace]
+          [--open-or-create [--allow-shared]]   (--allow-shared: use an existing ring another user owns or others may write)
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
   consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
@@ -36,18 +37,64 @@ func fail(_ text: String) -> Never {
     exit(2)
 }
 
+/// What a numeric option accepts: a whole number in `range`, written in `radix`, a multiple of `step`.
+struct Limit {
+    let range: ClosedRange<UInt64>
+    let radix: Int
+    let step: UInt64
+
+    init(_ range: ClosedRange<UInt64>, radix: Int = 10, step: UInt64 = 1) {
+        self.range = range
+        self.radix = radix
+        self.step = step
+    }
+
+    init(_ range: ClosedRange<Int>) { self.init(UInt64(range.lowerBound)...UInt64(range.upperBound)) }
+
+    /// `text` as a number if it is one this limit accepts; otherwise exit 2 naming `name` and `text`.
+    func check(_ name: String, _ text: String, note: String = "") -> UInt64 {
+        let digits = radix == 8 && text.hasPrefix("0o") ? String(text.dropFirst(2)) : text
+        guard let v = UInt64(digits, radix: radix), range.contains(v), v % step == 0 else {
+            let kind = radix == 8 ? "an octal number" : "a whole number"
+            let top = range.upperBound >= UInt64(Int.max) ? "" : " to \(String(range.upperBound, radix: radix))"
+            let multiple = step == 1 ? "" : ", a multiple of \(step)"
+            let from = top.isEmpty ? "of at least" : "from"
+            fail("\(name) wants \(kind) \(from) \(String(range.lowerBound, radix: radix))\(top)\(note)\(multiple), got \(text)")
+        }
+        return v
+    }
+}
+
 struct Options {
     var positional: [String] = []
     var values: [String: String] = [:]
     var flags: Set<String> = []
 
+    /// Every option that takes a number, with the numbers it accepts. Each value given is checked
+    /// here as the arguments are read; limits that depend on the ring are in `workload(for:)` and
+    /// `dataBytes(for:)`.
+    static let numbers: [String: Limit] = [
+        "--capacity": Limit(1...RingLayout.maxCapacity),
+        "--initial-position": Limit(0...UInt64.max, step: UInt64(RingLayout.recordAlignment)),
+        "--mode": Limit(0...0o777, radix: 8),
+        "--count": Limit(0...Int.max),
+        "--generation": Limit(0...UInt64.max),
+        "--seed": Limit(0...UInt64.max),
+        "--min-size": Limit(0...RingLayout.maxMessageSizeLimit),
+        "--max-size": Limit(0...RingLayout.maxMessageSizeLimit),
+        "--batch": Limit(1...Int.max),
+        "--timeout-ms": Limit(0...Int.max),
+        "--data-bytes": Limit(0...RingLayout.maxCapacity),
+    ]
+
+    /// The values of `--policy`.
+    static let policies: [String: RingPolicy] = ["reject": .rejectWhenFull, "overwrite": .overwriteOldest]
+
     init(_ args: ArraySlice<String>) {
-        let valued: Set<String> = ["--generation", "--capacity", "--policy", "--initial-position", "--count", "--seed",
-                                   "--min-size", "--max-size", "--batch", "--timeout-ms", "--data-bytes"]
         var i = args.startIndex
         while i < args.endIndex {
             let a = args[i]
-            if valued.contains(a) {
+            if Options.numbers[a] != nil || a == "--policy" {
                 guard i + 1 < args.endIndex else { fail("\(a) needs a value") }
                 values[a] = args[i + 1]
                 i += 2
@@ -59,23 +106,46 @@ struct Options {
                 i += 1
             }
         }
+        for (name, text) in values {
+            if let limit = Options.numbers[name] { _ = limit.check(name, text) }
+        }
+        if let p = values["--policy"], Options.policies[p] == nil {
+            fail("--policy wants \(Options.policies.keys.sorted().joined(separator: " or ")), got \(p)")
+        }
     }
 
-    func int(_ name: String, default value: Int) -> Int {
-        guard let s = values[name] else { return value }
-        guard let v = Int(s) else { fail("\(name) wants a whole number, got \(s)") }
-        return v
+    /// The value of the numeric option `name` (checked when the arguments were read), or `value`.
+    func number(_ name: String, default value: UInt64) -> UInt64 {
+        guard let s = values[name], let limit = Options.numbers[name] else { return value }
+        return limit.check(name, s)
     }
 
-    func uint64(_ name: String, default value: UInt64) -> UInt64 {
-        guard let s = values[name] else { return value }
-        guard let v = UInt64(s) else { fail("\(name) wants a whole number, got \(s)") }
-        return v
+    /// As `number`, for options whose limit fits an Int.
+    func int(_ name: String, default value: Int) -> Int { Int(number(name, default: UInt64(value))) }
+
+    var policy: RingPolicy { Options.policies[values["--policy"] ?? "reject"]! }
+
+    var mode: UInt32 { UInt32(number("--mode", default: 0o600)) }
+
+    var timeout: Duration? { values["--timeout-ms"] == nil ? nil : .milliseconds(int("--timeout-ms", default: 0)) }
+
+    /// The workload of --seed, --min-size and --max-size, whose sizes must fit `ring`.
+    func workload(for ring: Ring) -> Workload {
+        let sizes = Limit(0...ring.maxMessageSize)
+        let note = " (the ring's largest message)"
+        let minSize = values["--min-size"].map { Int(sizes.check("--min-size", $0, note: note)) } ?? 0
+        let maxSize = values["--max-size"].map { Int(sizes.check("--max-size", $0, note: note)) }
+            ?? min(256, ring.maxMessageSize)
+        guard minSize <= maxSize else {
+            fail("--min-size \(minSize) is larger than --max-size \(maxSize)\(values["--max-size"] == nil ? " (the default)" : "")")
+        }
+        return Workload(seed: number("--seed", default: 1), minSize: minSize, maxSize: maxSize)
     }
 
-    var timeout: Duration? {
-        let ms = int("--timeout-ms", default: -1)
-        return ms < 0 ? nil : .milliseconds(ms)
+    /// --data-bytes, at most the ring's capacity (the whole data region by default).
+    func dataBytes(for ring: Ring) -> Int {
+        values["--data-bytes"].map { Int(Limit(0...ring.capacity).check("--data-bytes", $0, note: " (the ring's capacity)")) }
+            ?? ring.capacity
     }
 }
 
@@ -90,22 +160,21 @@ func run() throws {
 
     switch command {
     case "create":
-        let policy: RingPolicy = (o.values["--policy"] ?? "reject") == "overwrite" ? .overwriteOldest : .rejectWhenFull
         let capacity = o.int("--capacity", default: 1 << 20)
         let ring = o.flags.contains("--open-or-create")
-            ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy)
-            : try Ring.create(at: path, capacity: capacity, policy: policy,
+            ? try Ring.openOrCreate(at: path, capacity: capacity, policy: o.policy, mode: o.mode,
+                                    allowShared: o.flags.contains("--allow-shared"))
+            : try Ring.create(at: path, capacity: capacity, policy: o.policy, mode: o.mode,
                               replaceExisting: o.flags.contains("--replace"),
-                              initialPosition: o.uint64("--initial-position", default: 0))
+                              initialPosition: o.number("--initial-position", default: 0))
         print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)")
 
     case "produce":
         let ring = try Ring.open(at: path)
         let count = o.int("--count", default: 1000)
-        let workload = Workload(seed: o.uint64("--seed", default: 1), minSize: o.int("--min-size", default: 0),
-                                maxSize: min(o.int("--max-size", default: 256), ring.maxMessageSize))
+        let workload = o.workload(for: ring)
         let producer = try ring.makeProducer()
-        let batch = max(1, o.int("--batch", default: 1))
+        let batch = o.int("--batch", default: 1)
         var buffer = [UInt8](repeating: 0, count: workload.maxSize)
         let start = ContinuousClock.now
         var index: UInt64 = 0
@@ -139,8 +208,7 @@ func run() throws {
         let count = o.int("--count", default: 1000)
         let untilEnd = o.flags.contains("--until-end")
         let drain = o.flags.contains("--drain")
-        let workload = Workload(seed: o.uint64("--seed", default: 1), minSize: o.int("--min-size", default: 0),
-                                maxSize: min(o.int("--max-size", default: 256), ring.maxMessageSize))
+        let workload = o.workload(for: ring)
         let consumer = try ring.makeConsumer()
         let overwrite = ring.policy == .overwriteOldest
         var checksum = StreamChecksum()
@@ -180,8 +248,8 @@ func run() throws {
         // Messages: generation (u64 LE), index (u64 LE), then (index*37+generation) % 200 bytes
         // of ((generation*7 + index*13 + j) & 0xff). Each commit is reported on stdout.
         let ring = try Ring.open(at: path)
-        let generation = o.uint64("--generation", default: 0)
-        let count = o.uint64("--count", default: UInt64.max)
+        let generation = o.number("--generation", default: 0)
+        let count = o.number("--count", default: UInt64.max)
         let producer = try ring.makeProducer()
         var buffer = [UInt8](repeating: 0, count: 216)
         var index: UInt64 = 0
@@ -253,8 +321,7 @@ func run() throws {
         guard fd >= 0 else { throw RingError.system(operation: "open", errno: errno) }
         defer { close(fd) }
         let ring = try Ring.open(at: path)
-        let limit = o.int("--data-bytes", default: ring.capacity)
-        var bytes = [UInt8](repeating: 0, count: ring.geometry.headerSize + min(limit, ring.capacity))
+        var bytes = [UInt8](repeating: 0, count: ring.geometry.headerSize + o.dataBytes(for: ring))
         let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         print(hexDump(Array(bytes[0..<max(0, n)]), headerSize: ring.geometry.headerSize))
 
