@@ -194,15 +194,11 @@ final class RingStorage: @unchecked Sendable {
             if current != 0 && ringsys_process_alive(current) != 0 { throw .busy(role) }
             // acq_rel: one of several takers of a dead owner's role wins.
             if word.compareExchange(expected: current, desired: mine, ordering: .acquiringAndReleasing).exchanged {
-                ownerToken = mine
                 return
             }
         }
         throw .busy(role)
     }
-
-    /// This process's token, as written into the owner words it holds.
-    @exclusivity(unchecked) var ownerToken: UInt64 = 0
 
     /// Gives back a role taken with `takeRole`. In a process that inherited the
     /// file across fork() nothing is touched: the lock belongs to the open file
@@ -210,7 +206,9 @@ final class RingStorage: @unchecked Sendable {
     func releaseRole(_ role: RingRole) {
         if isInherited { return }
         // release: pairs with the acquire load of the next taker in claimOwner.
-        _ = ownerWord(role).compareExchange(expected: ownerToken, desired: 0, ordering: .releasing)
+        // Our token again (not a copy kept from claimOwner: producer and consumer share this
+        // object and may be released from two threads).
+        _ = ownerWord(role).compareExchange(expected: ringsys_process_token(), desired: 0, ordering: .releasing)
         let offset = role == .producer ? RingLayout.producerLockOffset : RingLayout.consumerLockOffset
         _ = ringsys_unlock_range(fd.rawValue, Int64(offset), 1, classicLocks)
         (role == .producer ? producerTaken : consumerTaken).store(false, ordering: .releasing)

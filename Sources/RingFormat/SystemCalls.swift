@@ -169,9 +169,6 @@ package enum SystemCalls {
         _ = path.withCString { unlink($0) }
     }
 
-    /// The process id.
-    static var processID: Int32 { getpid() }
-
     /// The system page size.
     static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 
