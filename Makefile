@@ -44,6 +44,7 @@ lib:
 
 demo: lib
 	$(SWIFT) build -c release --product ringctl
+	$(SWIFT) build -c release --product ring-workload
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	@[ -x .venv/bin/python ] || python3 -m venv .venv
@@ -75,11 +76,13 @@ test-c: lib
 	$(CC) $(CTEST_FLAGS) -o build/test_fork Tests/c/test_fork.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
+	$(SWIFT) build --product ring-workload
 	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib
 	$(SWIFT) build --product ringctl
+	$(SWIFT) build --product ring-workload
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	./scripts/test_python.sh
@@ -90,15 +93,17 @@ test-python: lib
 MATRIX_COUNT ?= 5000
 KILLS ?= 200
 RINGCTL ?= .build/debug/ringctl
+WORKLOAD ?= $(dir $(RINGCTL))ring-workload
 START ?= 4294963200
 test-interop: lib
 	$(SWIFT) build --product ringctl
+	$(SWIFT) build --product ring-workload
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	@[ -x .venv/bin/python ] || ./scripts/test_python.sh --collect-only -q > /dev/null
-	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) \
+	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT) --initial-position $(START)
-	./interop/kill_test.py $(RINGCTL) --kills $(KILLS)
+	./interop/kill_test.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
 	$(SWIFT) build --product ring-fuzz
 	.build/debug/ring-fuzz interop/fuzz/corpus
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
@@ -116,6 +121,7 @@ fuzz:
 
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
+	$(SWIFT) build -c release --product ring-workload
 	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread

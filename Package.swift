@@ -4,6 +4,12 @@
 // its Swift implementation, and the tools around it.
 
 import PackageDescription
+import Foundation
+
+/// The one version of the package, libringformat and ringpy: the file VERSION beside this manifest.
+let version = (try? String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("VERSION").path, encoding: .utf8))?
+    .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
 
 let package = Package(
     name: "RingFormat",
@@ -17,10 +23,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         // The few system calls Swift cannot reach directly (futex, OFD locks).
-        .target(name: "CRingSys", path: "Sources/CRingSys"),
+        .target(name: "CRingSys", path: "Sources/CRingSys",
+                cSettings: [.define("RINGFORMAT_VERSION_STRING", to: "\"\(version)\"")]),
         // The one core: SPEC.md in Swift. No Foundation.
         .target(
             name: "RingFormat",
@@ -35,8 +43,15 @@ let package = Package(
         .target(name: "CRingABI", dependencies: ["RingFormat", "CRingSys", "CRingFormatHeader"], exclude: ["include", "build"]),
         // The seeded, self-checking message workload of the tests and interop programs.
         .target(name: "RingWorkload", dependencies: ["RingFormat"]),
-        // Command-line tool: create, produce, consume, inspect and dump ring files.
-        .executableTarget(name: "ringctl", dependencies: ["RingFormat", "RingWorkload"]),
+        // The operator's command-line tool: create, write, read, peek, tail, inspect, stats,
+        // validate, list and dump ring files.
+        .executableTarget(name: "ringctl", dependencies: [
+            "RingFormat", "RingWorkload",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The test tool: seeded self-checking workloads, the kill tests' crash peers, golden vectors.
+        .executableTarget(name: "ring-workload", dependencies: ["RingFormat", "RingWorkload"],
+                          path: "Sources/RingWorkloadTool"),
         // Benchmarks of the Swift side (make bench).
         .executableTarget(name: "ring-bench", dependencies: ["RingFormat", "RingWorkload", "CRingSys", .product(name: "Atomics", package: "swift-atomics")],
                          path: "Sources/RingBench"),

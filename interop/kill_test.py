@@ -17,7 +17,7 @@ Then the checks:
 - the consumer's position survives its kills: a restarted consumer resumes right after
   the last record its predecessor consumed.
 
-    kill_test.py RINGCTL [--kills N] [--seed S]
+    kill_test.py RING_WORKLOAD RINGCTL [--kills N] [--seed S]
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("ringctl")
+    parser.add_argument("workload", help="ring-workload (the crash producer and consumer)")
+    parser.add_argument("ringctl", help="ringctl (creates the ring)")
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--consumer-kill-every", type=int, default=7)
@@ -51,13 +52,13 @@ def main() -> int:
         log = os.path.join(work, f"consumer-{len(consumer_logs)}.log")
         consumer_logs.append(log)
         out = open(log, "wb")
-        return subprocess.Popen([args.ringctl, "crash-consume", ring], stdout=out, stderr=subprocess.STDOUT), log
+        return subprocess.Popen([args.workload, "crash-consume", ring], stdout=out, stderr=subprocess.STDOUT), log
 
     consumer, _ = start_consumer()
     reported: dict[int, int] = {}  # generation -> number of commits the producer reported
     started = time.monotonic()
     for generation in range(args.kills):
-        producer = subprocess.Popen([args.ringctl, "crash-produce", ring, "--generation", str(generation)],
+        producer = subprocess.Popen([args.workload, "crash-produce", ring, "--generation", str(generation)],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.002, 0.03))
         producer.send_signal(signal.SIGKILL)
@@ -77,7 +78,7 @@ def main() -> int:
             consumer_kills += 1
             consumer, _ = start_consumer()
     last = args.kills
-    done = subprocess.run([args.ringctl, "crash-produce", ring, "--generation", str(last), "--count", "50"],
+    done = subprocess.run([args.workload, "crash-produce", ring, "--generation", str(last), "--count", "50"],
                           capture_output=True, timeout=60)
     if done.returncode != 0:
         print(f"final producer failed: {done.stderr.decode()}", file=sys.stderr)

@@ -8,7 +8,7 @@ the count, and prints a checksum; under reject-when-full all 9 consumers must re
 same count, byte total and checksum. Under overwrite-oldest the consumer checks that it
 gets an in-order subsequence of whole messages and reports how many were overwritten.
 
-    run_matrix.py --ringctl PATH --c-peer PATH --python PATH [--count N] [--capacity N]
+    run_matrix.py --ringctl PATH --workload PATH --c-peer PATH --python PATH [--count N] [--capacity N]
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--ringctl", required=True)
+    parser.add_argument("--ringctl", required=True, help="ringctl (creates the rings)")
+    parser.add_argument("--workload", required=True, help="ring-workload (the Swift producer and consumer)")
     parser.add_argument("--c-peer", required=True)
     parser.add_argument("--python", required=True, help="a Python with ringpy installed")
     parser.add_argument("--count", type=int, default=5000)
@@ -39,7 +40,7 @@ def main() -> int:
                              "its pure-Python stream checksum (it would take minutes)")
     args = parser.parse_args()
     peers = {
-        "swift": [args.ringctl],
+        "swift": [args.workload],
         "c": [args.c_peer],
         "python": [args.python, os.path.join(HERE, "python", "ring_peer.py")],
     }

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RINGCTL=${RINGCTL:-.build/release/ringctl}
+WORKLOAD=${WORKLOAD:-$(dirname "$RINGCTL")/ring-workload}
 PEER=${PEER:-build/ring_peer}
 PYTHON=${PYTHON:-.venv/bin/python}
 export RINGFORMAT_LIB=${RINGFORMAT_LIB:-$PWD/.build-abi/release/libringformat.so}
@@ -40,7 +41,7 @@ stream() { # stream NAME CONSUMER...
     if [ "${cmd[-1]}" = --no-checksum ]; then unset 'cmd[-1]'; opts=(--no-checksum); fi
     "${cmd[@]}" consume "$ring" "${opts[@]}" --until-end --seed 7 --max-size 512 --timeout-ms 60000 > "$DIR/$name.out" 2>&1 &
     local pid=$!
-    "$RINGCTL" produce "$ring" --count "$COUNT" --seed 7 --max-size 512 --batch 64 --close --timeout-ms 60000 \
+    "$WORKLOAD" produce "$ring" --count "$COUNT" --seed 7 --max-size 512 --batch 64 --close --timeout-ms 60000 \
         > "$DIR/producer.out" &
     progress "$ring" "$pid" $((COUNT * 264))
     wait "$pid" || { cat "$DIR/$name.out"; exit 1; }
@@ -56,7 +57,8 @@ stream() { # stream NAME CONSUMER...
 echo "== a ring file is just a file"
 "$RINGCTL" create "$DIR/hello.ring" --capacity 4096 > /dev/null
 "$RINGCTL" write "$DIR/hello.ring" "hello from Swift" "and a second message"
-"$RINGCTL" inspect "$DIR/hello.ring" | sed 's/^/   /' | head -7
+"$RINGCTL" inspect "$DIR/hello.ring" | grep -E "^(capacity|policy|producerPosition|consumerPosition|messageCount|producerRole|status) " | sed 's/^/   /'
+"$RINGCTL" peek "$DIR/hello.ring" --format json | sed 's/^/   peek: /'
 echo "   read by Python: $("$PYTHON" -c "import ringpy,sys; r=ringpy.Ring.open(sys.argv[1]); print(r.get_many(10))" "$DIR/hello.ring")"
 echo
 
@@ -65,6 +67,6 @@ stream Python "$PYTHON" interop/python/ring_peer.py --no-checksum
 
 echo "== overwrite-oldest: a persisted deque(maxlen), written and read by Swift"
 "$RINGCTL" create "$DIR/deque.ring" --capacity 4096 --policy overwrite > /dev/null
-"$RINGCTL" produce "$DIR/deque.ring" --count 1000 --seed 3 --min-size 8 --max-size 100 > /dev/null
+"$WORKLOAD" produce "$DIR/deque.ring" --count 1000 --seed 3 --min-size 8 --max-size 100 > /dev/null
 "$RINGCTL" inspect "$DIR/deque.ring" | grep -E "messageCount|droppedCount" | sed 's/^/   /'
-"$RINGCTL" consume "$DIR/deque.ring" --drain --seed 3 --min-size 8 --max-size 100 | sed 's/^/   /'
+"$WORKLOAD" consume "$DIR/deque.ring" --drain --seed 3 --min-size 8 --max-size 100 | sed 's/^/   /'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER] - checks of the C ABI:
+# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER] - checks of the C ABI
+# (ring-workload, the Swift producer and consumer, is taken from beside RINGCTL):
 #  1. the library exports exactly the functions of ringformat.h and needs no Swift runtime;
 #  2. the dlopen tests (Tests/c/test_abi.c); then, if given, every read API against a racing
 #     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c) and a
@@ -11,7 +12,7 @@
 #     statically, run; then `make uninstall` leaves the prefix empty;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
-LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}
+LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}
 HEADER=Sources/CRingABI/include/ringformat.h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringformat-c.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -144,7 +145,7 @@ for policy in reject overwrite; do
         ring="$WORK/$producer-$consumer-$policy.ring"
         "$RINGCTL" create "$ring" --capacity 65536 --policy "$policy" > /dev/null
         opts=(--count 100000 --seed 11 --min-size 8 --max-size 1000 --timeout-ms 60000)
-        run() { if [ "$1" = c ]; then "$PEER" "${@:2}"; else "$RINGCTL" "${@:2}"; fi; }
+        run() { if [ "$1" = c ]; then "$PEER" "${@:2}"; else "$WORKLOAD" "${@:2}"; fi; }
         run "$consumer" consume "$ring" --until-end "${opts[@]}" > "$WORK/out" 2>&1 &
         cpid=$!
         run "$producer" produce "$ring" --close --batch 8 "${opts[@]}" > /dev/null

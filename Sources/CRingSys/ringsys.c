@@ -563,3 +563,9 @@ void ringsys_unguard_mapping(void *handle) {
     atomic_store_explicit(&slot->faulted, (int32_t *)NULL, memory_order_relaxed);
     atomic_store_explicit(&slot->base, (uintptr_t)0, memory_order_release);
 }
+
+#ifndef RINGFORMAT_VERSION_STRING
+#define RINGFORMAT_VERSION_STRING "unknown"
+#endif
+
+const char *ringsys_version(void) { return RINGFORMAT_VERSION_STRING; }

@@ -1,4 +1,4 @@
-// Workload.swift - the seeded test workload shared by ringctl and the tests
+// Workload.swift - the seeded test workload shared by ring-workload and the tests
 // (and described in interop/README.md so C and Python can produce the same
 // messages): message i of seed s has a size drawn by SplitMix64 and bytes
 // that depend on (s, i, offset), so a reader can check every byte, the order

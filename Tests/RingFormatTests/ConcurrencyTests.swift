@@ -186,10 +186,10 @@ struct ConcurrencyTests {
         let create = try RingCtl.run(["create", t.path, "--capacity", "65536", "--policy", policy])
         #expect(create.status == 0, "\(create.output)")
         let common = ["--count", "100000", "--seed", "5", "--min-size", "8", "--max-size", "1000"]
-        let consumer = try RingCtl.start(["consume", t.path, "--until-end", "--timeout-ms", "60000"] + common)
-        let producer = try RingCtl.run(["produce", t.path, "--close", "--timeout-ms", "60000"] + common)
+        let consumer = try RingWorkloadTool.start(["consume", t.path, "--until-end", "--timeout-ms", "60000"] + common)
+        let producer = try RingWorkloadTool.run(["produce", t.path, "--close", "--timeout-ms", "60000"] + common)
         #expect(producer.status == 0, "\(producer.output)")
-        let result = RingCtl.finish(consumer)
+        let result = RingWorkloadTool.finish(consumer)
         #expect(result.status == 0, "\(result.output)")
         if policy == "reject" {
             // Every message, in order, byte for byte: the checksum is over all 100000.
@@ -214,11 +214,11 @@ struct ConcurrencyTests {
         }
         // A producer process killed with SIGKILL while blocked on a full ring
         // leaves no stale lock behind.
-        let blocked = try RingCtl.start(["produce", t.path, "--count", "1000000", "--max-size", "64"])
+        let blocked = try RingWorkloadTool.start(["produce", t.path, "--count", "1000000", "--max-size", "64"])
         while try ring.stats().freeBytes > 100 { usleep(1000) }
         #expect(throws: RingError.busy(.producer)) { try ring.makeProducer() }
         kill(blocked.0.processIdentifier, SIGKILL)
-        _ = RingCtl.finish(blocked)
+        _ = RingWorkloadTool.finish(blocked)
         let next = try ring.makeProducer()
         let consumer = try ring.makeConsumer()
         let before = try ring.messageCount

@@ -1,5 +1,6 @@
-// RingCtlArgumentTests.swift - ringctl's numeric options and --policy (issue 12, item 11):
-// a bad value is exit 2 with one line naming the option and the value, never a trap.
+// RingCtlArgumentTests.swift - the numeric options and --policy of ringctl and of the test
+// tool ring-workload (issue 12, item 11): a bad value is exit 2 with one line naming the
+// option and the value, never a trap.
 
 import Foundation
 import Testing
@@ -22,17 +23,19 @@ struct BadArguments: Sendable, CustomTestStringConvertible {
     }
 
     var option: String { arguments[0] }
+    /// The tool that has the command: the workload commands moved to ring-workload (issue 13).
+    var tool: Tool { ["produce", "consume", "crash-produce", "crash-consume"].contains(command) ? RingWorkloadTool : RingCtl }
     var testDescription: String { ([command] + arguments).joined(separator: " ") }
 }
 
 /// Runs ringctl, killed after `seconds`: before the fix some bad values (a size over the ring's
 /// largest message, --batch 0, --timeout-ms -1) left it blocked on a full ring for ever.
-func runBounded(_ arguments: [String], seconds: Double = 20) throws -> (status: Int32, output: String) {
-    let started = try RingCtl.start(arguments)
+func runBounded(_ tool: Tool, _ arguments: [String], seconds: Double = 20) throws -> (status: Int32, output: String) {
+    let started = try tool.start(arguments)
     let deadline = Date() + seconds
     while started.0.isRunning && Date() < deadline { usleep(10_000) }
     if started.0.isRunning { kill(started.0.processIdentifier, SIGKILL) }
-    return RingCtl.finish(started)
+    return tool.finish(started)
 }
 
 @Suite("ringctl arguments (issue 12, item 11)")
@@ -77,11 +80,11 @@ struct RingCtlArgumentTests {
         // The commands that open a ring find one (capacity 4096); create must not make one.
         let path = bad.command == "create" ? t.path + ".new" : t.path
         _ = try Ring.create(at: t.path, capacity: 4096)
-        let result = try runBounded([bad.command, path] + bad.arguments)
+        let result = try runBounded(bad.tool, [bad.command, path] + bad.arguments)
         #expect(result.status == 2, "exit \(result.status) (132 or a signal number is a trap): \(result.output)")
         let message = result.output.trimmingCharacters(in: .newlines)
         #expect(!message.contains("\n"), "more than one line: \(result.output)")
-        #expect(message.hasPrefix("ringctl: ") && message.contains(bad.option) && message.contains(bad.mentions),
+        #expect(message.hasPrefix(bad.tool.name + ": ") && message.contains(bad.option) && message.contains(bad.mentions),
                 "\(result.output)")
         #expect(!FileManager.default.fileExists(atPath: t.path + ".new"))
     }
@@ -103,14 +106,14 @@ struct RingCtlArgumentTests {
         #expect(stat(t.path, &st) == 0 && st.st_mode & 0o777 == 0o640)
         // Sizes up to the ring's largest message, given in either order of options.
         let common = ["--count", "20", "--seed", "3", "--max-size", "2040", "--min-size", "2040"]
-        let produce = try RingCtl.run(["produce", t.path, "--batch", "2", "--timeout-ms", "0", "--close"] + common)
+        let produce = try RingWorkloadTool.run(["produce", t.path, "--batch", "2", "--timeout-ms", "0", "--close"] + common)
         #expect(produce.status == 0, "\(produce.output)")
-        let consume = try RingCtl.run(["consume", t.path, "--until-end", "--timeout-ms", "9223372036854775807"] + common)
+        let consume = try RingWorkloadTool.run(["consume", t.path, "--until-end", "--timeout-ms", "9223372036854775807"] + common)
         #expect(consume.status == 0, "\(consume.output)")
         #expect(consume.output.contains("consumed "), "\(consume.output)")
         let dump = try RingCtl.run(["dump", t.path, "--data-bytes", "4096"])
         #expect(dump.status == 0, "\(dump.output)")
-        let none = try RingCtl.run(["produce", t.path, "--count", "0"])
+        let none = try RingWorkloadTool.run(["produce", t.path, "--count", "0"])
         #expect(none.status == 0 && none.output.contains("produced 0 messages"), "\(none.output)")
     }
 

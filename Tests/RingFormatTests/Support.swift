@@ -1,4 +1,4 @@
-// Support.swift - temporary ring paths, raw file surgery, and running ringctl.
+// Support.swift - temporary ring paths, raw file surgery, and running ringctl and ring-workload.
 
 import Foundation
 import Testing
@@ -71,22 +71,30 @@ enum RawFile {
     }
 }
 
-/// Runs the ringctl tool built next to the test bundle.
-enum RingCtl {
-    static var executable: String {
+/// The operator's tool, built next to the test bundle.
+let RingCtl = Tool(name: "ringctl")
+/// The test tool (seeded producer and consumer, crash peers), built next to the test bundle.
+let RingWorkloadTool = Tool(name: "ring-workload")
+
+/// Runs one of the package's executables built next to the test bundle.
+struct Tool: Sendable {
+    /// The product name.
+    let name: String
+
+    var executable: String {
         // The tests run from .build/<triple>/<config>/RingFormatPackageTests.xctest; ringctl is beside it.
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("ringctl").path
+            let candidate = dir.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("ringctl").path
+        return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    /// Starts ringctl with `arguments`; stdout and stderr are captured.
-    static func start(_ arguments: [String]) throws -> (Process, Pipe) {
+    /// Starts the tool with `arguments`; stdout and stderr are captured.
+    func start(_ arguments: [String]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -97,15 +105,15 @@ enum RingCtl {
         return (process, pipe)
     }
 
-    /// Waits for a started ringctl; returns its exit status and output.
-    static func finish(_ started: (Process, Pipe)) -> (status: Int32, output: String) {
+    /// Waits for a started tool; returns its exit status and output.
+    func finish(_ started: (Process, Pipe)) -> (status: Int32, output: String) {
         let data = started.1.fileHandleForReading.readDataToEndOfFile()
         started.0.waitUntilExit()
         return (started.0.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// Runs ringctl to completion.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    /// Runs the tool to completion.
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         finish(try start(arguments))
     }
 }

@@ -3,6 +3,7 @@
 Cross-language tests use the binaries named by the environment (the Makefile passes them):
 
 - RINGCTL: the Swift ringctl tool (default /work/main/.build/debug/ringctl);
+- RING_WORKLOAD: the Swift test tool ring-workload (default beside ringctl's default);
 - RING_PEER: the C interop peer (default /work/main/build/ring_peer);
 - RINGFORMAT_LIB: the library the C peer dlopens (default .build-abi/release/libringformat.so).
 
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover
     pass
 
 RINGCTL = os.environ.get("RINGCTL") or str(ROOT / ".build" / "debug" / "ringctl")
+RING_WORKLOAD = os.environ.get("RING_WORKLOAD") or str(ROOT / ".build" / "debug" / "ring-workload")
 RING_PEER = os.environ.get("RING_PEER") or str(ROOT / "build" / "ring_peer")
 RINGFORMAT_LIB = os.environ.get("RINGFORMAT_LIB") or str(ROOT / ".build-abi" / "release" / "libringformat.so")
 
@@ -57,6 +59,12 @@ def ring_path(tmp_path: Path) -> Path:
 def ringctl() -> str:
     """Path of the Swift ringctl tool."""
     return _require_executable(RINGCTL, "Swift ringctl", "RINGCTL")
+
+
+@pytest.fixture(scope="session")
+def ring_workload() -> str:
+    """Path of the Swift test tool ring-workload (seeded producer and consumer)."""
+    return _require_executable(RING_WORKLOAD, "Swift ring-workload", "RING_WORKLOAD")
 
 
 @pytest.fixture(scope="session")

@@ -109,7 +109,7 @@ def tools(request):
         if side == "python":
             return None, None
         if side == "swift":
-            return request.getfixturevalue("ringctl"), None
+            return request.getfixturevalue("ring_workload"), None
         return request.getfixturevalue("ring_peer"), request.getfixturevalue("ring_peer_env")
 
     return get
@@ -176,7 +176,7 @@ def test_overwrite_oldest_between_languages(ring_path, tools, producer_side, con
         assert s["dropped_count"] == c.overwritten, "the producer's dropped count equals the consumer's gaps"
 
 
-def test_python_consumer_checksum_equals_swift_consumer_checksum(tmp_path, ringctl):
+def test_python_consumer_checksum_equals_swift_consumer_checksum(tmp_path, ring_workload):
     # The same stream, written once by a Python producer into each of two rings, consumed
     # by ringctl from one and by Python from the other.
     count, seed = 5000, 31337
@@ -185,8 +185,8 @@ def test_python_consumer_checksum_equals_swift_consumer_checksum(tmp_path, ringc
         Ring.create(p, 1 << 22).close()  # room for the whole stream: no concurrency needed
         finish(start(python_peer_command("produce", str(p), "--count", str(count), "--seed", str(seed), "--close")),
                60, "python producer")
-    swift = parse_consumed(finish(start([ringctl, "consume", str(paths[0]), "--count", str(count), "--seed",
-                                         str(seed), "--until-end"]), 60, "ringctl consume"))
+    swift = parse_consumed(finish(start([ring_workload, "consume", str(paths[0]), "--count", str(count), "--seed",
+                                         str(seed), "--until-end"]), 60, "ring-workload consume"))
     python = parse_consumed(finish(start(python_peer_command("consume", str(paths[1]), "--count", str(count),
                                                             "--seed", str(seed), "--until-end")), 60,
                                    "python consume"))
@@ -256,14 +256,14 @@ def test_python_reads_what_swift_wrote(ring_path, ringctl):
         assert ring.get() == b"positions past 2^32"
 
 
-def test_swift_producer_role_makes_python_busy(ring_path, ringctl):
-    # While ringctl produces into a full ring (it waits), Python cannot take the producer role.
+def test_swift_producer_role_makes_python_busy(ring_path, ring_workload):
+    # While ring-workload produces into a full ring (it waits), Python cannot take the producer role.
     import time
 
     from ringpy import BusyError
 
     Ring.create(ring_path, 4096).close()
-    p = start([ringctl, "produce", str(ring_path), "--count", "100", "--min-size", "500", "--max-size", "500",
+    p = start([ring_workload, "produce", str(ring_path), "--count", "100", "--min-size", "500", "--max-size", "500",
                "--timeout-ms", "20000"])
     try:
         deadline = time.monotonic() + 10
@@ -277,7 +277,7 @@ def test_swift_producer_role_makes_python_busy(ring_path, ringctl):
             while len(got) < 100:
                 got += ring.get_many(100, timeout=10)
             assert got == [w.message(i) for i in range(100)]
-        finish(p, 30, "ringctl produce")
+        finish(p, 30, "ring-workload produce")
     finally:
         if p.poll() is None:
             p.kill()

@@ -1,6 +1,6 @@
 /*
  * ring_peer.c - the C producer and consumer of the interop tests: the same
- * command line and output as `ringctl produce` / `ringctl consume`, through
+ * command line and output as `ring-workload produce` / `ring-workload consume`, through
  * the public C header only. The library is loaded with dlopen (the way an FFI
  * would): RINGFORMAT_LIB names it, else "libringformat.so.1" (its SONAME) on the search path.
  *

@@ -1,5 +1,5 @@
 """The Python producer and consumer of the interop tests: the same command line and the
-same output as ``ringctl produce`` / ``ringctl consume`` and ``build/ring_peer``
+same output as ``ring-workload produce`` / ``ring-workload consume`` and ``build/ring_peer``
 (interop/README.md), through ringpy.
 
     python ring_peer.py produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]

@@ -8,7 +8,7 @@ Message ``i`` of seed ``s`` with sizes in ``min_size..max_size``:
 
 The stream checksum is FNV-1a 64 over each message's length (u32 little-endian) followed
 by its bytes. The same definitions as Sources/RingWorkload/Workload.swift and
-interop/c/workload.h, so the output of ``ringctl`` and ``ring_peer`` can be compared with
+interop/c/workload.h, so the output of ``ring-workload`` and ``ring_peer`` can be compared with
 values computed here.
 """
 

@@ -117,6 +117,10 @@ int ringsys_classic_locks(void);
 /** Tests only: files opened from now on use classic POSIX locks (the non-OFD path of SPEC.md §11.2). */
 void ringsys_use_classic_locks(int on);
 
+/** The version of this build of the package ("1.0.0"), from the file VERSION
+ * (Package.swift defines RINGFORMAT_VERSION_STRING when it compiles ringsys.c). */
+const char *ringsys_version(void);
+
 /** Incremented in the child of every fork(); see ringsys_fork_generation. */
 extern uint32_t ringsys_fork_generation_value;
 

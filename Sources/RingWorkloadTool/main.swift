@@ -1,5 +1,7 @@
-// ringctl - create, fill, drain, inspect and dump RingFormat ring files.
-// The process tests, the interop runner and the demo drive rings through it.
+// ring-workload - the test tool: fills and drains rings with the seeded,
+// self-checking workload (RingWorkload), runs the kill tests' crash producer and
+// consumer, and makes and describes golden vectors. The process tests, the
+// interop runner and the demo drive rings through it; operators use ringctl.
 
 #if canImport(Glibc)
 import Glibc
@@ -10,20 +12,14 @@ import RingFormat
 import RingWorkload
 
 let usage = """
-usage: ringctl COMMAND PATH [options]
-  create  PATH --capacity N [--policy reject|overwrite] [--mode OCTAL(<=777)] [--initial-position N] [--replace]
-          [--open-or-create [--allow-shared]]   (--allow-shared: use an existing ring another user owns or others may write)
+usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringctl)
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
   consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
   crash-produce PATH --generation G [--count N]   (kill tests) write generation G's messages, printing "c INDEX" after each commit
   crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
-  write   PATH TEXT...        write each TEXT as one message
-  read    PATH [--all]        print the next message (or every message) as text
-  inspect PATH                print the ring's state
   script  OPS PATH            make PATH by running the operations in OPS (interop/vectors/*.ops)
   expect  PATH                print the state and unread messages of PATH in the .expect format
-  dump    PATH [--data-bytes N]  hex dump of the header's non-zero lines and the data region
 """
 
 /// Writes `text` to standard error (fd 2).
@@ -33,35 +29,23 @@ func printError(_ text: String) {
 }
 
 func fail(_ text: String) -> Never {
-    printError("ringctl: \(text)")
+    printError("ring-workload: \(text)")
     exit(2)
 }
 
-/// What a numeric option accepts: a whole number in `range`, written in `radix`, a multiple of `step`.
+/// What a numeric option accepts; exits 2 naming the option and the value otherwise.
 struct Limit {
-    let range: ClosedRange<UInt64>
-    let radix: Int
-    let step: UInt64
+    let limit: NumberLimit
 
-    init(_ range: ClosedRange<UInt64>, radix: Int = 10, step: UInt64 = 1) {
-        self.range = range
-        self.radix = radix
-        self.step = step
-    }
-
-    init(_ range: ClosedRange<Int>) { self.init(UInt64(range.lowerBound)...UInt64(range.upperBound)) }
+    init(_ range: ClosedRange<UInt64>) { limit = NumberLimit(range) }
+    init(_ range: ClosedRange<Int>) { limit = NumberLimit(range) }
 
     /// `text` as a number if it is one this limit accepts; otherwise exit 2 naming `name` and `text`.
     func check(_ name: String, _ text: String, note: String = "") -> UInt64 {
-        let digits = radix == 8 && text.hasPrefix("0o") ? String(text.dropFirst(2)) : text
-        guard let v = UInt64(digits, radix: radix), range.contains(v), v % step == 0 else {
-            let kind = radix == 8 ? "an octal number" : "a whole number"
-            let top = range.upperBound >= UInt64(Int.max) ? "" : " to \(String(range.upperBound, radix: radix))"
-            let multiple = step == 1 ? "" : ", a multiple of \(step)"
-            let from = top.isEmpty ? "of at least" : "from"
-            fail("\(name) wants \(kind) \(from) \(String(range.lowerBound, radix: radix))\(top)\(note)\(multiple), got \(text)")
+        switch limit.parse(name, text, note: note) {
+        case .success(let v): return v
+        case .failure(let e): fail(e.description)
         }
-        return v
     }
 }
 
@@ -71,12 +55,8 @@ struct Options {
     var flags: Set<String> = []
 
     /// Every option that takes a number, with the numbers it accepts. Each value given is checked
-    /// here as the arguments are read; limits that depend on the ring are in `workload(for:)` and
-    /// `dataBytes(for:)`.
+    /// here as the arguments are read; limits that depend on the ring are in `workload(for:)`.
     static let numbers: [String: Limit] = [
-        "--capacity": Limit(1...RingLayout.maxCapacity),
-        "--initial-position": Limit(0...UInt64.max, step: UInt64(RingLayout.recordAlignment)),
-        "--mode": Limit(0...0o777, radix: 8),
         "--count": Limit(0...Int.max),
         "--generation": Limit(0...UInt64.max),
         "--seed": Limit(0...UInt64.max),
@@ -84,21 +64,21 @@ struct Options {
         "--max-size": Limit(0...RingLayout.maxMessageSizeLimit),
         "--batch": Limit(1...Int.max),
         "--timeout-ms": Limit(0...Int.max),
-        "--data-bytes": Limit(0...RingLayout.maxCapacity),
     ]
 
-    /// The values of `--policy`.
-    static let policies: [String: RingPolicy] = ["reject": .rejectWhenFull, "overwrite": .overwriteOldest]
+    /// The options that take no value.
+    static let flagNames: Set<String> = ["--close", "--until-end", "--drain"]
 
     init(_ args: ArraySlice<String>) {
         var i = args.startIndex
         while i < args.endIndex {
             let a = args[i]
-            if Options.numbers[a] != nil || a == "--policy" {
+            if Options.numbers[a] != nil {
                 guard i + 1 < args.endIndex else { fail("\(a) needs a value") }
                 values[a] = args[i + 1]
                 i += 2
-            } else if a.hasPrefix("--") {
+            } else if a.hasPrefix("-") {
+                guard Options.flagNames.contains(a) else { fail("unknown option \(a) (see ring-workload without arguments)") }
                 flags.insert(a)
                 i += 1
             } else {
@@ -108,9 +88,6 @@ struct Options {
         }
         for (name, text) in values {
             if let limit = Options.numbers[name] { _ = limit.check(name, text) }
-        }
-        if let p = values["--policy"], Options.policies[p] == nil {
-            fail("--policy wants \(Options.policies.keys.sorted().joined(separator: " or ")), got \(p)")
         }
     }
 
@@ -122,10 +99,6 @@ struct Options {
 
     /// As `number`, for options whose limit fits an Int.
     func int(_ name: String, default value: Int) -> Int { Int(number(name, default: UInt64(value))) }
-
-    var policy: RingPolicy { Options.policies[values["--policy"] ?? "reject"]! }
-
-    var mode: UInt32 { UInt32(number("--mode", default: 0o600)) }
 
     var timeout: Duration? { values["--timeout-ms"] == nil ? nil : .milliseconds(int("--timeout-ms", default: 0)) }
 
@@ -142,11 +115,6 @@ struct Options {
         return Workload(seed: number("--seed", default: 1), minSize: minSize, maxSize: maxSize)
     }
 
-    /// --data-bytes, at most the ring's capacity (the whole data region by default).
-    func dataBytes(for ring: Ring) -> Int {
-        values["--data-bytes"].map { Int(Limit(0...ring.capacity).check("--data-bytes", $0, note: " (the ring's capacity)")) }
-            ?? ring.capacity
-    }
 }
 
 func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
@@ -159,16 +127,6 @@ func run() throws {
     let o = Options(args[3...])
 
     switch command {
-    case "create":
-        let capacity = o.int("--capacity", default: 1 << 20)
-        let ring = o.flags.contains("--open-or-create")
-            ? try Ring.openOrCreate(at: path, capacity: capacity, policy: o.policy, mode: o.mode,
-                                    allowShared: o.flags.contains("--allow-shared"))
-            : try Ring.create(at: path, capacity: capacity, policy: o.policy, mode: o.mode,
-                              replaceExisting: o.flags.contains("--replace"),
-                              initialPosition: o.number("--initial-position", default: 0))
-        print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)")
-
     case "produce":
         let ring = try Ring.open(at: path)
         let count = o.int("--count", default: 1000)
@@ -281,49 +239,13 @@ func run() throws {
             }
         }
 
-    case "write":
-        let producer = try Ring.open(at: path).makeProducer()
-        for text in o.positional { try producer.write(Array(text.utf8)) }
-        producer.close()
-
-    case "read":
-        let consumer = try Ring.open(at: path).makeConsumer()
-        repeat {
-            guard let message = try consumer.tryRead() else { break }
-            print(String(decoding: message, as: UTF8.self))
-        } while o.flags.contains("--all")
-        consumer.close()
-
     case "script":
-        // ringctl script OPS PATH: args[2] is the ops file here.
+        // ring-workload script OPS PATH: args[2] is the ops file here.
         guard let output = o.positional.first else { fail("script needs OPS and PATH") }
         try GoldenVector.run(opsPath: path, output: output)
 
     case "expect":
         print(try GoldenVector.expectation(of: path), terminator: "")
-
-    case "inspect":
-        let s = try Ring.open(at: path).stats()
-        print("""
-        version \(s.versionMajor).\(s.versionMinor)
-        capacity \(s.capacity)
-        policy \(s.policy)
-        producerPosition \(s.producerPosition)
-        consumerPosition \(s.consumerPosition)
-        usedBytes \(s.usedBytes)
-        messageCount \(s.messageCount)
-        droppedCount \(s.droppedCount)
-        writerClosed \(s.isWriterClosed)
-        """)
-
-    case "dump":
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw RingError.system(operation: "open", errno: errno) }
-        defer { close(fd) }
-        let ring = try Ring.open(at: path)
-        var bytes = [UInt8](repeating: 0, count: ring.geometry.headerSize + o.dataBytes(for: ring))
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        print(hexDump(Array(bytes[0..<max(0, n)]), headerSize: ring.geometry.headerSize))
 
     default:
         printError(usage)
@@ -369,28 +291,9 @@ enum CrashMessage {
     }
 }
 
-/// Sixteen bytes a line, skipping header lines that are all zero.
-func hexDump(_ bytes: [UInt8], headerSize: Int) -> String {
-    var out: [String] = []
-    var skipping = false
-    for lineStart in stride(from: 0, to: bytes.count, by: 16) {
-        let line = bytes[lineStart..<min(lineStart + 16, bytes.count)]
-        if lineStart < headerSize && line.allSatisfy({ $0 == 0 }) {
-            if !skipping { out.append("*") }
-            skipping = true
-            continue
-        }
-        skipping = false
-        let offset = String(lineStart, radix: 16)
-        let hexBytes = line.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }
-        out.append(String(repeating: "0", count: max(0, 8 - offset.count)) + offset + "  " + hexBytes.joined(separator: " "))
-    }
-    return out.joined(separator: "\n")
-}
-
 do {
     try run()
 } catch {
-    printError("ringctl: \(error)")
+    printError("ring-workload: \(error)")
     exit(1)
 }

@@ -1,0 +1,70 @@
+// Create.swift - `ringctl create`: make a ring file (SPEC.md §7).
+
+import ArgumentParser
+import RingFormat
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a ring file.",
+        discussion: """
+            The capacity is rounded up to a power of two (at least 4096) and the file's \
+            blocks are allocated up front (headerSize + capacity bytes on disk). The file \
+            appears complete or not at all.
+            """)
+
+    @Argument(help: "Path of the ring file to create.")
+    var path: String
+
+    @Option(parsing: .unconditional, help: "Bytes of the data region (rounded up to a power of two, 4096 to 2^40).")
+    var capacity: String = "1048576"
+
+    @Option(help: "What a write into a full ring does: reject (tell the writer) or overwrite (drop the oldest).")
+    var policy: PolicyArgument = .reject
+
+    @Option(parsing: .unconditional, help: "Permission bits of the new file, octal, at most 777.")
+    var mode: String = "600"
+
+    @Option(name: .customLong("initial-position"), parsing: .unconditional, help: "Both positions start here (a multiple of 8).")
+    var initialPosition: String = "0"
+
+    @Flag(help: "Replace an existing file at the path (atomically).")
+    var replace = false
+
+    @Flag(name: .customLong("open-or-create"), help: "Use an existing ring at the path instead of failing.")
+    var openOrCreate = false
+
+    @Flag(name: .customLong("allow-shared"),
+          help: "With --open-or-create: accept a ring another user owns or others may write.")
+    var allowShared = false
+
+    @Flag(name: .customLong("accept-any-geometry"),
+          help: "With --open-or-create: accept an existing ring whose capacity or policy differ.")
+    var acceptAnyGeometry = false
+
+    func validate() throws {
+        _ = try checked("--capacity", capacity, Limits.capacity)
+        _ = try checked("--mode", mode, Limits.mode)
+        _ = try checked("--initial-position", initialPosition, Limits.position)
+        if openOrCreate && (replace || initialPosition != "0") {
+            throw ValidationError("--open-or-create cannot be used with --replace or --initial-position")
+        }
+        if (allowShared || acceptAnyGeometry) && !openOrCreate {
+            throw ValidationError("--allow-shared and --accept-any-geometry need --open-or-create")
+        }
+    }
+
+    func run() throws {
+        let capacity = Int(try checked("--capacity", capacity, Limits.capacity))
+        let mode = UInt32(try checked("--mode", mode, Limits.mode))
+        let start = try checked("--initial-position", initialPosition, Limits.position)
+        let policy = policy.policy
+        let ring = try onRing(path) { () throws(RingError) -> Ring in
+            openOrCreate
+                ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
+                                        allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry)
+                : try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
+                                  replaceExisting: replace, initialPosition: start)
+        }
+        print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)")
+    }
+}

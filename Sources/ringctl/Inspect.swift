@@ -1,0 +1,124 @@
+// Inspect.swift - `ringctl inspect`: every header field, the ring's state,
+// who holds the roles and whether they are alive, and who waits. Text (one
+// "name value" line each) or --json. On a file that does not open as a ring it
+// still shows the header fields, then the reason, and exits 1.
+
+import ArgumentParser
+import RingFormat
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print every header field, the state, the roles and the waiters of a ring.")
+
+    @Argument(help: "The ring file.")
+    var path: String
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let header: RawHeader
+        switch RawHeader.read(path) {
+        case .success(let h): header = h
+        case .failure(let f): throw f
+        }
+        let report = Report.make(path)
+        if json {
+            Output.line(report.json(path: path, header: header).text)
+        } else {
+            Output.line("path \(path)")
+            for (name, value) in header.fields {
+                let shown = name.hasSuffix("Flags") || name == "headerChecksum" || name == "magic" || name.hasSuffix("Owner")
+                    ? "0x" + String(value, radix: 16) : String(value)
+                Output.line("\(name) \(shown)" + (header.note(name, value).map { " (\($0))" } ?? ""))
+            }
+            for line in report.textLines() { Output.line(line) }
+        }
+        if let error = report.error { throw Failure(message: "\(path): \(error)", status: 1) }
+    }
+}
+
+/// What inspect, validate and list learn of a ring by opening it and walking its records.
+struct Report {
+    var geometry: RingGeometry?
+    var stats: RingStats?
+    var roles: [RoleStatus] = []
+    var waiters: RingWaiters?
+    /// Why the file is not a sound ring, or nil.
+    var error: RingError?
+
+    /// Opens `path` and inspects it (no role is taken, nothing is written).
+    static func make(_ path: String) -> Report {
+        var r = Report()
+        do throws(RingError) {
+            let ring = try Ring.open(at: path)
+            r.geometry = ring.geometry
+            r.roles = [try ring.roleStatus(.producer), try ring.roleStatus(.consumer)]
+            r.waiters = try ring.waiters()
+            r.stats = try ring.stats()
+        } catch {
+            r.error = error
+        }
+        return r
+    }
+
+    /// How a role stands, in words.
+    static func describe(_ role: RoleStatus) -> String {
+        if role.isHeld { return "held" + (role.ownerPID.map { " by pid \($0)" } ?? "") }
+        if role.isStale, let pid = role.ownerPID { return "free (its last holder, pid \(pid), died without giving it up)" }
+        return "free"
+    }
+
+    func textLines() -> [String] {
+        var out: [String] = []
+        if let g = geometry {
+            out += ["version \(g.versionMajor).\(g.versionMinor)", "fileSize \(g.fileSize)",
+                    "maxMessageSize \(g.maxMessageSize)"]
+        }
+        if let s = stats {
+            out += ["usedBytes \(s.usedBytes)", "freeBytes \(s.freeBytes)", "messageCount \(s.messageCount)",
+                    "payloadBytes \(s.payloadBytes)", "writerClosed \(s.isWriterClosed)"]
+        }
+        for role in roles { out.append("\(role.role.rawValue)Role \(Report.describe(role))") }
+        if let w = waiters { out += ["waitingReaders \(w.readers)", "waitingWriters \(w.writers)"] }
+        out.append("status " + (error.map { "error: \($0)" } ?? "sound"))
+        return out
+    }
+
+    func json(path: String, header: RawHeader) -> JSON {
+        var fields: [(String, JSON)] = [("path", .string(path))]
+        let headerFields = header.fields.map { ($0.name, JSON.number($0.value)) }
+        fields.append(("header", .object(headerFields)))
+        fields.append(("magicOK", .bool(header.hasMagic)))
+        if let g = geometry {
+            fields.append(("geometry", .object([
+                ("version", .string("\(g.versionMajor).\(g.versionMinor)")), ("headerSize", .number(UInt64(g.headerSize))),
+                ("capacity", .number(UInt64(g.capacity))), ("policy", .string("\(g.policy)")),
+                ("fileSize", .number(UInt64(g.fileSize))), ("maxMessageSize", .number(UInt64(g.maxMessageSize))),
+            ])))
+        } else {
+            fields.append(("geometry", .null))
+        }
+        if let s = stats {
+            fields.append(("state", .object([
+                ("producerPosition", .number(s.producerPosition)), ("consumerPosition", .number(s.consumerPosition)),
+                ("usedBytes", .number(UInt64(s.usedBytes))), ("freeBytes", .number(UInt64(s.freeBytes))),
+                ("messageCount", .number(UInt64(s.messageCount))), ("payloadBytes", .number(UInt64(s.payloadBytes))),
+                ("droppedCount", .number(s.droppedCount)), ("writerClosed", .bool(s.isWriterClosed)),
+            ])))
+        } else {
+            fields.append(("state", .null))
+        }
+        fields.append(("roles", .object(roles.map { role in
+            (role.role.rawValue, JSON.object([
+                ("held", .bool(role.isHeld)), ("ownerPid", role.ownerPID.map { .signed(Int64($0)) } ?? .null),
+                ("ownerRunning", .bool(role.ownerRunning)), ("stale", .bool(role.isStale)),
+            ]))
+        })))
+        fields.append(("waiters", waiters.map { .object([("readers", .number(UInt64($0.readers))),
+                                                         ("writers", .number(UInt64($0.writers)))]) } ?? .null))
+        fields.append(("sound", .bool(error == nil)))
+        fields.append(("error", error.map { .string($0.description) } ?? .null))
+        return .object(fields)
+    }
+}
