@@ -4,6 +4,7 @@
 #   make static               libringformat.a, the Swift runtime prelinked (.build-abi/static)
 #   make wheel                the ringpy wheel for python3, manylinux-tagged by auditwheel, in dist/
 #   make sdist                the ringpy sdist (building it needs Swift 6) in dist/
+#   make test-examples        builds and runs the programs of examples/ that README.md quotes
 #   make install PREFIX=DIR   headers, libringformat.so.1 and .a (stripped), pkg-config and CMake
 #                             package files under DIR (default /usr/local); `make uninstall` removes them
 
@@ -32,7 +33,7 @@ ABI_COMMON  := -c release --scratch-path $(ABI_SCRATCH) --disable-local-rpath \
 ABI_FLAGS   := --product ringformat $(ABI_COMMON)
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-interop test-interop-long fuzz bench static dist install uninstall clean
+.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-examples test-interop test-interop-long fuzz bench static dist install uninstall clean
 
 all: build
 
@@ -51,7 +52,7 @@ demo: lib
 	.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps .
 	./scripts/demo.sh
 
-test: bootstrap test-swift test-c test-python test-interop
+test: bootstrap test-swift test-c test-python test-examples test-interop
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -86,6 +87,16 @@ test-python: lib
 	@mkdir -p build
 	$(CC) $(CTEST_FLAGS) -o build/ring_peer interop/c/ring_peer.c -ldl
 	./scripts/test_python.sh
+
+# The programs of examples/ that README.md quotes: the Swift package (its own scratch path,
+# examples/swift/.build-examples), Swift and Python producer -> consumer pairs, both ways across
+# the languages, asyncio, NumPy zero-copy and the C example (ringpy from test-python's .venv);
+# then every Swift, C and Python block of the READMEs is checked to be an exact quote of one.
+test-examples: lib
+	$(SWIFT) build --product ringctl
+	@.venv/bin/python -c "import ringpy, numpy" 2> /dev/null || ./scripts/test_python.sh --collect-only -q > /dev/null
+	./scripts/run_examples.sh
+	python3 scripts/check_readme_examples.py
 
 # Cross-language and crash tests (ringpy from test-python's .venv): the 9-pair
 # Swift/C/Python matrix under both policies and 200 SIGKILLs of producers and consumers.
@@ -228,4 +239,4 @@ uninstall:
 	done
 
 clean:
-	rm -rf .build $(ABI_SCRATCH) build .venv .venv-build dist
+	rm -rf .build $(ABI_SCRATCH) build .venv .venv-build dist examples/swift/.build-examples

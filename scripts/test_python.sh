@@ -5,7 +5,8 @@
 #  2. the wheel pip users get (scripts/build_wheel.sh, as `make wheel`: built, then repaired
 #     and tagged manylinux by auditwheel), checked with `auditwheel show`, installed into a
 #     fresh virtualenv and used there with no Swift on PATH and no LD_LIBRARY_PATH: a ring
-#     made and read, and the Python examples of the package's README run;
+#     made and read, and examples/python/hello.py run (the package's README quotes it;
+#     scripts/check_readme_examples.py checks that quote);
 #  3. the pytest suite (Tests/python), including Python <-> Swift and Python <-> C processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +45,18 @@ with ringpy.Ring.create(path, 4096) as ring:
 print("wheel works in a fresh virtualenv:", os.path.basename(ringpy.__file__), "from", os.path.dirname(ringpy.__file__))
 PY
 )
-(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" "$OLDPWD/build/wheel-venv/bin/python" \
-    "$OLDPWD/scripts/run_readme_python.py" "$OLDPWD/Sources/RingPy/README.md")
+rm -rf build/wheel-hello && mkdir -p build/wheel-hello
+hello=$(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" "$OLDPWD/build/wheel-venv/bin/python" \
+    "$OLDPWD/examples/python/hello.py" "$OLDPWD/build/wheel-hello/hello.ring")
+[ "$hello" = hello ] || { echo "examples/python/hello.py with the wheel printed '$hello'" >&2; exit 1; }
+echo "examples/python/hello.py (Sources/RingPy/README.md) runs with the wheel"
+# The operator tool behind the wheel's `ringctl` console script, with no Swift either.
+tool_version=$(env -u LD_LIBRARY_PATH PATH="$no_swift_path" build/wheel-venv/bin/ringctl --version)
+[ "$tool_version" = "$(cat VERSION)" ] || { echo "the wheel's ringctl --version printed '$tool_version'" >&2; exit 1; }
+env -u LD_LIBRARY_PATH PATH="$no_swift_path" build/wheel-venv/bin/ringctl validate build/wheel-hello/hello.ring
+if ldd build/wheel-venv/lib/python*/site-packages/ringpy/ringctl | grep -qi swift; then
+    echo "the wheel's ringctl needs a Swift runtime" >&2; exit 1
+fi
 if ldd build/wheel-venv/lib/python*/site-packages/ringpy/*.so | grep -qi swift; then
     echo "the wheel needs a Swift runtime" >&2; exit 1
 fi

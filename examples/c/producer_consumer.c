@@ -12,6 +12,9 @@
  * find_package(ringformat)):
  *   cc -o producer_consumer producer_consumer.c $(pkg-config --cflags --libs ringformat)
  *   cc -static -o producer_consumer producer_consumer.c $(pkg-config --static --cflags --libs ringformat)
+ *
+ * README.md quotes the parts between the example-begin and example-end lines (checked by
+ * scripts/check_readme_examples.py); test-c and test-examples build and run it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ringformat.h>
@@ -39,6 +42,7 @@ static int fail(const char *who, const char *what, int rc) {
     return 1;
 }
 
+/* example-begin consume */
 static int consume(const char *path, uint32_t count) {
     ring_t *ring;
     ring_consumer_t *consumer;
@@ -65,7 +69,9 @@ static int consume(const char *path, uint32_t count) {
     }
     return 0;
 }
+/* example-end consume */
 
+/* example-begin produce */
 static int produce(ring_t *ring, uint32_t count) {
     ring_producer_t *producer;
     unsigned char msg[MAX_LEN];
@@ -80,10 +86,12 @@ static int produce(ring_t *ring, uint32_t count) {
     ring_producer_free(producer);
     return 0;
 }
+/* example-end produce */
 
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : "/tmp/producer_consumer.ring";
     uint32_t count = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 10000;
+    /* example-begin create */
     ring_t *ring;
     int rc = ring_create(path, 4096, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, &ring);
     if (rc != RING_OK) return fail("producer", "ring_create", rc);
@@ -93,6 +101,7 @@ int main(int argc, char **argv) {
     if (child == 0) _exit(consume(path, count)); /* the child opens the file anew */
 
     int failed = produce(ring, count);
+    /* example-end create */
     ring_free(ring);
     int status;
     if (waitpid(child, &status, 0) < 0) { perror("waitpid"); return 1; }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# run_examples.sh - builds and runs every example of examples/ (the code README.md quotes), each
+# in a fresh temporary directory (under $TMPDIR, else /dev/shm), checking exit codes and what
+# they print. Run by `make test-examples`, which then runs scripts/check_readme_examples.py.
+#  - examples/swift: the package, built in its own scratch path (examples/swift/.build-examples);
+#  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
+#    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
+#    the consumer first, half the producer;
+#  - examples/python/hello.py, asyncio_pair.py and numpy_zero_copy.py;
+#  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
+#  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
+#    against an installed copy, with pkg-config and CMake, dynamically and statically).
+# Needs `make lib` and ringpy with numpy in PYTHON's environment (.venv, from test-python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+SWIFT=${SWIFT:-swift}
+LIB=${RINGFORMAT_LIB:-.build-abi/release/libringformat.so}
+COUNT=${COUNT:-20000}
+SCRATCH=examples/swift/.build-examples
+base=${TMPDIR:-/dev/shm}; [ -d "$base" ] && [ -w "$base" ] || base=/tmp
+WORK=$(mktemp -d "$base/ringformat-examples.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+passed=0; failed=0
+pass() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+start=$SECONDS
+"$SWIFT" build --package-path examples/swift --scratch-path "$SCRATCH" > "$WORK/swift-build.log" 2>&1 \
+    || { cat "$WORK/swift-build.log"; echo "examples: the Swift examples do not build" >&2; exit 1; }
+echo "     examples/swift built in $((SECONDS - start)) s"
+SWIFT_BIN=$("$SWIFT" build --package-path examples/swift --scratch-path "$SCRATCH" --show-bin-path)
+
+# A producer or a consumer of one language, as a command line (the ring path and count follow).
+program() { # program swift|python producer|consumer
+    if [ "$1" = swift ]; then echo "$SWIFT_BIN/$2"; else echo "$PYTHON examples/python/$2.py"; fi
+}
+
+# pair PRODUCER_LANGUAGE CONSUMER_LANGUAGE FIRST: both at once on a new ring, FIRST started first.
+pair() {
+    local from=$1 to=$2 first=$3 ring="$WORK/$1-$2.ring" name="$1 producer -> $2 consumer ($3 first)"
+    local p c
+    # shellcheck disable=SC2046
+    if [ "$first" = consumer ]; then
+        timeout 60 $(program "$to" consumer) "$ring" "$COUNT" > "$WORK/c.out" 2>&1 & c=$!
+        timeout 60 $(program "$from" producer) "$ring" "$COUNT" > "$WORK/p.out" 2>&1 & p=$!
+    else
+        timeout 60 $(program "$from" producer) "$ring" "$COUNT" > "$WORK/p.out" 2>&1 & p=$!
+        timeout 60 $(program "$to" consumer) "$ring" "$COUNT" > "$WORK/c.out" 2>&1 & c=$!
+    fi
+    local prc=0 crc=0
+    wait "$p" || prc=$?
+    wait "$c" || crc=$?
+    if [ "$prc" = 0 ] && [ "$crc" = 0 ] && [ "$(cat "$WORK/p.out")" = "producer: sent $COUNT messages" ] \
+       && [ "$(cat "$WORK/c.out")" = "consumer: received $COUNT messages" ]; then
+        pass "$name: $COUNT messages"
+    else
+        fail "$name: producer exit $prc, consumer exit $crc"; sed 's/^/     /' "$WORK/p.out" "$WORK/c.out"
+    fi
+}
+
+pair swift swift consumer
+pair python python producer
+pair python swift consumer
+pair swift python producer
+
+# single NAME EXPECTED_OUTPUT COMMAND...: runs one example, which must print exactly that.
+single() {
+    local name=$1 want=$2 out rc=0; shift 2
+    out=$(timeout 60 "$@" 2>&1) || rc=$?
+    if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then pass "$name"
+    else fail "$name: exit $rc"; echo "$out" | sed 's/^/     /'; fi
+}
+
+single "examples/python/hello.py" "hello" "$PYTHON" examples/python/hello.py "$WORK/hello.ring"
+single "examples/python/asyncio_pair.py: 5000 messages" "asyncio: received 5000 messages" \
+    "$PYTHON" examples/python/asyncio_pair.py "$WORK/asyncio.ring" 5000
+single "examples/python/numpy_zero_copy.py: views released after del, ring usable afterwards" \
+    "numpy: 200 arrays read in place, sums checked; ring usable after a refused release" \
+    "$PYTHON" examples/python/numpy_zero_copy.py "$WORK/numpy.ring" 200
+
+# The C example against the library of `make lib`, found under its SONAME.
+soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+mkdir -p "$WORK/lib" && ln -s "$(realpath "$LIB")" "$WORK/lib/$soname" && ln -s "$soname" "$WORK/lib/libringformat.so"
+if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/producer_consumer" \
+       examples/c/producer_consumer.c -L"$WORK/lib" -Wl,-rpath,"$WORK/lib" -lringformat; then
+    single "examples/c/producer_consumer.c: 5000 messages, two processes" \
+        "producer_consumer: 5000 messages through a 4096-byte ring, each checked by the consumer process" \
+        "$WORK/producer_consumer" "$WORK/c.ring" 5000
+else
+    fail "examples/c/producer_consumer.c does not build"
+fi
+
+# The ringctl tour, with the ringctl of this build.
+mkdir -p "$WORK/tour"
+single "examples/ringctl/tour.sh: create, write, peek, inspect, validate, list, tail -f, read" "$(cat <<'OUT'
+ring events.ring capacity 65536 policy rejectWhenFull
+hello
+world
+{"position":0,"length":5,"text":"hello"}
+{"position":16,"length":5,"text":"world"}
+messageCount 2
+producerRole free
+status sound
+events.ring: sound: 2 unread messages (10 bytes) from position 0 to 32, writer open
+name capacity policy messages usedBytes producer consumer writer status
+events.ring 65536 rejectWhenFull 2 32 free free open sound
+third
+hello
+world
+third
+OUT
+)" env RINGCTL="${RINGCTL:-$PWD/.build/debug/ringctl}" examples/ringctl/tour.sh "$WORK/tour"
+
+echo "examples: $passed passed, $failed failed ($((SECONDS - start)) s)"
+[ "$failed" -eq 0 ]
