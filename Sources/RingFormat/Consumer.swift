@@ -34,7 +34,8 @@ struct MessageCollector: RecordVisitor {
     }
 }
 
-/// The single reader of a ring.
+/// The single consumer of a 1.0 ring, or one of the readers of a ring with a
+/// reader table (`RingReader`, SPEC.md §17): the same read API for both.
 ///
 /// Reads are FIFO. Under reject-when-full the consumer owns consumerPosition;
 /// under overwrite-oldest the producer may move it forward to reclaim old
@@ -45,14 +46,26 @@ struct MessageCollector: RecordVisitor {
 /// The consumer owns its view state (SPEC.md §8.2.1): while a view is out
 /// (`withNextMessage`'s body, or `peek()` until `release()`/`cancelPeek()`),
 /// every other read or wait on it fails with `busy(.consumer)`.
+///
+/// A reader (made by `Ring.makeReader`) moves its own cursor in the reader table
+/// instead of consumerPosition, validates every copy against tailPosition, and
+/// when the producer laps it skips to the oldest message and counts what it
+/// missed (`missedCount`); a gating reader is never lapped (SPEC.md §17.6).
 public final class RingConsumer {
     let storage: RingStorage
     let data: UnsafeMutableRawPointer
     let geometry: RingGeometry
+    /// The 1.0 consumer of an overwrite-oldest ring: consumerPosition is shared with the producer.
     let overwrite: Bool
-    /// consumerPosition as we last read or wrote it (SPEC.md's `tail`).
+    /// Records may be reclaimed under us: an overwrite-oldest consumer, or any reader.
+    let lapping: Bool
+    /// consumerPosition as we last read or wrote it (SPEC.md's `tail`); for a
+    /// reader, its cursor.
     @exclusivity(unchecked)
     var tail: UInt64
+    /// The reader's slot and state; nil for the 1.0 consumer.
+    @exclusivity(unchecked)
+    var reader: ReaderState?
     /// Last producerPosition we read; re-read only when we catch up with it (SPEC.md's `cachedHead`).
     @exclusivity(unchecked)
     var cachedHead: UInt64
@@ -67,10 +80,28 @@ public final class RingConsumer {
     /// True once closed.
     public var isClosed: Bool { closed }
 
-    /// A view out: the position it was read from and the position after it.
+    /// A view out: the position it was read from, the position after it, its message's index.
     struct OpenView {
         let start: UInt64
         let end: UInt64
+        let index: UInt64
+    }
+
+    /// What a reader keeps of its own (SPEC.md §17.6).
+    struct ReaderState {
+        let slot: ReaderSlot
+        let gating: Bool
+        let durable: Bool
+        /// The index of the next message, once known.
+        var expected: UInt64?
+        /// After a lap (or a durable resume): the index the missed count starts from.
+        var missBase: UInt64?
+        /// Messages missed because the producer lapped us.
+        var missed: UInt64
+        /// Set when a read found its records reclaimed: the next start jumps to tailPosition.
+        var lapped = false
+        /// The index of the first message of the last scan.
+        var scanFirst: UInt64 = 0
     }
 
     /// Reads that find their records reclaimed this many times in a row give up
@@ -83,7 +114,12 @@ public final class RingConsumer {
         self.storage = storage
         self.data = storage.data
         self.geometry = storage.geometry
+        guard !storage.geometry.hasReaders else {
+            storage.releaseRole(.consumer)
+            throw .invalidArgument("\(storage.path) has a reader table (format 1.1): join it as a reader, not as the consumer")
+        }
         self.overwrite = storage.geometry.policy == .overwriteOldest
+        self.lapping = overwrite
         do throws(RingError) {
             let (p, c) = try storage.snapshotPositions()
             tail = c
@@ -97,9 +133,38 @@ public final class RingConsumer {
         storage.dataChannel.waiters.store(0, ordering: .relaxed)
     }
 
-    deinit {
-        if !isClosed { storage.releaseRole(.consumer) }
+    /// Joins a ring with readers as a reader (SPEC.md §17.5).
+    init(storage: RingStorage, reader options: ReaderOptions) throws(RingError) {
+        self.storage = storage
+        self.data = storage.data
+        self.geometry = storage.geometry
+        self.overwrite = false
+        self.lapping = true
+        let joined = try ReaderJoin.join(storage, options)
+        tail = joined.cursor
+        cachedHead = joined.cursor
+        reader = ReaderState(slot: joined.slot, gating: joined.gating, durable: joined.durable,
+                             expected: nil, missBase: joined.resumeIndex, missed: joined.missed)
     }
+
+    deinit {
+        if !isClosed { giveUp() }
+    }
+
+    /// Gives up the role, or the reader's slot (kept for a durable reader).
+    func giveUp() {
+        if let r = reader {
+            storage.releaseSlot(r.slot, free: !r.durable)
+        } else {
+            storage.releaseRole(.consumer)
+        }
+    }
+
+    /// Messages this reader missed because the producer lapped it (0 for the consumer).
+    public var missedCount: UInt64 { reader?.missed ?? 0 }
+
+    /// The reader's slot in the reader table; nil for the consumer.
+    public var readerSlot: Int? { reader?.slot.number }
 
     /// The ring's geometry (capacity, policy, versions).
     public var ringGeometry: RingGeometry { geometry }
@@ -135,7 +200,7 @@ public final class RingConsumer {
             let bytes = [UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
             // A peer that truncated the file turned the pages we copied into zeros.
             try storage.checkNotTruncated()
-            if advance(from: start, to: record.end) { return bytes }
+            if try advance(from: start, to: record.end, count: 1, firstIndex: record.index) { return bytes }
             try countRetry(&attempts)
         }
     }
@@ -179,7 +244,7 @@ public final class RingConsumer {
                     if try isEnded() { throw .endOfStream }
                     return 0
                 }
-                if advance(from: start, to: end) { return count }
+                if try advance(from: start, to: end, count: count, firstIndex: reader?.scanFirst ?? 0) { return count }
             }
             try countRetry(&attempts)
         }
@@ -221,7 +286,7 @@ public final class RingConsumer {
                 try storage.checkNotTruncated()
                 // Under overwrite-oldest what was shown is good only if the producer
                 // reclaimed nothing meanwhile: it moves consumerPosition first.
-                if !overwrite || !wasReclaimed(since: start) { return count }
+                if !lapping || !wasReclaimed(since: start) { return count }
             }
             try countRetry(&attempts)
         }
@@ -237,6 +302,16 @@ public final class RingConsumer {
         while count < maxCount {
             switch try locate(at: position, batchStart: start) {
             case .record(let record):
+                if reader != nil {
+                    // The indexes of one pass follow each other; a gap is a lap or corruption.
+                    if count == 0 {
+                        reader!.scanFirst = record.index
+                    } else if record.index != reader!.scanFirst &+ UInt64(count) {
+                        if wasReclaimed(since: start) { return nil }
+                        throw .corrupt(.badRecordIndex(position: record.start, index: record.index,
+                                                       expected: reader!.scanFirst &+ UInt64(count)))
+                    }
+                }
                 let bytes = UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
                 guard visitor.visit(count, bytes) else { return (count, position) }
                 position = record.end
@@ -275,7 +350,7 @@ public final class RingConsumer {
                 }
                 continue
             }
-            view = OpenView(start: start, end: record.end)
+            view = OpenView(start: start, end: record.end, index: record.index)
             let result: R
             do {
                 result = try body(UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
@@ -285,7 +360,7 @@ public final class RingConsumer {
             }
             view = nil
             try storage.checkNotTruncated()
-            if advance(from: start, to: record.end) { return result }
+            if try advance(from: start, to: record.end, count: 1, firstIndex: record.index) { return result }
             try countRetry(&attempts)
         }
     }
@@ -302,7 +377,7 @@ public final class RingConsumer {
             if try isEnded() { throw .endOfStream }
             return nil
         }
-        view = OpenView(start: start, end: record.end)
+        view = OpenView(start: start, end: record.end, index: record.index)
         return UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
     }
 
@@ -319,7 +394,7 @@ public final class RingConsumer {
         guard let open = view else { return true }
         view = nil
         try storage.checkNotTruncated()
-        return advance(from: open.start, to: open.end)
+        return try advance(from: open.start, to: open.end, count: 1, firstIndex: open.index)
     }
 
     /// Gives up a `peek()` without consuming the message.
@@ -350,7 +425,7 @@ public final class RingConsumer {
         guard !isClosed else { return }
         closed = true
         view = nil
-        storage.releaseRole(.consumer)
+        giveUp()
     }
 
     /// Writes the mapping's dirty pages (including the consumer position) to the file.
@@ -366,6 +441,7 @@ public final class RingConsumer {
     /// the shared one (the producer may have moved it), checked (SPEC.md §9.2).
     @inline(__always)
     func startPosition() throws(RingError) -> UInt64 {
+        if reader != nil, reader!.lapped { try skipToTail() }
         if overwrite {
             // acquire: pairs with the producer's CAS in RingProducer.makeRoom.
             let position = storage.consumerPosition.load(ordering: .acquiring)
@@ -438,7 +514,7 @@ public final class RingConsumer {
             available = head &- position
             if available == 0 { return .none }
             guard available <= capacity else {
-                if overwrite && wasReclaimed(since: batchStart ?? position) { return .reclaimed }
+                if lapping && wasReclaimed(since: batchStart ?? position) { return lap() }
                 throw .corrupt(.positionsOutOfOrder(producer: head, consumer: position))
             }
         }
@@ -447,7 +523,7 @@ public final class RingConsumer {
         } catch {
             // Under overwrite-oldest, bytes the producer is overwriting look like
             // garbage; it is corruption only if the producer did not reclaim them.
-            if overwrite && wasReclaimed(since: batchStart ?? position) { return .reclaimed }
+            if lapping && wasReclaimed(since: batchStart ?? position) { return lap() }
             throw error
         }
     }
@@ -460,7 +536,8 @@ public final class RingConsumer {
     /// `end`. Under overwrite-oldest returns false if the producer reclaimed
     /// records meanwhile (the copies are then discarded).
     @inline(__always)
-    func advance(from start: UInt64, to end: UInt64) -> Bool {
+    func advance(from start: UInt64, to end: UInt64, count: Int, firstIndex: UInt64) throws(RingError) -> Bool {
+        if reader != nil { return try advanceReader(from: start, to: end, count: count, firstIndex: firstIndex) }
         if !overwrite {
             // seq_cst store: its release half pairs with the producer's acquire load in
             // makeRoom (our reads of the record are done before it may overwrite the
@@ -496,7 +573,8 @@ public final class RingConsumer {
     /// Sleeps until producerPosition moves past our position or the stream
     /// ends, or the deadline passes (false).
     func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
-        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
+        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize,
+                          sleepMark: reader?.slot.sleeping) { () throws(RingError) -> Bool in
             if interrupted.load(ordering: .relaxed) { throw .closed }
             // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
             let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
@@ -506,3 +584,7 @@ public final class RingConsumer {
         }
     }
 }
+
+/// A reader of a ring with a reader table (SPEC.md §17): the same type, and the
+/// same read API, as the consumer of a 1.0 ring.
+public typealias RingReader = RingConsumer

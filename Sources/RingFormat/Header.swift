@@ -24,11 +24,24 @@ public struct RingGeometry: Sendable, Equatable {
     public let versionMinor: UInt16
     /// Compatible feature bits (ignored by 1.0).
     public let compatFlags: UInt32
+    /// Slots of the reader table (SPEC.md §17); 0 for a ring without one (a 1.0 file).
+    public let readerSlots: Int
+
+    /// Whether the ring has a reader table (1.1, SPEC.md §17).
+    @inlinable public var hasReaders: Bool { readerSlots > 0 }
+    /// Bytes before a message's payload: 8, or 16 in a ring with readers (the index).
+    @inlinable public var messageHeaderSize: Int {
+        hasReaders ? RingLayout.indexedRecordHeaderSize : RingLayout.recordHeaderSize
+    }
+    /// Bytes a message record of `payloadLength` takes in this ring.
+    @inlinable public func recordSize(payloadLength: Int) -> Int {
+        RingLayout.recordSize(payloadLength: payloadLength, headerSize: messageHeaderSize)
+    }
 
     /// capacity - 1: position & mask is the offset within the data region.
     @inlinable public var mask: UInt64 { UInt64(capacity) - 1 }
     /// The largest payload this ring accepts.
-    @inlinable public var maxMessageSize: Int { RingLayout.maxMessageSize(capacity: capacity) }
+    @inlinable public var maxMessageSize: Int { RingLayout.maxMessageSize(capacity: capacity, headerSize: messageHeaderSize) }
     /// headerSize + capacity.
     @inlinable public var fileSize: Int { headerSize + capacity }
 }
@@ -44,10 +57,20 @@ enum Header {
         return c
     }
 
+    /// The smallest headerSize whose reader table has `slots` slots (SPEC.md §17.1).
+    static func headerSize(forReaderSlots slots: Int) throws(RingError) -> Int {
+        guard slots >= 0, slots <= RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize) else {
+            throw .invalidArgument("\(slots) reader slots: at most \(RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize)) fit in the largest header")
+        }
+        var size = RingLayout.defaultHeaderSize
+        while RingLayout.maxReaderSlots(headerSize: size) < slots { size <<= 1 }
+        return size
+    }
+
     /// The bytes of a fresh header (SPEC.md §7): identity line with checksum,
     /// both positions at `initialPosition`, writer open, everything else zero.
     static func image(capacity: Int, policy: RingPolicy, initialPosition: UInt64,
-                      headerSize: Int = RingLayout.defaultHeaderSize) -> [UInt8] {
+                      headerSize: Int = RingLayout.defaultHeaderSize, readerSlots: Int = 0) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: headerSize)
         bytes.withUnsafeMutableBytes { raw in
             func put<T: FixedWidthInteger>(_ value: T, _ field: FieldLayout) {
@@ -56,12 +79,13 @@ enum Header {
             }
             for (i, b) in RingLayout.magicBytes.enumerated() { raw[RingLayout.Header.magic.offset + i] = b }
             put(RingLayout.versionMajor, RingLayout.Header.versionMajor)
-            put(RingLayout.versionMinor, RingLayout.Header.versionMinor)
+            put(readerSlots > 0 ? RingLayout.versionMinorReaders : RingLayout.versionMinor, RingLayout.Header.versionMinor)
             put(UInt32(headerSize), RingLayout.Header.headerSize)
             put(UInt64(capacity), RingLayout.Header.capacity)
             put(policy.rawValue, RingLayout.Header.policy)
-            put(UInt32(0), RingLayout.Header.incompatFlags)
+            put(readerSlots > 0 ? RingLayout.incompatReaders : 0, RingLayout.Header.incompatFlags)
             put(UInt32(0), RingLayout.Header.compatFlags)
+            put(UInt32(readerSlots), RingLayout.Header.readerSlots)
             let crc = ringChecksum(UnsafeRawBufferPointer(rebasing: raw[0..<RingLayout.checksumCoveredBytes]))
             put(crc, RingLayout.Header.headerChecksum)
             put(initialPosition, RingLayout.Header.producerPosition)
@@ -105,7 +129,17 @@ enum Header {
             throw .corrupt(.badCapacity(capacity))
         }
         let incompat = get(RingLayout.Header.incompatFlags, as: UInt32.self)
-        guard incompat == 0 else { throw .unsupportedVersion(.incompatibleFlags(incompat)) }
+        guard incompat & ~RingLayout.knownIncompatFlags == 0 else {
+            throw .unsupportedVersion(.incompatibleFlags(incompat))
+        }
+        var readerSlots = 0
+        if incompat & RingLayout.incompatReaders != 0 {
+            let slots = get(RingLayout.Header.readerSlots, as: UInt32.self)
+            guard slots >= 1, Int(slots) <= RingLayout.maxReaderSlots(headerSize: Int(headerSize)) else {
+                throw .corrupt(.badReaderTable(slots))
+            }
+            readerSlots = Int(slots)
+        }
         let policyValue = get(RingLayout.Header.policy, as: UInt32.self)
         guard let policy = RingPolicy(rawValue: policyValue) else {
             throw .unsupportedVersion(.policy(policyValue))
@@ -115,7 +149,8 @@ enum Header {
         if fileSize > expected { throw .corrupt(.fileSizeMismatch(fileSize: fileSize, expected: expected)) }
         return RingGeometry(headerSize: Int(headerSize), capacity: Int(capacity), policy: policy,
                             versionMajor: major, versionMinor: minor,
-                            compatFlags: get(RingLayout.Header.compatFlags, as: UInt32.self))
+                            compatFlags: get(RingLayout.Header.compatFlags, as: UInt32.self),
+                            readerSlots: readerSlots)
     }
 
     /// Checks a pair of positions read from the shared header (SPEC.md §13).

@@ -62,6 +62,8 @@ public enum RingLayout {
         public static let incompatFlags = FieldLayout(offset: 28, size: 4)
         /// Features a reader may ignore.
         public static let compatFlags = FieldLayout(offset: 32, size: 4)
+        /// Number of reader-table slots (1.1, INCOMPAT_READERS; SPEC.md §17.1).
+        public static let readerSlots = FieldLayout(offset: 36, size: 4)
         /// CRC-32 of bytes 0..<checksumCoveredBytes of the header.
         public static let headerChecksum = FieldLayout(offset: 124, size: 4)
 
@@ -74,6 +76,10 @@ public enum RingLayout {
         public static let droppedCount = FieldLayout(offset: 144, size: 8)
         /// WRITER_STATE_OPEN or WRITER_STATE_CLOSED (end of stream).
         public static let writerState = FieldLayout(offset: 152, size: 4)
+        /// Index of the next message the producer commits (1.1 rings with readers; SPEC.md §17.2).
+        public static let nextIndex = FieldLayout(offset: 160, size: 8)
+        /// Odd while the producer publishes a new tailPosition under reject-when-full (SPEC.md §17.3).
+        public static let reclaimSequence = FieldLayout(offset: 168, size: 4)
         /// The producer's owner token (pid and start time), or 0 (SPEC.md §11.4).
         public static let producerOwner = FieldLayout(offset: 248, size: 8)
 
@@ -98,9 +104,10 @@ public enum RingLayout {
             ("magic", magic), ("versionMajor", versionMajor), ("versionMinor", versionMinor),
             ("headerSize", headerSize), ("capacity", capacity), ("policy", policy),
             ("incompatFlags", incompatFlags), ("compatFlags", compatFlags),
-            ("headerChecksum", headerChecksum),
+            ("readerSlots", readerSlots), ("headerChecksum", headerChecksum),
             ("producerPosition", producerPosition), ("claimPosition", claimPosition),
             ("droppedCount", droppedCount), ("writerState", writerState),
+            ("nextIndex", nextIndex), ("reclaimSequence", reclaimSequence),
             ("producerOwner", producerOwner),
             ("consumerPosition", consumerPosition), ("consumerOwner", consumerOwner),
             ("dataSignal", dataSignal), ("readerWaiters", readerWaiters),
@@ -114,12 +121,69 @@ public enum RingLayout {
     public static let magicValue: UInt64 = 0x0054_4D46_474E_4952
     /// Format major version this implementation reads and writes.
     public static let versionMajor: UInt16 = 1
-    /// Format minor version this implementation writes.
+    /// Format minor version of a ring without a reader table (a 1.0 file).
     public static let versionMinor: UInt16 = 0
+    /// Format minor version of a ring with a reader table (SPEC.md §17).
+    public static let versionMinorReaders: UInt16 = 1
+    /// incompatFlags bit: the ring has a reader table (SPEC.md §17.1).
+    public static let incompatReaders: UInt32 = 1
+    /// incompatFlags bit left for several producers (SPEC.md §17.1); not implemented here.
+    public static let incompatProducers: UInt32 = 2
+    /// incompatFlags bit left for typed rings (SPEC.md §17.1); not implemented here.
+    public static let incompatItems: UInt32 = 4
+    /// The incompatFlags bits this implementation understands.
+    public static let knownIncompatFlags: UInt32 = incompatReaders
     /// The header checksum covers bytes 0..<checksumCoveredBytes.
     public static let checksumCoveredBytes = 124
-    /// Offset of the reserved reader-cursor table (1.x; zero in 1.0).
+    /// Offset of the reader table (1.1; zero in 1.0).
     public static let readerTableOffset = 1024
+    /// Size of one reader slot: one line.
+    public static let readerSlotSize = 128
+    /// Header bytes kept after the reader table for several producers' table (SPEC.md §17.1).
+    public static let producerTableReserve = 1024
+
+    /// The most reader slots a header of `headerSize` bytes has room for: (headerSize - 2048) / 128.
+    @inlinable public static func maxReaderSlots(headerSize: Int) -> Int {
+        (headerSize - readerTableOffset - producerTableReserve) / readerSlotSize
+    }
+
+    /// A reader slot's fields, at offsets within the slot (SPEC.md §17.4).
+    public enum ReaderSlot {
+        /// Position of the next record the reader reads.
+        public static let cursor = FieldLayout(offset: 0, size: 8)
+        /// Index of the message at cursor (durable readers, to count what they missed while away).
+        public static let resumeIndex = FieldLayout(offset: 8, size: 8)
+        /// READER_SLOT_FREE or READER_SLOT_ACTIVE.
+        public static let state = FieldLayout(offset: 16, size: 4)
+        /// READER_FLAG_GATING | READER_FLAG_DURABLE.
+        public static let flags = FieldLayout(offset: 20, size: 4)
+        /// The reader's owner token (SPEC.md §11.4).
+        public static let owner = FieldLayout(offset: 24, size: 8)
+        /// Messages the reader missed because it was lapped.
+        public static let missedCount = FieldLayout(offset: 32, size: 8)
+        /// How long a dead durable gating reader still gates, in milliseconds.
+        public static let gateTimeoutMs = FieldLayout(offset: 40, size: 4)
+        /// 1 while the reader is counted in readerWaiters.
+        public static let sleeping = FieldLayout(offset: 44, size: 4)
+        /// The reader's name, UTF-8, NUL-padded.
+        public static let name = FieldLayout(offset: 48, size: 64)
+
+        /// Every slot field with its SPEC.md name.
+        public static let allFields: [(name: String, layout: FieldLayout)] = [
+            ("cursor", cursor), ("resumeIndex", resumeIndex), ("state", state), ("flags", flags),
+            ("owner", owner), ("missedCount", missedCount), ("gateTimeoutMs", gateTimeoutMs),
+            ("sleeping", sleeping), ("name", name),
+        ]
+    }
+
+    /// Slot `state`: nobody holds the slot.
+    public static let readerSlotFree: UInt32 = 0
+    /// Slot `state`: a reader holds it (or a durable reader left it to come back to).
+    public static let readerSlotActive: UInt32 = 1
+    /// Slot `flags` bit: the reader gates the producer.
+    public static let readerFlagGating: UInt32 = 1
+    /// Slot `flags` bit: the reader is durable (named).
+    public static let readerFlagDurable: UInt32 = 2
     /// The 1.0 writer leaves every header byte it does not name zero.
     public static let lineSize = 128
 
@@ -145,15 +209,19 @@ public enum RingLayout {
         public static let length = FieldLayout(offset: 0, size: 4)
         /// RECORD_KIND_MESSAGE or RECORD_KIND_PADDING (u32).
         public static let kind = FieldLayout(offset: 4, size: 4)
+        /// The message's index (u64), in message records of rings with readers (SPEC.md §17.2).
+        public static let index = FieldLayout(offset: 8, size: 8)
 
         /// Every record-header field with its SPEC.md name.
         public static let allFields: [(name: String, layout: FieldLayout)] = [
-            ("length", length), ("kind", kind),
+            ("length", length), ("kind", kind), ("index", index),
         ]
     }
 
-    /// Bytes before a record's payload.
+    /// Bytes before a record's payload (and the whole header of a padding record).
     public static let recordHeaderSize = 8
+    /// Bytes before a message's payload in a ring with readers (length, kind, index).
+    public static let indexedRecordHeaderSize = 16
     /// `kind` of a record that carries a message.
     public static let recordKindMessage: UInt32 = 1
     /// `kind` of a record that fills the end of the data region.
@@ -199,6 +267,17 @@ public enum RingLayout {
         ("POLICY_OVERWRITE_OLDEST", UInt64(policyOverwriteOldest)),
         ("PRODUCER_LOCK_OFFSET", UInt64(producerLockOffset)),
         ("CONSUMER_LOCK_OFFSET", UInt64(consumerLockOffset)),
+        ("VERSION_MINOR_READERS", UInt64(versionMinorReaders)),
+        ("INCOMPAT_READERS", UInt64(incompatReaders)),
+        ("INCOMPAT_PRODUCERS", UInt64(incompatProducers)),
+        ("INCOMPAT_ITEMS", UInt64(incompatItems)),
+        ("READER_SLOT_SIZE", UInt64(readerSlotSize)),
+        ("PRODUCER_TABLE_RESERVE", UInt64(producerTableReserve)),
+        ("INDEXED_RECORD_HEADER_SIZE", UInt64(indexedRecordHeaderSize)),
+        ("READER_SLOT_FREE", UInt64(readerSlotFree)),
+        ("READER_SLOT_ACTIVE", UInt64(readerSlotActive)),
+        ("READER_FLAG_GATING", UInt64(readerFlagGating)),
+        ("READER_FLAG_DURABLE", UInt64(readerFlagDurable)),
     ]
 
     // MARK: Derived quantities (SPEC.md §2, §6)
@@ -209,12 +288,13 @@ public enum RingLayout {
     }
 
     /// Bytes a record of `payloadLength` occupies: header plus payload, rounded up to 8.
-    @inlinable public static func recordSize(payloadLength: Int) -> Int {
-        (recordHeaderSize + payloadLength + recordAlignment - 1) & ~(recordAlignment - 1)
+    @inlinable public static func recordSize(payloadLength: Int, headerSize: Int = recordHeaderSize) -> Int {
+        (headerSize + payloadLength + recordAlignment - 1) & ~(recordAlignment - 1)
     }
 
-    /// The largest payload a ring of `capacity` bytes accepts: min(capacity/2 - 8, MAX_MESSAGE_SIZE_LIMIT).
-    @inlinable public static func maxMessageSize(capacity: Int) -> Int {
-        min(capacity / 2 - recordHeaderSize, maxMessageSizeLimit)
+    /// The largest payload a ring of `capacity` bytes accepts: min(capacity/2 - H, MAX_MESSAGE_SIZE_LIMIT),
+    /// H the message header size (8, or 16 with readers).
+    @inlinable public static func maxMessageSize(capacity: Int, headerSize: Int = recordHeaderSize) -> Int {
+        min(capacity / 2 - headerSize, maxMessageSizeLimit)
     }
 }

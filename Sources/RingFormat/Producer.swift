@@ -23,9 +23,21 @@ public final class RingProducer {
     /// Our own producerPosition: the end of the last committed record.
     @exclusivity(unchecked)
     @usableFromInline var head: UInt64
-    /// Last consumerPosition we read; re-read only when the ring looks full.
+    /// Last consumerPosition we read; re-read only when the ring looks full. In a
+    /// ring with readers, tailPosition, which only we write: exact.
     @exclusivity(unchecked)
     @usableFromInline var cachedTail: UInt64
+    /// Bytes before a message's payload: 8, or 16 in a ring with readers.
+    let messageHeaderSize: Int
+    /// Rings with readers: the index of the next message to commit (SPEC.md §17.2).
+    @exclusivity(unchecked)
+    var nextIndex: UInt64 = 0
+    /// Rings with readers: messages written since the last commit (a batch).
+    @exclusivity(unchecked)
+    var pendingMessages = 0
+    /// Rings with readers: which gating readers still hold us back (SPEC.md §17.7).
+    @exclusivity(unchecked)
+    var gateKeeper = GateKeeper()
     /// Where the open reservation (zero-copy write) starts, if any.
     @exclusivity(unchecked)
     var reservation: (recordStart: UInt64, capacity: Int, newHead: UInt64)?
@@ -42,10 +54,12 @@ public final class RingProducer {
         self.storage = storage
         self.data = storage.data
         self.geometry = storage.geometry
+        self.messageHeaderSize = storage.geometry.messageHeaderSize
         do throws(RingError) {
             let (p, c) = try storage.snapshotPositions()
             head = p
             cachedTail = c
+            if geometry.hasReaders { try takeOverReaderRing() }
         } catch {
             storage.releaseRole(.producer)
             throw error
@@ -110,6 +124,9 @@ public final class RingProducer {
             let total = bytesNeeded(payload: message.count, at: head)
             let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
                 if interrupted.load(ordering: .relaxed) { throw .closed }
+                // A ring with readers: room is what we may reclaim; the slot loads in it are
+                // seq_cst and pair with gating readers' cursor stores (SPEC.md §17.8).
+                if geometry.hasReaders { return try reclaimForReaders(total, pendingHead: head) }
                 // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
                 let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
                 return UInt64(geometry.capacity) &- (head &- tail) >= total
@@ -190,8 +207,8 @@ public final class RingProducer {
         }
         guard let start = try reserve(payload: size, pendingHead: head) else { return nil }
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
-        reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size)))
-        return UnsafeMutableRawBufferPointer(start: data + offset + RingLayout.recordHeaderSize, count: size)
+        reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size, headerSize: messageHeaderSize)))
+        return UnsafeMutableRawBufferPointer(start: data + offset + messageHeaderSize, count: size)
     }
 
     /// Commits the open reservation as a message of `length` bytes (at most the reserved size).
@@ -275,7 +292,7 @@ public final class RingProducer {
     /// nil if the ring is full (reject-when-full).
     @inline(__always)
     func reserve(payload: Int, pendingHead: UInt64) throws(RingError) -> UInt64? {
-        let size = RingLayout.recordSize(payloadLength: payload)
+        let size = RingLayout.recordSize(payloadLength: payload, headerSize: messageHeaderSize)
         let offset = Int(truncatingIfNeeded: pendingHead & geometry.mask)
         let toEnd = geometry.capacity - offset
         let needsPadding = size > toEnd
@@ -295,7 +312,7 @@ public final class RingProducer {
     /// padding record it needs if it would cross the end of the data region.
     @inline(__always)
     func bytesNeeded(payload: Int, at position: UInt64) -> UInt64 {
-        let size = RingLayout.recordSize(payloadLength: payload)
+        let size = RingLayout.recordSize(payloadLength: payload, headerSize: messageHeaderSize)
         let toEnd = geometry.capacity - Int(truncatingIfNeeded: position & geometry.mask)
         return UInt64(size > toEnd ? toEnd + size : size)
     }
@@ -303,6 +320,7 @@ public final class RingProducer {
     /// Re-reads consumerPosition and, under overwrite-oldest, reclaims the
     /// oldest committed records until `total` bytes are free after `pendingHead`.
     func makeRoom(_ total: UInt64, pendingHead: UInt64) throws(RingError) -> Bool {
+        if geometry.hasReaders { return try reclaimForReaders(total, pendingHead: pendingHead) }
         let capacity = UInt64(geometry.capacity)
         // Each turn reclaims a record or sees the consumer move: a peer that keeps
         // moving consumerPosition without freeing room ends this (SPEC.md §13).
@@ -364,23 +382,27 @@ public final class RingProducer {
     @inline(__always)
     func fill(at start: UInt64, length: Int, from payload: UnsafeRawBufferPointer?) -> UInt64 {
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
-        let size = RingLayout.recordSize(payloadLength: length)
+        let size = RingLayout.recordSize(payloadLength: length, headerSize: messageHeaderSize)
         if length > 0 {
             // The last 8-byte word holds the payload's tail and the alignment
             // bytes; zero it first so the alignment bytes are zero (SPEC.md §6.2).
             if let payload {
                 data.storeBytes(of: UInt64(0), toByteOffset: offset + size - 8, as: UInt64.self)
-                let target = data + offset + RingLayout.recordHeaderSize
+                let target = data + offset + messageHeaderSize
                 if length >= Self.streamingCopyThreshold {
                     ringsys_copy_streaming(target, payload.baseAddress!, length)
                 } else {
                     target.copyMemory(from: payload.baseAddress!, byteCount: length)
                 }
             } else {
-                let tailStart = offset + RingLayout.recordHeaderSize + length
-                let pad = size - RingLayout.recordHeaderSize - length
+                let tailStart = offset + messageHeaderSize + length
+                let pad = size - messageHeaderSize - length
                 if pad > 0 { (data + tailStart).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
             }
+        }
+        if messageHeaderSize != RingLayout.recordHeaderSize {
+            RecordIO.writeIndex(data, at: offset, nextIndex &+ UInt64(pendingMessages))
+            pendingMessages += 1
         }
         RecordIO.writeHeader(data, at: offset, length: UInt32(length), kind: RingLayout.recordKindMessage)
         return start &+ UInt64(size)
@@ -405,6 +427,12 @@ public final class RingProducer {
         // readerWaiters load in signalIfWaiting after this store (SPEC.md §10).
         storage.producerPosition.store(newHead, ordering: .sequentiallyConsistent)
         head = newHead
+        if pendingMessages != 0 {
+            nextIndex &+= UInt64(pendingMessages)
+            pendingMessages = 0
+            // relaxed: read only by the next producer when the ring is empty (SPEC.md §17.2).
+            storage.nextIndexWord.store(nextIndex, ordering: .relaxed)
+        }
         WaitWord.signalIfWaiting(storage.dataChannel)
     }
 

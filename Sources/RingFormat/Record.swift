@@ -11,6 +11,9 @@
 //
 // A padding record (kind 2) fills the data region up to its end; it is
 // committed together with the message record after it, at offset 0.
+//
+// In a ring with readers (1.1, SPEC.md §17.2) a message record's header is 16
+// bytes: length, kind, then the message's index (u64); padding keeps 8 bytes.
 
 import Atomics
 
@@ -24,6 +27,8 @@ struct LocatedRecord {
     let length: Int
     /// Position just past this record (and any padding before it).
     let end: UInt64
+    /// The message's index (rings with readers; 0 in a 1.0 ring), as loaded once.
+    let index: UInt64
 }
 
 enum RecordIO {
@@ -32,6 +37,20 @@ enum RecordIO {
     static func writeHeader(_ data: UnsafeMutableRawPointer, at offset: Int, length: UInt32, kind: UInt32) {
         data.storeBytes(of: length.littleEndian, toByteOffset: offset + RingLayout.Record.length.offset, as: UInt32.self)
         data.storeBytes(of: kind.littleEndian, toByteOffset: offset + RingLayout.Record.kind.offset, as: UInt32.self)
+    }
+
+    /// Writes a message's index after its length and kind (rings with readers).
+    @inline(__always)
+    static func writeIndex(_ data: UnsafeMutableRawPointer, at offset: Int, _ index: UInt64) {
+        data.storeBytes(of: index.littleEndian, toByteOffset: offset + RingLayout.Record.index.offset, as: UInt64.self)
+    }
+
+    /// The index of the message record at `offset`, read with one relaxed 64-bit load.
+    @inline(__always)
+    static func readIndex(_ data: UnsafeMutableRawPointer, at offset: Int) -> UInt64 {
+        UInt64(littleEndian: UInt64.AtomicRepresentation.atomicLoad(
+            at: (data + offset + RingLayout.Record.index.offset).assumingMemoryBound(to: UInt64.AtomicRepresentation.self),
+            ordering: .relaxed))
     }
 
     /// The record header at `offset` (a multiple of 8 inside the data region), read
@@ -83,11 +102,13 @@ enum RecordIO {
         guard len <= geometry.maxMessageSize else {
             throw .corrupt(.badRecordLength(position: pos, length: length))
         }
-        let size = RingLayout.recordSize(payloadLength: len)
+        let size = geometry.recordSize(payloadLength: len)
         guard UInt64(size) <= committed &- pos, offset + size <= geometry.capacity else {
             throw .corrupt(.badRecordLength(position: pos, length: length))
         }
-        return LocatedRecord(start: pos, payloadOffset: offset + RingLayout.recordHeaderSize, length: len,
-                             end: pos &+ UInt64(size))
+        // The index word is inside the checked record (size >= 16 with readers).
+        let index = geometry.hasReaders ? readIndex(data, at: offset) : 0
+        return LocatedRecord(start: pos, payloadOffset: offset + geometry.messageHeaderSize, length: len,
+                             end: pos &+ UInt64(size), index: index)
     }
 }

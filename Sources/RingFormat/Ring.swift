@@ -68,20 +68,27 @@ public final class Ring {
     ///     (processes that have the old file open keep using the old file).
     ///   - initialPosition: the starting value of both positions, a multiple
     ///     of 8 (for tests of positions past 2^32).
+    ///   - readerSlots: 0 (the default) makes a 1.0 ring with one consumer; more
+    ///     makes a 1.1 ring with a reader table of that many slots for readers
+    ///     (`makeReader`, SPEC.md §17): up to 16 in the default 4096-byte header,
+    ///     and up to 496 with a larger header, chosen to fit (48 per 8 KiB, 112
+    ///     per 16 KiB, 240 per 32 KiB, 496 per 64 KiB).
     /// - Throws: `invalidSize` for a bad capacity or initial position,
     ///   `invalidArgument` for a mode with other than permission bits, `system` for I/O failures.
     public static func create(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
-        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
+        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
+        readerSlots: Int = 0
     ) throws(RingError) -> Ring {
         try create(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
-                   replaceExisting: replaceExisting, initialPosition: initialPosition)
+                   replaceExisting: replaceExisting, initialPosition: initialPosition, readerSlots: readerSlots)
     }
 
     /// `create(at:...)` for a path given as bytes (the C ABI's and Python's paths).
     package static func create(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
-        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0
+        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
+        readerSlots: Int = 0
     ) throws(RingError) -> Ring {
         let cap = try Header.roundedCapacity(capacity)
         guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
@@ -90,7 +97,9 @@ public final class Ring {
         guard mode & ~0o777 == 0 else {
             throw .invalidArgument("mode 0o\(String(mode, radix: 8)) has bits other than permission bits (0o777 at most)")
         }
-        let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition)
+        let headerSize = try Header.headerSize(forReaderSlots: readerSlots)
+        let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition,
+                                 headerSize: headerSize, readerSlots: readerSlots)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
         let directory = path.directory
 
@@ -257,10 +266,29 @@ public final class Ring {
     }
 
     /// Takes the consumer role (SPEC.md §11).
-    /// - Throws: `busy(.consumer)` if another handle holds it, `closed`.
+    /// - Throws: `busy(.consumer)` if another handle holds it, `closed`,
+    ///   `invalidArgument` on a ring with readers (join it with `makeReader`).
     public func makeConsumer() throws(RingError) -> RingConsumer {
         guard !isClosed else { throw .closed }
         return try RingConsumer(storage: storage)
+    }
+
+    /// Joins a ring with a reader table as one of its readers (SPEC.md §17.5):
+    /// every read API of a consumer works on it, and it reads every message from
+    /// where it joined, independently of the other readers.
+    /// - Throws: `busy(.reader)` if every slot is taken or the durable name is in
+    ///   use, `invalidArgument` on a 1.0 ring or for a gating reader under
+    ///   overwrite-oldest, `closed`, `corrupt`.
+    public func makeReader(_ options: ReaderOptions = ReaderOptions()) throws(RingError) -> RingReader {
+        guard !isClosed else { throw .closed }
+        return try RingConsumer(storage: storage, reader: options)
+    }
+
+    /// The readers in the reader table (none on a 1.0 ring).
+    public func readers() throws(RingError) -> [ReaderInfo] {
+        guard !isClosed else { throw .closed }
+        try storage.checkProcess()
+        return try storage.readerInfos()
     }
 
     // MARK: Inspection

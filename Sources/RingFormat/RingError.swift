@@ -37,6 +37,14 @@ public enum CorruptionReason: Sendable, Equatable {
     /// consumerPosition changed on every one of many reads in a row: a peer is
     /// rewriting it faster than any honest producer or consumer moves it.
     case positionsUnstable
+    /// readerSlots is 0 or more than the header has room for (SPEC.md §17.1).
+    case badReaderTable(UInt32)
+    /// A reader slot's state is neither free nor active (SPEC.md §17.4).
+    case badReaderSlot(slot: Int, state: UInt32)
+    /// A gating reader's cursor is ahead of producerPosition or misaligned (SPEC.md §17.7).
+    case badReaderCursor(slot: Int, cursor: UInt64)
+    /// A message's index is not the next one, with no lap between (SPEC.md §17.6).
+    case badRecordIndex(position: UInt64, index: UInt64, expected: UInt64)
 }
 
 /// Why a well-formed file cannot be used by this implementation (SPEC.md §14).
@@ -55,6 +63,8 @@ public enum RingRole: String, Sendable, Equatable {
     case producer
     /// The single reader of a 1.0 ring.
     case consumer
+    /// A reader slot of a ring with readers: its durable name is in use, or every slot is taken.
+    case reader
 }
 
 /// Every failure of a ring operation.
@@ -145,6 +155,14 @@ extension CorruptionReason: CustomStringConvertible {
             return "the padding record at position \(position) is misplaced (it must reach the end of the region, be followed by a committed message, and not follow padding)"
         case .positionsUnstable:
             return "consumerPosition changed on every one of many reads: a peer is rewriting it"
+        case let .badReaderTable(slots):
+            return "the header claims \(slots) reader slots: none, or more than its reader table has room for"
+        case let .badReaderSlot(slot, state):
+            return "reader slot \(slot) has state \(state): neither 0 (free) nor 1 (active)"
+        case let .badReaderCursor(slot, cursor):
+            return "reader slot \(slot) has cursor \(cursor): not a multiple of 8, or ahead of producerPosition"
+        case let .badRecordIndex(position, index, expected):
+            return "the message at position \(position) has index \(index), the reader expected \(expected)"
         }
     }
 }

@@ -40,6 +40,11 @@ final class RingStorage: @unchecked Sendable {
     /// tell two handles of the same description apart, so these do).
     let producerTaken = ManagedAtomic<Bool>(false)
     let consumerTaken = ManagedAtomic<Bool>(false)
+    /// Reader slots taken through this open file description, one flag per slot (SPEC.md §17.4).
+    let readerTaken: [ManagedAtomic<Bool>]
+    /// nextIndex and reclaimSequence (rings with readers, SPEC.md §17.2, §17.3).
+    let nextIndexWord: UnsafeAtomic<UInt64>
+    let reclaimSequence: UnsafeAtomic<UInt32>
 
     /// The fork generation of the process that opened the file (SPEC.md §11.3):
     /// in a child of fork() every handle made from it fails with `forked`.
@@ -90,6 +95,9 @@ final class RingStorage: @unchecked Sendable {
         consumerPosition = RingStorage.atomic64(base, RingLayout.Header.consumerPosition)
         dataChannel = RingStorage.channel(base, RingLayout.Header.dataSignal, RingLayout.Header.readerWaiters)
         spaceChannel = RingStorage.channel(base, RingLayout.Header.spaceSignal, RingLayout.Header.writerWaiters)
+        readerTaken = (0..<geometry.readerSlots).map { _ in ManagedAtomic(false) }
+        nextIndexWord = RingStorage.atomic64(base, RingLayout.Header.nextIndex)
+        reclaimSequence = RingStorage.atomic32(base, RingLayout.Header.reclaimSequence)
     }
 
     static func atomic64(_ base: UnsafeMutableRawPointer, _ f: FieldLayout) -> UnsafeAtomic<UInt64> {
@@ -134,15 +142,18 @@ final class RingStorage: @unchecked Sendable {
     /// True in a process that inherited this file across fork().
     var isInherited: Bool { ringsys_fork_generation() != forkGeneration }
 
-    /// Under overwrite-oldest: whether the producer moved consumerPosition away
-    /// from `start` since the record bytes read before this call were loaded.
+    /// Whether consumerPosition (a ring with readers: tailPosition) has moved past
+    /// `start` since the record bytes read before this call were loaded: then the
+    /// producer may have overwritten them (SPEC.md §9.2, §17.6).
     @inline(__always)
     func wasReclaimed(since start: UInt64) -> Bool {
         // acquire fence: keeps the plain loads of record bytes before it ahead of the
-        // load below, as a seqlock reader must (SPEC.md §9.2); an acquire load alone
-        // would not on ARM64. Pairs with the producer's CAS in RingProducer.makeRoom.
+        // load below, as a seqlock reader must (SPEC.md §8.2, Peeks); an acquire load alone
+        // would not on ARM64. Pairs with the producer's CAS in RingProducer.makeRoom
+        // (1.0) or its seq_cst store and fence in RingProducer.reclaimForReaders (1.1).
         atomicMemoryFence(ordering: .acquiring)
-        return consumerPosition.load(ordering: .relaxed) != start
+        // consumerPosition never moves back: it passed start unless start is at or after it.
+        return start &- consumerPosition.load(ordering: .relaxed) > UInt64(geometry.capacity)
     }
 
     /// Takes `role` for this process (SPEC.md §11): the in-process flag, the file

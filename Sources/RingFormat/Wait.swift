@@ -63,9 +63,12 @@ enum WaitWord {
     /// ordering: the waiter increments `waiters` (seq_cst) and then reads the
     /// position, the other side stores the position (seq_cst) and then reads
     /// `waiters`; one of the two sees the other's write, so no wake-up is lost.
+    ///
+    /// `sleepMark` (a reader's slot word, SPEC.md §17.8) is 1 while this waiter is
+    /// counted in `waiters`, so whoever takes a dead reader's slot can undo its count.
     static func wait(
         _ channel: WaitChannel, deadline: Deadline, afterSleep: () throws(RingError) -> Void = {},
-        ready: () throws(RingError) -> Bool
+        sleepMark: UnsafeAtomic<UInt32>? = nil, ready: () throws(RingError) -> Bool
     ) throws(RingError) -> Bool {
         if try ready() { return true }
         if deadline.remaining == 0 { return false }
@@ -80,24 +83,31 @@ enum WaitWord {
             if spins & 63 == 0 && SystemCalls.monotonicNanoseconds() >= spinEnd { break }
         }
         var backoff: UInt64 = 20_000
+        // The mark is 1 only while the count includes us: set after the increment, cleared
+        // before the decrement, so a slot's next taker never undoes a count we did not add.
+        func leave() {
+            sleepMark?.store(0, ordering: .sequentiallyConsistent)
+            channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+        }
         while true {
             // seq_cst: pairs with the seq_cst load of `waiters` in signalIfWaiting.
             channel.waiters.wrappingIncrement(ordering: .sequentiallyConsistent)
+            sleepMark?.store(1, ordering: .sequentiallyConsistent)
             // The value to sleep on is read before the final check, so a
             // signal after the check changes it and the futex returns at once.
             let seen = channel.signal.load(ordering: .sequentiallyConsistent)
             let isReady: Bool
             do throws(RingError) { isReady = try ready() } catch {
-                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                leave()
                 throw error
             }
             if isReady {
-                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                leave()
                 return true
             }
             let remaining = deadline.remaining
             if remaining == 0 {
-                channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+                leave()
                 return false
             }
             let slice = remaining < 0 ? sliceNanoseconds : min(remaining, sliceNanoseconds)
@@ -108,7 +118,7 @@ enum WaitWord {
                 SystemCalls.sleep(nanoseconds: nap)
                 backoff = min(backoff * 2, 1_000_000)
             }
-            channel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+            leave()
             // At least once a slice: what the ready check cannot see (a truncated file).
             try afterSleep()
             if try ready() { return true }

@@ -73,6 +73,11 @@ struct HeaderSpecTests {
             #expect(layout.defines["OFFSET_" + key] == UInt64(f.offset), "RING_OFFSET_\(key)")
             #expect(layout.defines["SIZE_" + key] == UInt64(f.size), "RING_SIZE_\(key)")
         }
+        for (name, f) in RingLayout.ReaderSlot.allFields {
+            let key = upperSnake(name)
+            #expect(layout.defines["SLOT_OFFSET_" + key] == UInt64(f.offset), "RING_SLOT_OFFSET_\(key)")
+            #expect(layout.defines["SLOT_SIZE_" + key] == UInt64(f.size), "RING_SLOT_SIZE_\(key)")
+        }
     }
 
     /// The layout lives in one header: it defines nothing else, and ringformat.h
@@ -82,6 +87,10 @@ struct HeaderSpecTests {
         for (name, _) in RingLayout.Header.allFields + RingLayout.Record.allFields {
             expected.insert("OFFSET_" + upperSnake(name))
             expected.insert("SIZE_" + upperSnake(name))
+        }
+        for (name, _) in RingLayout.ReaderSlot.allFields {
+            expected.insert("SLOT_OFFSET_" + upperSnake(name))
+            expected.insert("SLOT_SIZE_" + upperSnake(name))
         }
         #expect(Set(layout.defines.keys) == expected, "ringformat_layout.h: extra \(Set(layout.defines.keys).subtracting(expected)), missing \(expected.subtracting(layout.defines.keys))")
         #expect(header.includes.contains("ringformat_layout.h"))

@@ -55,7 +55,7 @@ struct LayoutSpecTests {
     }
 
     @Test func everyFieldHasTheSameOffsetAndSize() {
-        let swift = RingLayout.Header.allFields + RingLayout.Record.allFields
+        let swift = RingLayout.Header.allFields + RingLayout.Record.allFields + RingLayout.ReaderSlot.allFields
         #expect(spec.duplicateFields.isEmpty, "fields listed twice in SPEC.md: \(spec.duplicateFields)")
         for (name, layout) in swift {
             #expect(spec.fields[name] == layout, "\(name): SPEC.md \(String(describing: spec.fields[name])), Swift \(layout)")

@@ -39,11 +39,14 @@ FIELDS = {
     "policy": (24, "<I"),
     "incompat_flags": (28, "<I"),
     "compat_flags": (32, "<I"),
+    "reader_slots": (36, "<I"),
     "checksum": (124, "<I"),
     "producer_position": (128, "<Q"),
     "claim_position": (136, "<Q"),
     "dropped_count": (144, "<Q"),
     "writer_state": (152, "<I"),
+    "next_index": (160, "<Q"),
+    "reclaim_sequence": (168, "<I"),
     "producer_owner": (248, "<Q"),
     "consumer_position": (256, "<Q"),
     "consumer_owner": (376, "<Q"),
@@ -54,6 +57,7 @@ FIELDS = {
     # record header fields, relative to a record's file offset
     "record_length": (0, "<I"),
     "record_kind": (4, "<I"),
+    "record_index": (8, "<Q"),
 }
 
 

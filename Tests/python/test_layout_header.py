@@ -16,7 +16,8 @@ LAYOUT_HEADER = ROOT / "Sources" / "CRingABI" / "include" / "ringformat_layout.h
 SPEC = ROOT / "SPEC.md"
 
 #: ringtools.FIELDS names that are not the UPPER_SNAKE of their SPEC.md name.
-FIELD_NAMES = {"checksum": "HEADER_CHECKSUM", "record_length": "LENGTH", "record_kind": "KIND"}
+FIELD_NAMES = {"checksum": "HEADER_CHECKSUM", "record_length": "LENGTH", "record_kind": "KIND",
+               "record_index": "INDEX"}
 
 
 def header_defines() -> dict[str, int]:
@@ -31,9 +32,12 @@ def header_defines() -> dict[str, int]:
 
 
 def spec_tables() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
-    """SPEC.md's constant table (name -> value) and field tables (name -> (offset, size))."""
-    constants, fields, columns = {}, {}, None
+    """SPEC.md's constant table (name -> value) and field tables (name -> (offset, size)); the
+    fields of the reader-slot table (§17.4) are named SLOT_<name>, as the header names them."""
+    constants, fields, columns, section = {}, {}, None, ""
     for line in SPEC.read_text().splitlines():
+        if line.startswith("#"):
+            section = line
         if not line.startswith("|"):
             columns = None
             continue
@@ -45,7 +49,8 @@ def spec_tables() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
         elif columns[:3] == ["Constant", "Value", "Meaning"]:
             constants[cells[0]] = int(cells[1], 0)
         elif columns[:4] == ["Offset", "Size", "Type", "Field"] and cells[0].isdigit():
-            fields[cells[3]] = (int(cells[0]), int(cells[1]))
+            slot = section.startswith("### 17.4")
+            fields[("SLOT_" if slot else "") + cells[3]] = (int(cells[0]), int(cells[1]))
     return constants, fields
 
 
@@ -88,6 +93,10 @@ def test_the_header_matches_spec_tables():
     assert len(constants) >= 20 and len(fields) >= 20
     expected = dict(constants)
     for name, (offset, size) in fields.items():
+        if name.startswith("SLOT_"):
+            expected[f"SLOT_OFFSET_{upper_snake(name[5:])}"] = offset
+            expected[f"SLOT_SIZE_{upper_snake(name[5:])}"] = size
+            continue
         expected[f"OFFSET_{upper_snake(name)}"] = offset
         expected[f"SIZE_{upper_snake(name)}"] = size
     assert DEFINES == expected

@@ -1,7 +1,8 @@
 /*
- * ringformat_layout.h - the wire format of RingFormat 1.0 as C constants:
+ * ringformat_layout.h - the wire format of RingFormat 1.1 as C constants:
  * every constant of SPEC.md §1.3 and the offset and size of every header
- * field (SPEC.md §3) and record-header field (SPEC.md §6.1), under the names
+ * field (SPEC.md §3), record-header field (SPEC.md §6.1, §17.2) and reader-slot
+ * field (SPEC.md §17.4, as RING_SLOT_OFFSET_* within a slot), under the names
  * SPEC.md uses (RING_ + UPPER_SNAKE of the name). Only macros: no types, no
  * functions, no includes; usable from C, C++ and any FFI generator.
  *
@@ -38,6 +39,17 @@
 #define RING_POLICY_OVERWRITE_OLDEST 1
 #define RING_PRODUCER_LOCK_OFFSET    128
 #define RING_CONSUMER_LOCK_OFFSET    256
+#define RING_VERSION_MINOR_READERS   1
+#define RING_INCOMPAT_READERS        1
+#define RING_INCOMPAT_PRODUCERS      2
+#define RING_INCOMPAT_ITEMS          4
+#define RING_READER_SLOT_SIZE        128
+#define RING_PRODUCER_TABLE_RESERVE  1024
+#define RING_INDEXED_RECORD_HEADER_SIZE 16
+#define RING_READER_SLOT_FREE        0
+#define RING_READER_SLOT_ACTIVE      1
+#define RING_READER_FLAG_GATING      1
+#define RING_READER_FLAG_DURABLE     2
 
 /* Header fields: offset and size in bytes (SPEC.md §3). */
 #define RING_OFFSET_MAGIC             0
@@ -56,6 +68,8 @@
 #define RING_SIZE_INCOMPAT_FLAGS      4
 #define RING_OFFSET_COMPAT_FLAGS      32
 #define RING_SIZE_COMPAT_FLAGS        4
+#define RING_OFFSET_READER_SLOTS      36
+#define RING_SIZE_READER_SLOTS        4
 #define RING_OFFSET_HEADER_CHECKSUM   124
 #define RING_SIZE_HEADER_CHECKSUM     4
 #define RING_OFFSET_PRODUCER_POSITION 128
@@ -66,6 +80,10 @@
 #define RING_SIZE_DROPPED_COUNT       8
 #define RING_OFFSET_WRITER_STATE      152
 #define RING_SIZE_WRITER_STATE        4
+#define RING_OFFSET_NEXT_INDEX        160
+#define RING_SIZE_NEXT_INDEX          8
+#define RING_OFFSET_RECLAIM_SEQUENCE  168
+#define RING_SIZE_RECLAIM_SEQUENCE    4
 #define RING_OFFSET_PRODUCER_OWNER    248
 #define RING_SIZE_PRODUCER_OWNER      8
 #define RING_OFFSET_CONSUMER_POSITION 256
@@ -86,5 +104,28 @@
 #define RING_SIZE_LENGTH              4
 #define RING_OFFSET_KIND              4
 #define RING_SIZE_KIND                4
+#define RING_OFFSET_INDEX             8
+#define RING_SIZE_INDEX               8
+
+/* Reader-slot fields (SPEC.md §17.4): offset and size within a slot; slot i is at
+ * RING_READER_TABLE_OFFSET + i * RING_READER_SLOT_SIZE. */
+#define RING_SLOT_OFFSET_CURSOR          0
+#define RING_SLOT_SIZE_CURSOR            8
+#define RING_SLOT_OFFSET_RESUME_INDEX    8
+#define RING_SLOT_SIZE_RESUME_INDEX      8
+#define RING_SLOT_OFFSET_STATE           16
+#define RING_SLOT_SIZE_STATE             4
+#define RING_SLOT_OFFSET_FLAGS           20
+#define RING_SLOT_SIZE_FLAGS             4
+#define RING_SLOT_OFFSET_OWNER           24
+#define RING_SLOT_SIZE_OWNER             8
+#define RING_SLOT_OFFSET_MISSED_COUNT    32
+#define RING_SLOT_SIZE_MISSED_COUNT      8
+#define RING_SLOT_OFFSET_GATE_TIMEOUT_MS 40
+#define RING_SLOT_SIZE_GATE_TIMEOUT_MS   4
+#define RING_SLOT_OFFSET_SLEEPING        44
+#define RING_SLOT_SIZE_SLEEPING          4
+#define RING_SLOT_OFFSET_NAME            48
+#define RING_SLOT_SIZE_NAME              64
 
 #endif /* RINGFORMAT_LAYOUT_H */
