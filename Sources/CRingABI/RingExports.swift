@@ -17,7 +17,8 @@ public func abiVersion() -> UInt32 { UInt32(RING_ABI_VERSION) }
 @_cdecl("ring_format_version")
 public func abiFormatVersion(_ major: UnsafeMutablePointer<UInt16>?, _ minor: UnsafeMutablePointer<UInt16>?) {
     major?.pointee = RingLayout.versionMajor
-    minor?.pointee = RingLayout.versionMinor
+    // The newest format this library writes: 1.1 (rings with readers).
+    minor?.pointee = RingLayout.versionMinorReaders
 }
 
 /// ring_strerror
@@ -43,6 +44,14 @@ public func abiCreate(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ polic
     create(path, capacity, policy, mode, flags, 0, out)
 }
 
+/// ring_create_readers
+@_cdecl("ring_create_readers")
+public func abiCreateReaders(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
+                             _ flags: UInt32, _ readerSlots: UInt32,
+                             _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    create(path, capacity, policy, mode, flags, 0, out, readerSlots: Int(readerSlots))
+}
+
 /// ring_create_at_position
 @_cdecl("ring_create_at_position")
 public func abiCreateAtPosition(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
@@ -55,7 +64,8 @@ public func abiCreateAtPosition(_ path: UnsafePointer<CChar>?, _ capacity: UInt6
 }
 
 func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
-            _ flags: UInt32, _ initialPosition: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+            _ flags: UInt32, _ initialPosition: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+            readerSlots: Int = 0) -> Int32 {
     guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
     out.pointee = nil
     guard let policy = RingPolicy(rawValue: UInt32(bitPattern: policy)) else {
@@ -72,11 +82,12 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
         if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
             ring = try Ring.openOrCreate(at: p, capacity: cap, policy: policy, mode: mode,
                                          allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0,
-                                         acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0)
+                                         acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0,
+                                         readerSlots: readerSlots)
         } else {
             ring = try Ring.create(at: p, capacity: cap, policy: policy, mode: mode,
                                    replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,
-                                   initialPosition: initialPosition)
+                                   initialPosition: initialPosition, readerSlots: readerSlots)
         }
         out.pointee = RingHandle(ring).retainedPointer()
     }
@@ -134,6 +145,7 @@ public func abiGeometry(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<r
         r.header_size = UInt32(g.headerSize)
         r.version_major = g.versionMajor
         r.version_minor = g.versionMinor
+        r.reader_slots = UInt32(g.readerSlots)
         out.pointee = r
     }
 }

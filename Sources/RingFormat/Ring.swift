@@ -220,31 +220,33 @@ public final class Ring {
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0
     ) throws(RingError) -> Ring {
         try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
-                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry)
+                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry, readerSlots: readerSlots)
     }
 
     /// `openOrCreate(at:...)` for a path given as bytes.
     package static func openOrCreate(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0
     ) throws(RingError) -> Ring {
         let wanted = try Header.roundedCapacity(capacity)
+        _ = try Header.headerSize(forReaderSlots: readerSlots)
         // Each turn ends in a ring, an error, or a race with a process that removed or
         // created the file in between; such races cannot go on for long.
         for _ in 0..<64 {
             do throws(RingError) {
                 let ring = try open(at: path)
                 if !allowShared { try ring.storage.checkPrivate() }
-                if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy) {
-                    throw .invalidArgument("\(path) holds a ring of capacity \(ring.capacity) and policy \(ring.policy), not the \(wanted) and \(policy) asked for (accept any geometry to use it as it is)")
+                if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy
+                                          || ring.geometry.readerSlots != readerSlots) {
+                    throw .invalidArgument("\(path) holds a ring of capacity \(ring.capacity), policy \(ring.policy) and \(ring.geometry.readerSlots) reader slots, not the \(wanted), \(policy) and \(readerSlots) asked for (accept any geometry to use it as it is)")
                 }
                 return ring
             } catch .system(_, let code) where code == ENOENT {
                 do throws(RingError) {
-                    return try create(at: path, capacity: capacity, policy: policy, mode: mode)
+                    return try create(at: path, capacity: capacity, policy: policy, mode: mode, readerSlots: readerSlots)
                 } catch .system(_, let code) where code == EEXIST {
                     // Another process won the race (open its ring), or the name is a dangling link.
                     if SystemCalls.isSymbolicLink(path) {

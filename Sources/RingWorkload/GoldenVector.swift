@@ -48,6 +48,7 @@ public enum GoldenVector {
         var ring: Ring?
         var producer: RingProducer?
         var consumer: RingConsumer?
+        var readers: [String: RingReader] = [:]
         for (number, raw) in try readLines(opsPath).enumerated() {
             let line = raw.trimmingCharacters(in: " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -64,11 +65,32 @@ public enum GoldenVector {
             }
             switch words[0] {
             case "create":
-                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION]") }
+                // create CAPACITY POLICY [POSITION] [readers N]
+                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION] [readers N]") }
+                var rest = Array(args.dropFirst(2))
+                var slots = 0
+                if rest.count >= 2, rest[rest.count - 2] == "readers", let n = Int(rest[rest.count - 1]) {
+                    slots = n
+                    rest.removeLast(2)
+                }
                 ring = try Ring.create(at: output, capacity: capacity,
                                        policy: args[1] == "overwrite" ? .overwriteOldest : .rejectWhenFull,
                                        replaceExisting: true,
-                                       initialPosition: args.count > 2 ? UInt64(args[2]) ?? 0 : 0)
+                                       initialPosition: rest.first.flatMap { UInt64($0) } ?? 0, readerSlots: slots)
+            case "join":
+                // join ID [lapping] [newest] [durable]
+                guard let id = args.first, readers[id] == nil else { throw GoldenVectorError("\(opsPath):\(number + 1): join ID [lapping] [newest] [durable]") }
+                let words = Set(args.dropFirst())
+                readers[id] = try ring!.makeReader(ReaderOptions(
+                    name: words.contains("durable") ? id : nil, gating: !words.contains("lapping"),
+                    start: words.contains("newest") ? .newest : .oldest))
+            case "reader-read":
+                // reader-read ID [N]
+                guard let id = args.first, let r = readers[id] else { throw GoldenVectorError("\(opsPath):\(number + 1): reader-read ID [N] of a joined reader") }
+                for _ in 0..<(Int(args.dropFirst().first ?? "1") ?? 1) { _ = try r.read() }
+            case "leave":
+                guard let id = args.first, let r = readers.removeValue(forKey: id) else { throw GoldenVectorError("\(opsPath):\(number + 1): leave ID of a joined reader") }
+                r.close()
             case "write": try p().write(Array(rest.utf8))
             case "write-hex": try p().write(unhex(rest))
             case "write-fill":
@@ -83,6 +105,7 @@ public enum GoldenVector {
                 throw GoldenVectorError("\(opsPath):\(number + 1): unknown operation \(words[0])")
             }
         }
+        for r in readers.values { r.close() }
         try ring?.flush()
     }
 
@@ -100,7 +123,16 @@ public enum GoldenVector {
         messageCount \(s.messageCount)
 
         """
-        for m in try ring.makeConsumer().peekAll() { out += "message \(hexString(m))\n" }
+        // A ring with readers: the table, then each active reader (SPEC.md §16.5).
+        if ring.geometry.hasReaders {
+            out += "readerSlots \(ring.geometry.readerSlots)\n"
+            for r in try ring.readers() {
+                out += "reader \(r.slot) \(r.isGating ? "gating" : "lapping") \(r.isDurable ? "durable" : "anonymous") "
+                    + "cursor \(r.cursor) missed \(r.missedCount) name \(hexString(Array((r.name ?? "").utf8)))\n"
+            }
+        }
+        let observer = try ring.makeObserver()
+        while let m = try observer.next() { out += "message \(hexString(m.bytes))\n" }
         return out
     }
 

@@ -16,6 +16,8 @@ usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringct
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
   consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
+  reader  PATH (the options of consume) [--lapping] [--newest] [--name NAME]
+          as consume, joined as a reader of a ring with reader slots; the line adds "missed M" (the library's count)
   crash-produce PATH --generation G [--count N]   (kill tests) write generation G's messages, printing "c INDEX" after each commit
   crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
   script  OPS PATH            make PATH by running the operations in OPS (interop/vectors/*.ops)
@@ -67,13 +69,15 @@ struct Options {
     ]
 
     /// The options that take no value.
-    static let flagNames: Set<String> = ["--close", "--until-end", "--drain"]
+    static let flagNames: Set<String> = ["--close", "--until-end", "--drain", "--lapping", "--newest"]
+    /// The options that take a text value.
+    static let textNames: Set<String> = ["--name"]
 
     init(_ args: ArraySlice<String>) {
         var i = args.startIndex
         while i < args.endIndex {
             let a = args[i]
-            if Options.numbers[a] != nil {
+            if Options.numbers[a] != nil || Options.textNames.contains(a) {
                 guard i + 1 < args.endIndex else { fail("\(a) needs a value") }
                 values[a] = args[i + 1]
                 i += 2
@@ -86,7 +90,7 @@ struct Options {
                 i += 1
             }
         }
-        for (name, text) in values {
+        for (name, text) in values where Options.numbers[name] != nil {
             if let limit = Options.numbers[name] { _ = limit.check(name, text) }
         }
     }
@@ -161,14 +165,20 @@ func run() throws {
             + Double((ContinuousClock.now - start).components.seconds)
         print("produced \(count) messages in \(String(Int(seconds * 1000))) ms")
 
-    case "consume":
+    case "consume", "reader":
         let ring = try Ring.open(at: path)
         let count = o.int("--count", default: 1000)
         let untilEnd = o.flags.contains("--until-end")
         let drain = o.flags.contains("--drain")
         let workload = o.workload(for: ring)
-        let consumer = try ring.makeConsumer()
-        let overwrite = ring.policy == .overwriteOldest
+        let isReader = command == "reader"
+        let newest = o.flags.contains("--newest")
+        let consumer = isReader
+            ? try ring.makeReader(ReaderOptions(name: o.values["--name"], gating: !o.flags.contains("--lapping"),
+                                                start: newest ? .newest : .oldest))
+            : try ring.makeConsumer()
+        // Messages may be missing: an overwrite-oldest ring, or a reader that may be lapped.
+        let overwrite = ring.policy == .overwriteOldest || (isReader && (o.flags.contains("--lapping") || newest))
         var checksum = StreamChecksum()
         var received = 0
         var bytes = 0
@@ -183,7 +193,8 @@ func run() throws {
                 if overwrite {
                     // Overwrite-oldest: an in-order subsequence of whole messages.
                     guard let carried = Workload.index(in: raw), carried >= expected else { return false }
-                    skipped += carried - expected
+                    // A reader that joined at the newest starts counting at its first message.
+                    if !(newest && received == 0) { skipped += carried - expected }
                     index = carried
                 }
                 guard workload.matches(raw, index: index) else { return false }
@@ -200,7 +211,8 @@ func run() throws {
         consumer.close()
         let elapsed = ContinuousClock.now - start
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-        print("consumed \(received) messages \(bytes) bytes checksum \(hex(checksum.value)) overwritten \(skipped) in \(ms) ms")
+        let missed = isReader ? " missed \(consumer.missedCount)" : ""
+        print("consumed \(received) messages \(bytes) bytes checksum \(hex(checksum.value)) overwritten \(skipped)\(missed) in \(ms) ms")
 
     case "crash-produce":
         // Messages: generation (u64 LE), index (u64 LE), then (index*37+generation) % 200 bytes

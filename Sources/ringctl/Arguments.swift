@@ -22,6 +22,7 @@ enum Limits {
     static let milliseconds = NumberLimit(0...Int.max)
     static let positiveMilliseconds = NumberLimit(1...Int.max)
     static let dataBytes = NumberLimit(0...RingLayout.maxCapacity)
+    static let readerSlots = NumberLimit(0...RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize))
 }
 
 /// --policy: what a write into a full ring does.

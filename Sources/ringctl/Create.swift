@@ -27,6 +27,10 @@ struct Create: ParsableCommand {
     @Option(name: .customLong("initial-position"), parsing: .unconditional, help: "Both positions start here (a multiple of 8).")
     var initialPosition: String = "0"
 
+    @Option(parsing: .unconditional,
+            help: "Reader slots: 0 makes a 1.0 ring with one consumer; 1 to 496 a 1.1 ring that many readers can read at once.")
+    var readers: String = "0"
+
     @Flag(help: "Replace an existing file at the path (atomically).")
     var replace = false
 
@@ -45,6 +49,7 @@ struct Create: ParsableCommand {
         _ = try checked("--capacity", capacity, Limits.capacity)
         _ = try checked("--mode", mode, Limits.mode)
         _ = try checked("--initial-position", initialPosition, Limits.position)
+        _ = try checked("--readers", readers, Limits.readerSlots)
         if openOrCreate && (replace || initialPosition != "0") {
             throw ValidationError("--open-or-create cannot be used with --replace or --initial-position")
         }
@@ -57,14 +62,17 @@ struct Create: ParsableCommand {
         let capacity = Int(try checked("--capacity", capacity, Limits.capacity))
         let mode = UInt32(try checked("--mode", mode, Limits.mode))
         let start = try checked("--initial-position", initialPosition, Limits.position)
+        let slots = Int(try checked("--readers", readers, Limits.readerSlots))
         let policy = policy.policy
         let ring = try onRing(path) { () throws(RingError) -> Ring in
             openOrCreate
                 ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
-                                        allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry)
+                                        allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry,
+                                        readerSlots: slots)
                 : try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
-                                  replaceExisting: replace, initialPosition: start)
+                                  replaceExisting: replace, initialPosition: start, readerSlots: slots)
         }
-        print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)")
+        print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)"
+              + (slots > 0 ? " readers \(ring.geometry.readerSlots)" : ""))
     }
 }

@@ -44,6 +44,7 @@ struct Report {
     var stats: RingStats?
     var roles: [RoleStatus] = []
     var waiters: RingWaiters?
+    var readers: [ReaderInfo] = []
     /// Why the file is not a sound ring, or nil.
     var error: RingError?
 
@@ -55,6 +56,7 @@ struct Report {
             r.geometry = ring.geometry
             r.roles = [try ring.roleStatus(.producer), try ring.roleStatus(.consumer)]
             r.waiters = try ring.waiters()
+            r.readers = try ring.readers()
             r.stats = try ring.stats()
         } catch {
             r.error = error
@@ -81,6 +83,11 @@ struct Report {
         }
         for role in roles { out.append("\(role.role.rawValue)Role \(Report.describe(role))") }
         if let w = waiters { out += ["waitingReaders \(w.readers)", "waitingWriters \(w.writers)"] }
+        for r in readers {
+            let kind = (r.isGating ? "gating" : "lapping") + (r.isDurable ? " durable" : "")
+            out.append("reader\(r.slot) \(r.name.map { "\"\($0)\" " } ?? "")\(kind) \(r.isLive ? "live" : "not live") "
+                       + "cursor \(r.cursor) lagBytes \(r.lagBytes) missed \(r.missedCount)")
+        }
         out.append("status " + (error.map { "error: \($0)" } ?? "sound"))
         return out
     }
@@ -95,6 +102,7 @@ struct Report {
                 ("version", .string("\(g.versionMajor).\(g.versionMinor)")), ("headerSize", .number(UInt64(g.headerSize))),
                 ("capacity", .number(UInt64(g.capacity))), ("policy", .string("\(g.policy)")),
                 ("fileSize", .number(UInt64(g.fileSize))), ("maxMessageSize", .number(UInt64(g.maxMessageSize))),
+                ("readerSlots", .number(UInt64(g.readerSlots))),
             ])))
         } else {
             fields.append(("geometry", .null))
@@ -114,6 +122,13 @@ struct Report {
                 ("held", .bool(role.isHeld)), ("ownerPid", role.ownerPID.map { .signed(Int64($0)) } ?? .null),
                 ("ownerRunning", .bool(role.ownerRunning)), ("stale", .bool(role.isStale)),
             ]))
+        })))
+        fields.append(("readers", .array(readers.map { r in
+            JSON.object([
+                ("slot", .number(UInt64(r.slot))), ("name", r.name.map { .string($0) } ?? .null),
+                ("gating", .bool(r.isGating)), ("durable", .bool(r.isDurable)), ("live", .bool(r.isLive)),
+                ("cursor", .number(r.cursor)), ("lagBytes", .number(r.lagBytes)), ("missedCount", .number(r.missedCount)),
+            ])
         })))
         fields.append(("waiters", waiters.map { .object([("readers", .number(UInt64($0.readers))),
                                                          ("writers", .number(UInt64($0.writers)))]) } ?? .null))

@@ -43,8 +43,11 @@ struct GoldenVectorTests {
                                          to: URL(fileURLWithPath: t.path))
         let expected = try String(contentsOf: Vectors.directory.appendingPathComponent(name + ".expect"), encoding: .utf8)
         #expect(try GoldenVector.expectation(of: t.path) == expected)
-        // And consuming them all gives the same messages, then empty (or end of stream).
-        let consumer = try Ring.open(at: t.path).makeConsumer()
+        // And consuming them all gives the same messages, then empty (or end of stream); a
+        // ring with readers is read by a new reader from the oldest message.
+        let ring = try Ring.open(at: t.path)
+        let consumer = ring.geometry.hasReaders
+            ? try ring.makeReader(ReaderOptions(gating: ring.policy == .rejectWhenFull)) : try ring.makeConsumer()
         let messages = expected.split(separator: "\n").filter { $0 == "message" || $0.hasPrefix("message ") }
         for line in messages {
             let hex = line.dropFirst("message".count).trimmingCharacters(in: .whitespaces)

@@ -29,7 +29,7 @@ static void test_versions_and_errors(void) {
     CHECK(f_ring_abi_version() == RING_ABI_VERSION);
     uint16_t major = 0, minor = 99;
     f_ring_format_version(&major, &minor);
-    CHECK(major == RING_VERSION_MAJOR && minor == RING_VERSION_MINOR);
+    CHECK(major == RING_VERSION_MAJOR && minor == RING_VERSION_MINOR_READERS);
     for (int code = 0; code >= RING_ERR_OVERWRITTEN; code--) {
         const char *text = f_ring_strerror(code);
         CHECK(text != NULL && text[0] != '\0' && strcmp(text, "unknown error code") != 0);

@@ -42,8 +42,8 @@ OVERWRITE = Policy.OVERWRITE_OLDEST
 # --- module constants ---------------------------------------------------------------
 
 
-def test_format_version_is_1_0():
-    assert ringpy.FORMAT_VERSION == (1, 0)
+def test_format_version_is_1_1():
+    assert ringpy.FORMAT_VERSION == (1, 1)
     assert isinstance(ringpy.FORMAT_VERSION, tuple)
 
 

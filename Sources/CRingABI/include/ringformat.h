@@ -179,7 +179,7 @@ typedef struct ring_geometry {
     uint32_t header_size;       /**< Offset of the data region in the file. */
     uint16_t version_major;     /**< Format version of the file. */
     uint16_t version_minor;
-    uint32_t reserved;          /**< 0. */
+    uint32_t reader_slots;      /**< Slots of the reader table (format 1.1); 0 for a 1.0 ring. */
 } ring_geometry_t;
 
 /**
@@ -344,6 +344,76 @@ int ring_consumer_close(ring_consumer_t *consumer);
 
 /** Closes (if needed) and releases the handle. NULL is ignored. */
 void ring_consumer_free(ring_consumer_t *consumer);
+
+/* ------------------------------------------------------------------------ */
+/* Several readers (format 1.1, SPEC.md §17; since RINGFORMAT_1.1)           */
+
+/**
+ * Like ring_create, for a ring with a reader table of reader_slots slots (1 to 496;
+ * more than 16 take a larger header): any number of readers up to that, in any
+ * process, each read every message (ring_reader_open). reader_slots 0 makes a 1.0
+ * ring, as ring_create does. Errors: as ring_create; INVALID_ARGUMENT for too many slots.
+ */
+int ring_create_readers(const char *path, uint64_t capacity, int policy, uint32_t mode, uint32_t flags,
+                        uint32_t reader_slots, ring_t **out);
+
+/** Flags of ring_reader_options_t. */
+enum {
+    RING_READER_LAPPING = 1, /**< Never hold the producer back; count what was missed when lapped.
+                                  Without it a reader is gating (reject-when-full rings only). */
+    RING_READER_NEWEST  = 2  /**< Start after the newest message instead of at the oldest. */
+};
+
+/** How a reader joins (ring_reader_open). Initialize with RING_READER_OPTIONS_INIT. */
+typedef struct ring_reader_options {
+    uint32_t size;             /**< sizeof(ring_reader_options_t). */
+    uint32_t flags;            /**< RING_READER_LAPPING, RING_READER_NEWEST. */
+    const char *name;          /**< NULL: anonymous. A name (UTF-8, at most 63 bytes) makes the reader durable:
+                                    its slot and cursor stay when it closes or dies, and a reader that opens
+                                    with the same name resumes there. */
+    uint32_t gate_timeout_ms;  /**< A durable gating reader that died still holds the producer back this long. */
+    uint32_t reserved;         /**< 0. */
+} ring_reader_options_t;
+
+/** Gating, anonymous, from the oldest message, a 10 s gate timeout. */
+#define RING_READER_OPTIONS_INIT { sizeof(ring_reader_options_t), 0, NULL, 10000, 0 }
+
+/**
+ * Joins a ring with a reader table as a reader (SPEC.md §17.5). The handle is a
+ * ring_consumer_t: every read function above works on it (ring_read, ring_consume,
+ * ring_peek, ring_wait, ...), on this reader's own cursor. options may be NULL (the
+ * defaults). Errors: BUSY (every slot taken, or the durable name in use),
+ * INVALID_ARGUMENT (a 1.0 ring; a gating reader under overwrite-oldest; a bad name or
+ * options size), CLOSED, CORRUPT. Release with ring_consumer_free().
+ */
+int ring_reader_open(ring_t *ring, const ring_reader_options_t *options, ring_consumer_t **out);
+
+/** Messages this reader missed because the producer lapped it (0 for a 1.0 consumer). */
+int ring_reader_missed(ring_consumer_t *reader, uint64_t *missed);
+
+/** One reader of a ring (ring_readers). */
+typedef struct ring_reader_info {
+    uint32_t slot;             /**< Slot number. */
+    uint32_t flags;            /**< RING_READER_INFO_* bits. */
+    uint64_t cursor;           /**< Position of the next record it reads. */
+    uint64_t lag_bytes;        /**< Bytes between its cursor and the producer. */
+    uint64_t missed_count;     /**< Messages it missed because it was lapped. */
+    char name[64];             /**< NUL-terminated; empty for an anonymous reader. */
+} ring_reader_info_t;
+
+/** Bits of ring_reader_info_t.flags. */
+enum {
+    RING_READER_INFO_GATING  = 1, /**< It gates the producer. */
+    RING_READER_INFO_DURABLE = 2, /**< It is durable (named). */
+    RING_READER_INFO_LIVE    = 4  /**< A live process holds its slot. */
+};
+
+/**
+ * The readers of the ring: fills infos[0..capacity) and sets *count to how many
+ * readers there are (which may be more than capacity: call again with more room).
+ * A 1.0 ring has none. Errors: INVALID_ARGUMENT, CLOSED, CORRUPT.
+ */
+int ring_readers(ring_t *ring, ring_reader_info_t *infos, size_t capacity, size_t *count);
 
 #ifdef __cplusplus
 }
