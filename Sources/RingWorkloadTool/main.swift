@@ -16,7 +16,7 @@ usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringct
   produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
   consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
-  reader  PATH (the options of consume) [--lapping] [--newest] [--name NAME]
+  reader  PATH (the options of consume) [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
           as consume, joined as a reader of a ring with reader slots; the line adds "missed M" (the library's count)
   crash-produce PATH --generation G [--count N]   (kill tests) write generation G's messages, printing "c INDEX" after each commit
   crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
@@ -66,6 +66,7 @@ struct Options {
         "--max-size": Limit(0...RingLayout.maxMessageSizeLimit),
         "--batch": Limit(1...Int.max),
         "--timeout-ms": Limit(0...Int.max),
+        "--gate-timeout-ms": Limit(0...Int(UInt32.max)),
     ]
 
     /// The options that take no value.
@@ -175,10 +176,12 @@ func run() throws {
         let newest = o.flags.contains("--newest")
         let consumer = isReader
             ? try ring.makeReader(ReaderOptions(name: o.values["--name"], gating: !o.flags.contains("--lapping"),
-                                                start: newest ? .newest : .oldest))
+                                                start: newest ? .newest : .oldest,
+                                                gateTimeout: .milliseconds(o.int("--gate-timeout-ms", default: 10_000))))
             : try ring.makeConsumer()
-        // Messages may be missing: an overwrite-oldest ring, or a reader that may be lapped.
-        let overwrite = ring.policy == .overwriteOldest || (isReader && (o.flags.contains("--lapping") || newest))
+        // Messages may be missing: an overwrite-oldest ring, or a reader (it starts at the oldest
+        // message still in the ring, or the newest, and a lapping one may be lapped).
+        let overwrite = ring.policy == .overwriteOldest || isReader
         var checksum = StreamChecksum()
         var received = 0
         var bytes = 0
