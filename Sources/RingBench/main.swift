@@ -9,6 +9,9 @@
 //   ring-bench pingpong [--count N]                          the floor: one cache line bounced between processes
 //   ring-bench calls --size N --count N [--phase write|both] one process: N writes, then N reads, one call each
 //                                                            (for instruction counts under callgrind)
+//   ring-bench fanout --readers N --size N --count N [--gap-ns N]  one producer, N reader processes of one
+//                                                            ring (format 1.1; --readers 0: the 1.0 consumer);
+//                                                            per-reader messages/s and one-way latency
 
 #if canImport(Glibc)
 import Glibc
@@ -339,8 +342,84 @@ func cmd_echo() throws {
     }
 }
 
+/// One producer and --readers N reader processes on one ring (N = 0: a 1.0 ring and its
+/// consumer, the baseline). Each message carries its send time; each reader blocks (spins up
+/// to 50 µs, then sleeps on the futex) and reports how many it got, when it finished, and its
+/// write-to-read delays. --gap-ns paces the producer (0: as fast as the readers allow).
+func cmd_fanout() throws {
+    let readers = arg("--readers", 1)
+    let gap = UInt64(arg("--gap-ns", 0))
+    let path = tempPath("fanout")
+    let capacity = max(1 << 22, size * 64)
+    _ = try Ring.create(at: path, capacity: capacity, replaceExisting: true, readerSlots: readers)
+    let children = (0..<max(readers, 1)).map { _ in spawnSelf(["fanout-reader", path, "--size", "\(size)", "--count", "\(count)"]) }
+    let ring = try Ring.open(at: path)
+    // Start only once every reader has joined (a 1.0 consumer: once it holds the role).
+    while readers > 0 ? (try ring.readers().count) < readers : !(try ring.roleStatus(.consumer).isHeld) { usleep(1000) }
+    let producer = try ring.makeProducer()
+    var payload = [UInt8](repeating: 7, count: max(size, 16))
+    let start = now()
+    var next = start
+    try payload.withUnsafeMutableBytes { raw in
+        let message = UnsafeRawBufferPointer(rebasing: raw[0..<max(size, 16)])
+        for i in 0..<count {
+            if gap > 0 { while now() < next {} ; next &+= gap }
+            raw.storeBytes(of: UInt64(i), toByteOffset: 0, as: UInt64.self)
+            raw.storeBytes(of: now(), toByteOffset: 8, as: UInt64.self)
+            if !(try producer.tryWrite(message)) { try producer.write(message, timeout: nil) }
+        }
+    }
+    producer.closeWriter()
+    var rates: [Double] = []
+    var p50: [Double] = [], p99: [Double] = []
+    for (pid, out) in children {
+        let text = readAll(out)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let f = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        guard f.count == 4, let got = Int(f[0]), got == count, let end = UInt64(f[1]),
+              let a = Double(f[2]), let b = Double(f[3]) else { print("reader: \(text)"); exit(1) }
+        rates.append(Double(count) / (Double(end - start) / 1e9))
+        p50.append(a); p99.append(b)
+    }
+    unlink(path)
+    func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+    emit([("impl", "\"swift\""), ("mode", gap > 0 ? "\"paced\"" : "\"saturated\""), ("readers", "\(readers)"),
+          ("size", "\(size)"), ("count", "\(count)"), ("processes", "\(max(readers, 1) + 1)"),
+          ("per_reader_msgs_per_s_min", "\(rates.min()!)"), ("per_reader_msgs_per_s_median", "\(median(rates))"),
+          ("p50_us", "\(median(p50))"), ("p99_us", "\(median(p99))"), ("readers_block", "true")])
+}
+
+/// One reader of `fanout` (a 1.0 consumer when the ring has no reader table): prints
+/// "COUNT END_NS P50_US P99_US".
+func cmd_fanout_reader() throws {
+    let ring = try Ring.open(at: CommandLine.arguments[2])
+    let reader = ring.geometry.hasReaders ? try ring.makeReader() : try ring.makeConsumer()
+    var got = 0
+    var delays: [UInt64] = []
+    delays.reserveCapacity(count)
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(size, 16), alignment: 64)
+    defer { copy.deallocate() }
+    while true {
+        do {
+            let delay = try reader.withNextMessage(timeout: nil) { m in
+                copy.copyMemory(from: m.baseAddress!, byteCount: m.count)
+                return now() &- copy.load(fromByteOffset: 8, as: UInt64.self)
+            }
+            delays.append(delay)
+            got += 1
+        } catch { if (error as? RingError) == .endOfStream { break }; throw error }
+    }
+    let end = now()
+    let sorted = delays.sorted()
+    func pct(_ q: Double) -> Double { sorted.isEmpty ? 0 : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) / 1000 }
+    print("\(got) \(end) \(pct(0.5)) \(pct(0.99))")
+}
+
 do {
     switch command {
+    case "fanout": try cmd_fanout()
+    case "fanout-reader": try cmd_fanout_reader()
     case "throughput": try cmd_throughput()
     case "calls": try cmd_calls()
     case "consume": try cmd_consume()

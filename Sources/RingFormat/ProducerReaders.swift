@@ -38,7 +38,11 @@ extension RingProducer {
             let tail = cachedTail
             let free = capacity &- (pendingHead &- tail)
             if free >= total { return true }
-            let want = total &- free
+            // Under reject-when-full reclaim at least a sixteenth of the ring at a time: every
+            // gating reader has read it, and one reclaim then serves many writes (SPEC.md
+            // §17.7 step 2). Under overwrite-oldest exactly what is needed: the deque keeps the newest.
+            let need = total &- free
+            let want = gating ? max(need, capacity / 16) : need
             if gating {
                 // seq_cst: the odd value is ordered before our loads of the slots, so a
                 // reader whose join raced this reclaim waits for it (SPEC.md §17.5 step 5).
@@ -48,7 +52,7 @@ extension RingProducer {
             var dropped: UInt64 = 0
             do throws(RingError) {
                 let limit = gating
-                    ? try gateKeeper.limit(storage, head: head, tail: tail, want: want)
+                    ? try gateKeeper.limit(storage, head: head, tail: tail, want: need)
                     : head
                 // Walk our own committed records from tailPosition, checked as a reader checks them.
                 while newTail != limit && newTail &- tail < want {
