@@ -66,7 +66,9 @@ test-swift:
 # built against it through pkg-config and CMake's find_package, dynamically and statically,
 # then `make uninstall`, and C <-> Swift processes on one ring file.
 # Also: every read API against a racing producer process (test_race), fork semantics
-# (test_fork) and a hostile peer scribbling the file (hostile_peer, built with ASan).
+# (test_fork), a hostile peer scribbling the file and the reader table (hostile_peer, built
+# with ASan) and several readers of one ring (test_readers: broadcast, lapping, killed and
+# durable readers, the readers' errors).
 # RING_RACE_LONG=1 runs their long versions (test-interop-long does).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 test-c: lib
@@ -76,9 +78,11 @@ test-c: lib
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_fork Tests/c/test_fork.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
 	$(SWIFT) build --product ring-workload
-	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer
+	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer \
+	    build/test_readers
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib
@@ -99,9 +103,12 @@ test-examples: lib
 	python3 scripts/check_readme_examples.py
 
 # Cross-language and crash tests (ringpy from test-python's .venv): the 9-pair
-# Swift/C/Python matrix under both policies and 200 SIGKILLs of producers and consumers.
+# Swift/C/Python matrix under both policies, 200 SIGKILLs of producers and consumers, 200
+# SIGKILLs of readers (kill_readers.py), and one producer to a Swift, a C and a Python reader
+# of one ring, each language producing in turn, under both policies (run_readers.py).
 # `make test-interop-long` runs the long versions.
 MATRIX_COUNT ?= 5000
+READERS_COUNT ?= 20000
 KILLS ?= 200
 RINGCTL ?= .build/debug/ringctl
 WORKLOAD ?= $(dir $(RINGCTL))ring-workload
@@ -115,6 +122,9 @@ test-interop: lib
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT) --initial-position $(START)
 	./interop/kill_test.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
+	./interop/kill_readers.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
+	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_readers.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
+	    --c-peer build/ring_peer --python .venv/bin/python --count $(READERS_COUNT)
 	$(SWIFT) build --product ring-fuzz
 	.build/debug/ring-fuzz interop/fuzz/corpus
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
@@ -133,11 +143,13 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(SWIFT) build -c release --product ring-workload
-	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
+	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	RING_RACE_LONG=1 build/test_race $(LIB)
 	RING_RACE_LONG=1 build/hostile_peer $(LIB)
+	RING_RACE_LONG=1 build/test_readers $(LIB)
 	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
 	    .venv/bin/python -m pytest Tests/python/test_race.py -q -p no:cacheprovider
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER] - checks of the C ABI
+# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER TEST_READERS] - checks of the C ABI
 # (ring-workload, the Swift producer and consumer, is taken from beside RINGCTL):
-#  1. the library exports exactly the functions of ringformat.h and needs no Swift runtime;
+#  1. the library exports exactly the functions of ringformat.h, each in the version node the
+#     header gives it (RINGFORMAT_1; the several-readers functions RINGFORMAT_1.1), and needs no
+#     Swift runtime;
 #  2. the dlopen tests (Tests/c/test_abi.c); then, if given, every read API against a racing
-#     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c) and a
-#     hostile peer scribbling the file under ASan (Tests/c/hostile_peer.c);
+#     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c), a
+#     hostile peer scribbling the file and the reader table under ASan (Tests/c/hostile_peer.c)
+#     and several readers of one ring (Tests/c/test_readers.c);
 #     RING_RACE_LONG=1 runs their long versions;
 #  3. `make install` into a temporary prefix (the SONAME, symlinks, stripping, split debug info,
 #     the archive's symbols), the C example (examples/c/producer_consumer.c) built against it
@@ -12,7 +15,7 @@
 #     statically, run; then `make uninstall` leaves the prefix empty;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
-LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}
+LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}; TEST_READERS=${8:-}
 HEADER=Sources/CRingABI/include/ringformat.h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringformat-c.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -29,19 +32,35 @@ else
     fail "exported symbols differ from ringformat.h"; diff <(echo "$declared") <(echo "$exported") || true
 fi
 soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p'); major=${soname##*.so.}
-node=$(nm -D --defined-only "$LIB" | awk '$2 == "T" { sub(/^[^@]*@@/, "", $3); print $3 }' | sort -u)
-if [[ "$soname" =~ ^libringformat\.so\.[0-9]+$ ]] && [ "$node" = "RINGFORMAT_$major" ] \
+# Each function's version node, as ringformat.h says: RINGFORMAT_<major>, or the node named by the
+# last "since RINGFORMAT_x.y" section line above its declaration (the several-readers functions:
+# RINGFORMAT_1.1, whose parent is RINGFORMAT_1).
+expected_nodes=$(awk -v node="RINGFORMAT_$major" '
+    /since RINGFORMAT_[0-9.]+/ { match($0, /RINGFORMAT_[0-9.]*[0-9]/); node = substr($0, RSTART, RLENGTH) }
+    /^(int|void|uint32_t|const char \*)[ ]*\*?ring_[a-z_]+\(/ { match($0, /ring_[a-z_]+\(/); print substr($0, RSTART, RLENGTH - 1) "@@" node }
+' "$HEADER" | sort)
+exported_nodes=$(nm -D --defined-only "$LIB" | awk '$2 == "T" { print $3 }' | sort)
+nodes=$(echo "$exported_nodes" | sed 's/^[^@]*@@//' | sort | uniq -c | awk '{ printf "%s%s (%d)", sep, $2, $1; sep = ", " }')
+newer=$(echo "$expected_nodes" | grep -v "@@RINGFORMAT_$major\$" | sed 's/@@.*//' | tr '\n' ' ')
+parents_ok=1
+for n in $(echo "$expected_nodes" | sed 's/^[^@]*@@//' | sort -u | grep -v "^RINGFORMAT_$major\$"); do
+    readelf -V "$LIB" | grep -A1 "Name: $n\$" | grep -q "Parent 1: RINGFORMAT_$major\$" || parents_ok=0
+done
+if [[ "$soname" =~ ^libringformat\.so\.[0-9]+$ ]] && [ "$expected_nodes" = "$exported_nodes" ] && [ "$parents_ok" = 1 ] \
+   && [ "$(echo "$expected_nodes" | grep -c "@@RINGFORMAT_$major\$")" -ge 30 ] \
    && ! readelf -d "$LIB" | grep -qE 'R(UN)?PATH'; then
-    pass "SONAME $soname, every function in the version node $node, no RPATH"
+    pass "SONAME $soname, version nodes as ringformat.h says: $nodes (newer: ${newer% }), no RPATH"
 else
-    fail "SONAME '$soname', version nodes '$node' (expected RINGFORMAT_$major), $(readelf -d "$LIB" | grep -E 'R(UN)?PATH' || echo no RPATH)"
+    fail "SONAME '$soname', version nodes $nodes, parents ok: $parents_ok, $(readelf -d "$LIB" | grep -E 'R(UN)?PATH' || echo no RPATH)"
+    diff <(echo "$expected_nodes") <(echo "$exported_nodes") || true
 fi
 if ldd "$LIB" | grep -qi swift; then fail "library needs a Swift runtime: $(ldd "$LIB" | grep -i swift)"
 else pass "no Swift runtime among the dependencies: $(ldd "$LIB" | awk '{print $1}' | tr '\n' ' ')"; fi
 
 # 2. dlopen tests.
 if "$TEST_ABI" "$LIB" interop/bad_inputs.tsv; then pass "dlopen tests"; else fail "dlopen tests"; fi
-for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics" "$HOSTILE:hostile peer (ASan)"; do
+for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics" "$HOSTILE:hostile peer (ASan)" \
+         "$TEST_READERS:several readers: broadcast, lapping, killed and durable readers"; do
     prog=${t%%:*}; what=${t#*:}
     [ -n "$prog" ] || continue
     if TMPDIR="$WORK" "$prog" "$LIB"; then pass "$what"; else fail "$what"; fi

@@ -14,8 +14,14 @@ public func abiReaderOpen(_ ring: OpaquePointer?, _ options: UnsafePointer<ring_
     var o = ReaderOptions()
     if let options {
         let given = options.pointee
-        guard given.size >= UInt32(MemoryLayout<ring_reader_options_t>.size) else {
+        let knownSize = MemoryLayout<ring_reader_options_t>.size
+        guard Int(given.size) >= knownSize, given.size <= 4096 else {
             return fail(Code.invalidArgument, static: "options.size is not sizeof(ring_reader_options_t): initialize with RING_READER_OPTIONS_INIT")
+        }
+        // A later caller's larger struct: what this library does not know must be zero.
+        let extra = UnsafeRawBufferPointer(start: UnsafeRawPointer(options) + knownSize, count: Int(given.size) - knownSize)
+        guard extra.allSatisfy({ $0 == 0 }) else {
+            return fail(Code.invalidArgument, static: "options has non-zero fields this library does not know")
         }
         let known = UInt32(RING_READER_LAPPING | RING_READER_NEWEST)
         guard given.flags & ~known == 0 else { return fail(Code.invalidArgument, "unknown reader flags \(given.flags)") }
@@ -41,6 +47,15 @@ public func abiReaderOpen(_ ring: OpaquePointer?, _ options: UnsafePointer<ring_
 public func abiReaderMissed(_ pointer: OpaquePointer?, _ missed: UnsafeMutablePointer<UInt64>?) -> Int32 {
     guard let missed else { return fail(Code.invalidArgument, static: "missed is NULL") }
     return withConsumer(pointer) { (c) throws(RingError) in missed.pointee = c.missedCount }
+}
+
+/// ring_reader_leave
+@_cdecl("ring_reader_leave")
+public func abiReaderLeave(_ pointer: OpaquePointer?) -> Int32 {
+    withConsumer(pointer) { (c) throws(RingError) in
+        guard c.readerSlot != nil else { throw .invalidArgument("ring_reader_leave: a consumer, not a reader") }
+        c.leave()
+    }
 }
 
 /// ring_readers

@@ -47,9 +47,12 @@ public func abiCreate(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ polic
 /// ring_create_readers
 @_cdecl("ring_create_readers")
 public func abiCreateReaders(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
-                             _ flags: UInt32, _ readerSlots: UInt32,
+                             _ flags: UInt32, _ readerSlots: UInt32, _ initialPosition: UInt64,
                              _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
-    create(path, capacity, policy, mode, flags, 0, out, readerSlots: Int(readerSlots))
+    if initialPosition != 0 && flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
+        return fail(Code.invalidArgument, "ring_create_readers takes an initial position only without RING_CREATE_OPEN_EXISTING")
+    }
+    return create(path, capacity, policy, mode, flags, initialPosition, out, readerSlots: Int(readerSlots))
 }
 
 /// ring_create_at_position

@@ -151,13 +151,23 @@ public final class RingConsumer {
         if !isClosed { giveUp() }
     }
 
-    /// Gives up the role, or the reader's slot (kept for a durable reader).
-    func giveUp() {
+    /// Gives up the role, or the reader's slot (kept for a durable reader unless `free`).
+    func giveUp(free: Bool = false) {
         if let r = reader {
-            storage.releaseSlot(r.slot, free: !r.durable)
+            storage.releaseSlot(r.slot, free: free || !r.durable)
         } else {
             storage.releaseRole(.consumer)
         }
+    }
+
+    /// Closes a reader and frees its slot, a durable reader's too: its name is given up and
+    /// the next reader of that name starts afresh (`close()` keeps a durable reader's slot
+    /// for its return). On the 1.0 consumer it is `close()`.
+    public func leave() {
+        guard !isClosed else { return }
+        closed = true
+        view = nil
+        giveUp(free: true)
     }
 
     /// Messages this reader missed because the producer lapped it (0 for the consumer).
@@ -287,6 +297,7 @@ public final class RingConsumer {
                 // Under overwrite-oldest what was shown is good only if the producer
                 // reclaimed nothing meanwhile: it moves consumerPosition first.
                 if !lapping || !wasReclaimed(since: start) { return count }
+                _ = lap()
             }
             try countRetry(&attempts)
         }
@@ -307,7 +318,7 @@ public final class RingConsumer {
                     if count == 0 {
                         reader!.scanFirst = record.index
                     } else if record.index != reader!.scanFirst &+ UInt64(count) {
-                        if wasReclaimed(since: start) { return nil }
+                        if wasReclaimed(since: start) { _ = lap(); return nil }
                         throw .corrupt(.badRecordIndex(position: record.start, index: record.index,
                                                        expected: reader!.scanFirst &+ UInt64(count)))
                     }

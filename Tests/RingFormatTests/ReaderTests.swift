@@ -102,10 +102,13 @@ struct ReaderTests {
         }
     }
 
-    @Test(arguments: [RingPolicy.overwriteOldest, .rejectWhenFull])
-    func lappingReadersCountExactlyWhatTheyMissed(policy: RingPolicy) throws {
+    /// How a lapping reader reads in `lappingReadersCountExactlyWhatTheyMissed`.
+    enum LapRead: String, CaseIterable, Sendable { case single, batch, peekThenBatch }
+
+    @Test(arguments: [RingPolicy.overwriteOldest, .rejectWhenFull], LapRead.allCases)
+    func lappingReadersCountExactlyWhatTheyMissed(policy: RingPolicy, api: LapRead) throws {
         let t = TempRing()
-        _ = try Ring.create(at: t.path, capacity: 8192, policy: policy, readerSlots: 4)
+        _ = try Ring.create(at: t.path, capacity: 4096, policy: policy, readerSlots: 4)
         let count: UInt64 = 60_000
         let path = t.path
         let readers = try (0..<2).map { _ in try Ring.open(at: path).makeReader(ReaderOptions(gating: false)) }
@@ -113,10 +116,19 @@ struct ReaderTests {
         let workers = boxes.enumerated().map { n, box in Worker { () throws -> ReaderTally in
             var tally = ReaderTally()
             while true {
-                do {
-                    tally.take(try box.value.read(timeout: .seconds(30)), workload: ReaderTests.workload)
-                    if n == 1 && tally.received % 64 == 0 { usleep(200) } // a slow reader
-                } catch RingError.endOfStream { return tally }
+                let result = Result { () throws(RingError) -> [[UInt8]] in
+                    switch api {
+                    case .single: return [try box.value.read(timeout: .seconds(30))]
+                    case .batch: return try box.value.read(maxCount: 16, timeout: .seconds(30))
+                    case .peekThenBatch:
+                        // A look at what is there (consumes nothing), then a batch.
+                        _ = try box.value.peekAll().count
+                        return try box.value.read(maxCount: 16, timeout: .seconds(30))
+                    }
+                }
+                if case .failure(.endOfStream) = result { return tally }
+                for m in try result.get() { tally.take(m, workload: ReaderTests.workload) }
+                if n == 1 && tally.received % 64 < 16 { usleep(200) } // a slow reader
             }
         } }
         // No gating reader: the producer never waits, not even under reject-when-full.
@@ -211,6 +223,12 @@ struct ReaderTests {
         #expect(last == 202)
         #expect(received + reader.missedCount == 200, "received \(received), missed \(reader.missedCount)")
         #expect(reader.missedCount > 0)
+        // Leaving gives the name up: the table is empty and the next "audit" starts afresh.
+        reader.leave()
+        #expect(try ring.readers().isEmpty)
+        let fresh = try ring.makeReader(ReaderOptions(name: "audit", gating: false, start: .newest))
+        #expect(fresh.missedCount == 0)
+        #expect(try fresh.tryRead() == nil)
     }
 
     @Test func everyReaderDrainsThenSeesTheEndOfTheStream() throws {

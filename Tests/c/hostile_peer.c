@@ -19,6 +19,14 @@
  * checksum - so messages that fail their self-check after record or
  * position scribbles are counted, not failed; with only the wait words
  * scribbled every message must be exact and none may be lost.)
+ *
+ * The reader table of a 1.1 ring (SPEC.md §17.9: slots are untrusted words)
+ * is scribbled too: slot states, gating cursors ahead of the producer,
+ * misaligned cursors, flags, owners, names, random bytes over the whole table,
+ * reclaimSequence and nextIndex, while a producer writes, a reader reads and
+ * a third thread lists the table and joins and leaves. The data region and
+ * the positions are left alone, so every message a reader gets must be exact
+ * and the honest reader's gaps must equal ring_reader_missed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +47,8 @@
     X(ring_strerror) X(ring_last_error_message) X(ring_create) X(ring_open) X(ring_info) X(ring_free) \
     X(ring_producer_open) X(ring_write) X(ring_write_timeout) X(ring_producer_close_writer) X(ring_producer_free) \
     X(ring_consumer_open) X(ring_read) X(ring_read_timeout) X(ring_read_batch) X(ring_peek_batch) X(ring_consume) \
-    X(ring_peek) X(ring_release) X(ring_release_cancel) X(ring_wait) X(ring_consumer_free)
+    X(ring_peek) X(ring_release) X(ring_release_cancel) X(ring_wait) X(ring_consumer_free) \
+    X(ring_create_readers) X(ring_reader_open) X(ring_reader_missed) X(ring_readers)
 #include "test_harness.h"
 
 /* ASan reports a fault or a memory error and exits with ASAN_EXIT (111, not 1, which is a test failure). */
@@ -129,7 +138,7 @@ static int open_guarded(const char *path, ring_t **r, lib_map *lm) {
 /* ---------------------------------------------------------------------- */
 /* The scribbler: a process with its own MAP_SHARED mapping, no library     */
 
-enum { SCRIBBLE_WAITERS = 1, SCRIBBLE_ALL = 2 };
+enum { SCRIBBLE_WAITERS = 1, SCRIBBLE_ALL = 2, SCRIBBLE_READERS = 3 };
 
 static uint64_t hostile_position(uint64_t real, uint64_t capacity) {
     switch (rnd() % 13) {
@@ -147,7 +156,75 @@ static uint64_t hostile_position(uint64_t real, uint64_t capacity) {
     }
 }
 
+/* One scribble over the reader table of a 1.1 ring (or its producer-line words): see the file's comment.
+ * Now and then the table is put back as it was when the scribbler started, so the honest side moves on. */
+static void scribble_readers(file_map *m, char *what, size_t what_size) {
+    static uint8_t snapshot[RING_MAX_HEADER_SIZE];
+    static int have_snapshot;
+    uint32_t slots;
+    memcpy(&slots, m->base + RING_OFFSET_READER_SLOTS, 4);
+    if (slots == 0 || slots > (RING_MAX_HEADER_SIZE - 2048) / RING_READER_SLOT_SIZE) slots = 1;
+    size_t table = (size_t)slots * RING_READER_SLOT_SIZE;
+    if (!have_snapshot) { memcpy(snapshot, m->base + RING_READER_TABLE_OFFSET, table); have_snapshot = 1; }
+    uint32_t n = (uint32_t)(rnd() % slots);
+    size_t slot = RING_READER_TABLE_OFFSET + (size_t)n * RING_READER_SLOT_SIZE;
+    uint64_t head = atomic_load(word64(m, RING_OFFSET_PRODUCER_POSITION));
+    _Atomic uint64_t *cursor = word64(m, slot + RING_SLOT_OFFSET_CURSOR);
+    switch (rnd() % 16) {
+    case 0: { uint32_t v = rnd() % 2 ? 2 + (uint32_t)(rnd() % 8) : (uint32_t)rnd(); atomic_store(word32(m, slot + RING_SLOT_OFFSET_STATE), v); snprintf(what, what_size, "slot %u state=%u", n, v); break; }
+    case 1: { uint32_t v = (uint32_t)(rnd() % 2); atomic_store(word32(m, slot + RING_SLOT_OFFSET_STATE), v); snprintf(what, what_size, "slot %u state=%u", n, v); break; }
+    case 2: { /* a gating cursor ahead of the producer */
+        uint64_t v = head + 8 * (1 + rnd() % 64);
+        atomic_store(cursor, v);
+        atomic_store(word32(m, slot + RING_SLOT_OFFSET_FLAGS), RING_READER_FLAG_GATING | (uint32_t)(rnd() % 2) * RING_READER_FLAG_DURABLE);
+        if (rnd() % 2) atomic_store(word32(m, slot + RING_SLOT_OFFSET_STATE), RING_READER_SLOT_ACTIVE);
+        snprintf(what, what_size, "slot %u gating cursor=%llu (head %llu)", n, (unsigned long long)v, (unsigned long long)head);
+        break;
+    }
+    case 3: { uint64_t v = atomic_load(cursor) + 1 + rnd() % 7; atomic_store(cursor, v); snprintf(what, what_size, "slot %u cursor=%llu (misaligned)", n, (unsigned long long)v); break; }
+    case 4: { uint64_t v = hostile_position(atomic_load(cursor), m->capacity); atomic_store(cursor, v); snprintf(what, what_size, "slot %u cursor=%llu", n, (unsigned long long)v); break; }
+    case 5: { uint64_t v = head - 8 * (rnd() % 256); atomic_store(cursor, v); snprintf(what, what_size, "slot %u cursor=%llu (behind head %llu)", n, (unsigned long long)v, (unsigned long long)head); break; }
+    case 6: { uint32_t v = rnd() % 2 ? (uint32_t)(rnd() % 4) : (uint32_t)rnd(); atomic_store(word32(m, slot + RING_SLOT_OFFSET_FLAGS), v); snprintf(what, what_size, "slot %u flags=%u", n, v); break; }
+    case 7: { uint64_t v = rnd() % 3 == 0 ? 0 : rnd() % 3 == 0 ? (uint64_t)getppid() : rnd(); atomic_store(word64(m, slot + RING_SLOT_OFFSET_OWNER), v); snprintf(what, what_size, "slot %u owner=%llu", n, (unsigned long long)v); break; }
+    case 8: { uint32_t v = rnd() % 2 ? (uint32_t)(rnd() % 2) : (uint32_t)rnd(); atomic_store(word32(m, slot + RING_SLOT_OFFSET_SLEEPING), v); snprintf(what, what_size, "slot %u sleeping=%u", n, v); break; }
+    case 9: {
+        uint64_t v = rnd();
+        atomic_store(word64(m, slot + (rnd() % 2 ? RING_SLOT_OFFSET_MISSED_COUNT : RING_SLOT_OFFSET_RESUME_INDEX)), v);
+        atomic_store(word32(m, slot + RING_SLOT_OFFSET_GATE_TIMEOUT_MS), (uint32_t)rnd());
+        snprintf(what, what_size, "slot %u missedCount/resumeIndex=%llu, gateTimeoutMs", n, (unsigned long long)v);
+        break;
+    }
+    case 10: { /* the name: random bytes, maybe without a NUL */
+        for (size_t i = 0; i < RING_SLOT_SIZE_NAME; i++) {
+            uint8_t b = (uint8_t)(rnd() % 4 ? 'a' + rnd() % 3 : rnd());
+            __atomic_store_n(m->base + slot + RING_SLOT_OFFSET_NAME + i, b, __ATOMIC_RELAXED);
+        }
+        snprintf(what, what_size, "slot %u name=random", n);
+        break;
+    }
+    case 11: { /* random bytes over one slot, or over the whole table */
+        int all = rnd() % 3 == 0;
+        size_t from = all ? RING_READER_TABLE_OFFSET : slot, to = all ? RING_READER_TABLE_OFFSET + table : slot + RING_READER_SLOT_SIZE;
+        for (size_t off = from; off < to; off += 8) atomic_store(word64(m, off), rnd());
+        snprintf(what, what_size, all ? "random bytes over the whole table" : "random bytes over slot %u", n);
+        break;
+    }
+    case 12: { uint32_t v = rnd() % 2 ? (uint32_t)(rnd() | 1) : (uint32_t)rnd(); atomic_store(word32(m, RING_OFFSET_RECLAIM_SEQUENCE), v); snprintf(what, what_size, "reclaimSequence=%u", v); break; }
+    case 13: { uint64_t v = rnd(); atomic_store(word64(m, RING_OFFSET_NEXT_INDEX), v); snprintf(what, what_size, "nextIndex=%llu", (unsigned long long)v); break; }
+    default: /* put the table back as it was */
+        for (size_t off = 0; off < table; off += 8) {
+            uint64_t v;
+            memcpy(&v, snapshot + off, 8);
+            atomic_store(word64(m, RING_READER_TABLE_OFFSET + off), v);
+        }
+        if (rnd() % 2) atomic_store(word32(m, RING_OFFSET_RECLAIM_SEQUENCE), 0);
+        snprintf(what, what_size, "table restored");
+        break;
+    }
+}
+
 static void scribble_once(file_map *m, int mode, char *what, size_t what_size) {
+    if (mode == SCRIBBLE_READERS) { scribble_readers(m, what, what_size); return; }
     uint64_t cap = m->capacity;
     int target = mode == SCRIBBLE_WAITERS ? (int)(rnd() % 4) : (int)(rnd() % 11);
     _Atomic uint64_t *cp = word64(m, RING_OFFSET_CONSUMER_POSITION), *pp = word64(m, RING_OFFSET_PRODUCER_POSITION);
@@ -483,6 +560,199 @@ static void episode(int policy, int mode, double seconds, uint64_t seed, honest 
     free(h);
 }
 
+/* ---------------------------------------------------------------------- */
+/* A scribbled reader table (1.1 rings)                                      */
+
+/* What the third thread does and sees: ring_readers, joins and leaves, a few reads per join. */
+typedef struct joiner {
+    honest *h;
+    int policy;
+    uint64_t listed, list_errors[16], joins, join_errors[16], reads, read_errors[16], exact, garbage;
+    int bad;
+} joiner;
+
+static void *joiner_thread(void *arg) {
+    joiner *j = arg;
+    honest *h = j->h;
+    rng_state ^= 0x55AA55AAULL;
+    size_t max = h->w.max_size;
+    uint8_t *buf = malloc(max + 1);
+    static const char *names[] = { NULL, NULL, "hostile-a", "hostile-b" };
+    while (!h->stop) {
+        ring_reader_info_t infos[16];
+        size_t count = 0;
+        double t0 = now();
+        int rc = f_ring_readers(h->ring, infos, 16, &count);
+        note_slow(h, 1, t0, "ring_readers", 0);
+        j->list_errors[code_index(rc)]++;
+        if (rc == RING_OK) {
+            j->listed++;
+            if (count > 16) { fprintf(stderr, "    ring_readers: %zu readers in a 16-slot table\n", count); j->bad++; }
+            for (size_t i = 0; i < count && i < 16; i++) {
+                if (infos[i].slot >= 16 || strnlen(infos[i].name, sizeof infos[i].name) >= sizeof infos[i].name
+                    || (infos[i].flags & ~7u) || infos[i].lag_bytes > h->lm.end - h->lm.start) {
+                    fprintf(stderr, "    ring_readers: a bad entry (slot %u, flags 0x%x, lag %llu, name not NUL-terminated: %d)\n",
+                            infos[i].slot, infos[i].flags, (unsigned long long)infos[i].lag_bytes,
+                            strnlen(infos[i].name, sizeof infos[i].name) >= sizeof infos[i].name);
+                    j->bad++;
+                }
+            }
+        } else if (rc != RING_ERR_CORRUPT) {
+            fprintf(stderr, "    ring_readers returned %d %s (%s)\n", rc, f_ring_strerror(rc), f_ring_last_error_message());
+            j->bad++;
+        }
+        ring_reader_options_t o = RING_READER_OPTIONS_INIT;
+        o.flags = (j->policy == RING_OVERWRITE_OLDEST || rnd() % 2 ? RING_READER_LAPPING : 0) | (rnd() % 3 == 0 ? RING_READER_NEWEST : 0);
+        o.name = names[rnd() % 4];
+        o.gate_timeout_ms = (uint32_t)(rnd() % 50);
+        ring_consumer_t *c = NULL;
+        t0 = now();
+        rc = f_ring_reader_open(h->ring, &o, &c);
+        note_slow(h, 1, t0, "ring_reader_open", 0);
+        j->join_errors[code_index(rc)]++;
+        if (rc != RING_OK) {
+            if (rc != RING_ERR_BUSY && rc != RING_ERR_CORRUPT) {
+                fprintf(stderr, "    ring_reader_open(flags %u, name %s) returned %d %s (%s)\n", o.flags, o.name ? o.name : "NULL", rc,
+                        f_ring_strerror(rc), f_ring_last_error_message());
+                j->bad++;
+            }
+            pause_us((unsigned)(rnd() % 2000));
+            continue;
+        }
+        j->joins++;
+        int reads = (int)(rnd() % 4);
+        for (int k = 0; k < reads && !h->stop; k++) {
+            size_t len = 0;
+            t0 = now();
+            rc = f_ring_read_timeout(c, buf, max + 1, &len, 10000000);
+            note_slow(h, 1, t0, "ring_read_timeout (joiner)", 10000000);
+            j->read_errors[code_index(rc)]++;
+            uint64_t index = 0;
+            if (rc == RING_OK) {
+                j->reads++;
+                if (len <= max && wl_index(buf, len, &index) == 0 && wl_matches(&h->w, index, buf, len)) j->exact++;
+                else if (j->garbage++ < 3) fprintf(stderr, "    joiner: a message fails its check (%zu bytes, index field %llu)\n", len, (unsigned long long)index);
+            } else if (!allowed_read_error(rc)) {
+                fprintf(stderr, "    joiner: ring_read_timeout returned %d %s (%s)\n", rc, f_ring_strerror(rc), f_ring_last_error_message());
+                j->bad++;
+            }
+        }
+        uint64_t missed = 0;
+        rc = f_ring_reader_missed(c, &missed);
+        if (rc != RING_OK) { fprintf(stderr, "    joiner: ring_reader_missed returned %s\n", f_ring_strerror(rc)); j->bad++; }
+        f_ring_consumer_free(c);
+        pause_us((unsigned)(rnd() % 1000));
+    }
+    free(buf);
+    return NULL;
+}
+
+/* One episode on a 1.1 ring with 16 slots: a producer, an honest reader (gating or lapping), the joiner
+ * thread, and a scribbler process on the reader table for `seconds`. */
+static void reader_episode(int policy, double seconds, uint64_t seed, honest *total, joiner *jtotal, int *guarded, int *episodes) {
+    char name[64];
+    snprintf(name, sizeof name, "hostile-readers-%d", *episodes);
+    const char *path = path_of(name);
+    unlink(path);
+    ring_t *r = NULL;
+    OK(f_ring_create_readers(path, 65536, policy, 0600, 0, 16, 0, &r));
+    if (!r) return;
+    f_ring_free(r);
+    honest *h = calloc(1, sizeof *h);
+    if (open_guarded(path, &h->ring, &h->lm) != RING_OK) { FAILF("open: %s", f_ring_last_error_message()); free(h); return; }
+    (*episodes)++;
+    if (h->lm.guarded) (*guarded)++;
+    ring_info_t info;
+    OK(f_ring_info(h->ring, &info));
+    h->w = (wl_workload){ seed, 8, (size_t)info.max_message_size / 4 };
+    int gating = policy == RING_REJECT_WHEN_FULL && *episodes % 2 == 0;
+    ring_reader_options_t o = RING_READER_OPTIONS_INIT;
+    o.flags = gating ? 0 : RING_READER_LAPPING;
+    OK(f_ring_producer_open(h->ring, &h->p));
+    OK(f_ring_reader_open(h->ring, &o, &h->c));
+    if (!h->p || !h->c) { f_ring_producer_free(h->p); f_ring_consumer_free(h->c); f_ring_free(h->ring); free(h); return; }
+    joiner *j = calloc(1, sizeof *j);
+    j->h = h;
+    j->policy = policy;
+    pid_t pid = fork_flushed();
+    if (pid == 0) scribbler_main(path, SCRIBBLE_READERS, seconds, 1.0, seed);
+    pthread_t pt, ct, jt;
+    pthread_create(&pt, NULL, producer_thread, h);
+    pthread_create(&ct, NULL, consumer_thread, h);
+    pthread_create(&jt, NULL, joiner_thread, j);
+    pause_us((unsigned)(seconds * 1e6));
+    h->stop = 1;
+    int hung = 0;
+    if (!join_within(pt, 5, h, 0)) hung = 1;
+    if (!hung && !join_within(ct, 5, h, 1)) hung = 1;
+    if (!hung && !join_within(jt, 5, h, 1)) hung = 1;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    if (hung) {
+        FAILF("reader episode %d hung (policy %d)", *episodes, policy);
+        fflush(NULL);
+        _exit(1); /* threads still inside the library: leave without cleaning up */
+    }
+    /* The data region and the positions were never touched: what the reader got is exact, and its
+     * gaps are what it missed (a fooled producer may have lapped even a gating reader). */
+    uint64_t missed = UINT64_MAX;
+    OK(f_ring_reader_missed(h->c, &missed));
+    if (h->garbage) FAILF("episode %d: the honest reader got %llu messages that fail their check", *episodes, (unsigned long long)h->garbage);
+    if (j->garbage) FAILF("episode %d: joined readers got %llu messages that fail their check", *episodes, (unsigned long long)j->garbage);
+    if (h->gaps != missed)
+        FAILF("episode %d (%s reader): gaps in the indexes %llu, ring_reader_missed %llu", *episodes, gating ? "gating" : "lapping",
+              (unsigned long long)h->gaps, (unsigned long long)missed);
+    total->produced += h->produced;
+    total->received += h->received;
+    total->gaps += h->gaps;
+    total->garbage += h->garbage;
+    for (int k = 0; k < 16; k++) {
+        total->produced_errors[k] += h->produced_errors[k]; total->consumed_errors[k] += h->consumed_errors[k];
+        jtotal->list_errors[k] += j->list_errors[k]; jtotal->join_errors[k] += j->join_errors[k]; jtotal->read_errors[k] += j->read_errors[k];
+    }
+    jtotal->listed += j->listed; jtotal->joins += j->joins; jtotal->reads += j->reads; jtotal->exact += j->exact;
+    if (gating && h->gaps) jtotal->garbage++; /* here: episodes where a gating reader was lapped */
+    if (h->bad) FAILF("episode %d: %d bad results", *episodes, h->bad);
+    if (j->bad) FAILF("episode %d: %d bad results of the joiner thread", *episodes, j->bad);
+    f_ring_producer_free(h->p);
+    f_ring_consumer_free(h->c);
+    f_ring_free(h->ring);
+    if (h->lm.guarded) munmap((void *)h->lm.end, 4096);
+    unlink(path);
+    free(j);
+    free(h);
+}
+
+static void print_codes(const char *who, const uint64_t *codes);
+
+static void reader_table_run(int policy) {
+    honest total;
+    joiner jtotal;
+    memset(&total, 0, sizeof total);
+    memset(&jtotal, 0, sizeof jtotal);
+    int guarded = 0, episodes = 0;
+    double end = now() + scribble_seconds;
+    uint64_t seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 16;
+    printf("     seed %llu\n", (unsigned long long)seed);
+    do {
+        reader_episode(policy, 0.05 + (double)(rnd() % 200) / 1000.0, seed + (uint64_t)episodes, &total, &jtotal, &guarded, &episodes);
+        if (failures_in_test) break;
+    } while (now() < end);
+    printf("     %d episodes (%d with a guard page after the mapping), %llu written, %llu received exact, %llu missed (== ring_reader_missed)\n",
+           episodes, guarded, (unsigned long long)total.produced, (unsigned long long)total.received, (unsigned long long)total.gaps);
+    printf("     joiner: %llu table listings, %llu joins, %llu messages read (%llu exact)%s\n", (unsigned long long)jtotal.listed,
+           (unsigned long long)jtotal.joins, (unsigned long long)jtotal.reads, (unsigned long long)jtotal.exact, "");
+    if (policy == RING_REJECT_WHEN_FULL)
+        printf("     episodes in which the hostile table made the producer lap a gating reader: %llu\n", (unsigned long long)jtotal.garbage);
+    print_codes("producer results", total.produced_errors);
+    print_codes("reader results", total.consumed_errors);
+    print_codes("ring_readers results", jtotal.list_errors);
+    print_codes("ring_reader_open results", jtotal.join_errors);
+    print_codes("joined readers' read results", jtotal.read_errors);
+}
+static void test_reader_table_reject(void) { reader_table_run(RING_REJECT_WHEN_FULL); }
+static void test_reader_table_overwrite(void) { reader_table_run(RING_OVERWRITE_OLDEST); }
+
 static void print_codes(const char *who, const uint64_t *codes) {
     printf("     %s:", who);
     for (int k = 0; k < 16; k++) if (codes[k]) printf(" %s=%llu", k == 15 ? "other" : f_ring_strerror(-k), (unsigned long long)codes[k]);
@@ -685,6 +955,8 @@ int main(int argc, char **argv) {
         { "hostile_wait_words_overwrite_forever_waits", test_waiters_overwrite, waiters_limit },
         { "hostile_scribbler_reject", test_scribble_reject, scribble_limit },
         { "hostile_scribbler_overwrite", test_scribble_overwrite, scribble_limit },
+        { "hostile_reader_table_reject", test_reader_table_reject, scribble_limit },
+        { "hostile_reader_table_overwrite", test_reader_table_overwrite, scribble_limit },
     };
     return RUN_TESTS(tests, only, "hostile");
 }

@@ -6,8 +6,18 @@
  *
  *   ring_peer produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--close] [--batch N]
  *   ring_peer consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
+ *   ring_peer reader PATH --count N [consume's options] [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
+ *                                 as ring-workload reader: joins a ring with reader slots (format 1.1) with
+ *                                 ring_reader_open (gating unless --lapping, from the oldest message unless
+ *                                 --newest, durable if named) and reads as consume does, on its own cursor.
+ *                                 Each message's index comes from its first 8 bytes (use --min-size 8 or
+ *                                 more); "overwritten K" counts the gaps between them from index 0 (not
+ *                                 before the first message with --newest) and the line adds "missed M",
+ *                                 the library's ring_reader_missed. Nothing else goes to stdout.
  *   ring_peer script OPS PATH     run a golden vector's operations (interop/vectors, .ops files) to make PATH
- *   ring_peer expect PATH         print PATH's state and unread messages in the .expect format
+ *   ring_peer expect PATH         print PATH's state, reader table and unread messages in the .expect format
+ *                                 (a ring with readers: the messages through a lapping reader it joins, so
+ *                                 PATH needs a free slot; run it on a copy)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -24,6 +34,7 @@ FN(ring_open); FN(ring_free); FN(ring_info); FN(ring_strerror); FN(ring_last_err
 FN(ring_producer_open); FN(ring_write_timeout); FN(ring_write_batch); FN(ring_producer_close_writer);
 FN(ring_producer_free); FN(ring_consumer_open); FN(ring_read_timeout); FN(ring_consumer_free);
 FN(ring_create_at_position); FN(ring_write); FN(ring_read); FN(ring_peek_batch); FN(ring_flush);
+FN(ring_reader_open); FN(ring_reader_missed); FN(ring_readers); FN(ring_create_readers); FN(ring_geometry);
 
 static void load(void) {
     const char *lib = getenv("RINGFORMAT_LIB");
@@ -34,6 +45,19 @@ static void load(void) {
     LOAD(ring_producer_open); LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer);
     LOAD(ring_producer_free); LOAD(ring_consumer_open); LOAD(ring_read_timeout); LOAD(ring_consumer_free);
     LOAD(ring_create_at_position); LOAD(ring_write); LOAD(ring_read); LOAD(ring_peek_batch); LOAD(ring_flush);
+    /* RINGFORMAT_1.1: only rings with readers need them (need_readers says so if the library lacks them). */
+    p_ring_reader_open = (__typeof__(ring_reader_open) *)dlsym(h, "ring_reader_open");
+    p_ring_reader_missed = (__typeof__(ring_reader_missed) *)dlsym(h, "ring_reader_missed");
+    p_ring_readers = (__typeof__(ring_readers) *)dlsym(h, "ring_readers");
+    p_ring_create_readers = (__typeof__(ring_create_readers) *)dlsym(h, "ring_create_readers");
+    p_ring_geometry = (__typeof__(ring_geometry) *)dlsym(h, "ring_geometry");
+}
+
+/* Exits 2 unless the library has the several-readers functions (RINGFORMAT_1.1). */
+static void need_readers(void) {
+    if (p_ring_reader_open && p_ring_reader_missed && p_ring_readers && p_ring_create_readers && p_ring_geometry) return;
+    fprintf(stderr, "ring_peer: the library has no ring_reader_open (RINGFORMAT_1.1)\n");
+    exit(2);
 }
 
 static void die(const char *what, int rc) {
@@ -55,6 +79,11 @@ static int run_script(const char *ops, const char *path) {
     FILE *f = fopen(ops, "r");
     if (!f) { perror(ops); return 2; }
     ring_t *ring = NULL; ring_producer_t *p = NULL; ring_consumer_t *c = NULL;
+    /* The readers of join .. leave, by their ids. */
+    enum { MAX_READERS = 496 };
+    static char ids[MAX_READERS][64];
+    static ring_consumer_t *readers[MAX_READERS];
+    int nreaders = 0;
     static char line[65536];
     static uint8_t msg[65536];
     int rc = 0, number = 0;
@@ -65,15 +94,24 @@ static int run_script(const char *ops, const char *path) {
         if (!n || line[0] == '#') continue;
         char *rest = strchr(line, ' ');
         if (rest) *rest++ = 0; else rest = line + n;
-        if ((!strncmp(line, "write", 5) || !strcmp(line, "read") || !strcmp(line, "close-writer")) && !ring) {
+        if ((!strncmp(line, "write", 5) || !strcmp(line, "read") || !strcmp(line, "close-writer") || !strcmp(line, "join")
+             || !strcmp(line, "reader-read") || !strcmp(line, "leave")) && !ring) {
             fprintf(stderr, "%s:%d: no create before %s\n", ops, number, line); return 2;
         }
         if (!strncmp(line, "write", 5) && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
         if (!strcmp(line, "create")) {
-            unsigned long long capacity = 0, position = 0; char policy[32] = "";
+            /* create CAPACITY POLICY [POSITION] [readers N] */
+            unsigned long long capacity = 0, position = 0, slots = 0; char policy[32] = "";
             if (sscanf(rest, "%llu %31s %llu", &capacity, policy, &position) < 2) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
-            if ((rc = p_ring_create_at_position(path, capacity, strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST,
-                                                0600, RING_CREATE_REPLACE, position, &ring))) die("ring_create_at_position", rc);
+            const char *r = strstr(rest, "readers ");
+            if (r && sscanf(r, "readers %llu", &slots) != 1) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
+            int pol = strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST;
+            if (slots) {
+                need_readers();
+                if ((rc = p_ring_create_readers(path, capacity, pol, 0600, RING_CREATE_REPLACE, (uint32_t)slots, position, &ring))) die("ring_create_readers", rc);
+            } else if ((rc = p_ring_create_at_position(path, capacity, pol, 0600, RING_CREATE_REPLACE, position, &ring))) {
+                die("ring_create_at_position", rc);
+            }
         } else if (!strcmp(line, "write")) {
             if ((rc = p_ring_write(p, rest, strlen(rest)))) die("ring_write", rc);
         } else if (!strcmp(line, "write-hex")) {
@@ -92,6 +130,36 @@ static int run_script(const char *ops, const char *path) {
                 size_t len;
                 if ((rc = p_ring_read(c, msg, sizeof msg, &len))) die("ring_read", rc);
             }
+        } else if (!strcmp(line, "join")) {
+            /* join ID [lapping] [newest] [durable] */
+            char id[64] = "";
+            if (sscanf(rest, "%63s", id) != 1 || nreaders == MAX_READERS) { fprintf(stderr, "%s:%d: bad join\n", ops, number); return 2; }
+            need_readers();
+            ring_reader_options_t options = RING_READER_OPTIONS_INIT;
+            options.flags = (strstr(rest, " lapping") ? RING_READER_LAPPING : 0) | (strstr(rest, " newest") ? RING_READER_NEWEST : 0);
+            options.name = strstr(rest, " durable") ? id : NULL;
+            snprintf(ids[nreaders], sizeof ids[nreaders], "%s", id);
+            if ((rc = p_ring_reader_open(ring, &options, &readers[nreaders]))) die("ring_reader_open", rc);
+            nreaders++;
+        } else if (!strcmp(line, "reader-read") || !strcmp(line, "leave")) {
+            /* reader-read ID [N], leave ID */
+            char id[64] = "";
+            long n = 1;
+            if (sscanf(rest, "%63s %ld", id, &n) < 1) { fprintf(stderr, "%s:%d: bad %s\n", ops, number, line); return 2; }
+            int k = 0;
+            while (k < nreaders && strcmp(ids[k], id)) k++;
+            if (k == nreaders) { fprintf(stderr, "%s:%d: %s of a reader that did not join: %s\n", ops, number, line, id); return 2; }
+            if (!strcmp(line, "leave")) {
+                p_ring_consumer_free(readers[k]);
+                readers[k] = readers[nreaders - 1];
+                memcpy(ids[k], ids[nreaders - 1], sizeof ids[k]);
+                nreaders--;
+            } else {
+                for (long i = 0; i < n; i++) {
+                    size_t len;
+                    if ((rc = p_ring_read(readers[k], msg, sizeof msg, &len))) die("ring_read (reader)", rc);
+                }
+            }
         } else if (!strcmp(line, "close-writer")) {
             if (!p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
             if ((rc = p_ring_producer_close_writer(p))) die("ring_producer_close_writer", rc);
@@ -99,6 +167,7 @@ static int run_script(const char *ops, const char *path) {
         } else { fprintf(stderr, "%s:%d: unknown operation %s\n", ops, number, line); return 2; }
     }
     fclose(f);
+    for (int k = 0; k < nreaders; k++) p_ring_consumer_free(readers[k]);
     if (ring && (rc = p_ring_flush(ring))) die("ring_flush", rc);
     p_ring_producer_free(p); p_ring_consumer_free(c); p_ring_free(ring);
     return 0;
@@ -114,7 +183,29 @@ static int print_expect(const char *path) {
            i.policy == RING_OVERWRITE_OLDEST ? "overwrite" : "reject", (unsigned long long)i.producer_position,
            (unsigned long long)i.consumer_position, (unsigned long long)i.dropped_count, i.writer_closed,
            (unsigned long long)i.message_count);
-    if ((rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
+    ring_geometry_t g = { 0 };
+    if (p_ring_geometry && (rc = p_ring_geometry(ring, &g))) die("ring_geometry", rc);
+    if (g.reader_slots) {
+        /* A ring with readers (SPEC.md §16.5): the table, then the messages through a lapping reader
+         * of our own, from tailPosition (there is no consumer role and no observer in the C ABI). */
+        need_readers();
+        printf("readerSlots %u\n", g.reader_slots);
+        size_t n = 0;
+        ring_reader_info_t *infos = malloc(sizeof *infos * g.reader_slots);
+        if ((rc = p_ring_readers(ring, infos, g.reader_slots, &n))) die("ring_readers", rc);
+        for (size_t k = 0; k < n && k < g.reader_slots; k++) {
+            printf("reader %u %s %s cursor %llu missed %llu name ", infos[k].slot,
+                   infos[k].flags & RING_READER_INFO_GATING ? "gating" : "lapping",
+                   infos[k].flags & RING_READER_INFO_DURABLE ? "durable" : "anonymous", (unsigned long long)infos[k].cursor,
+                   (unsigned long long)infos[k].missed_count);
+            for (const char *b = infos[k].name; *b; b++) printf("%02x", (unsigned char)*b);
+            printf("\n");
+        }
+        free(infos);
+        ring_reader_options_t options = RING_READER_OPTIONS_INIT;
+        options.flags = RING_READER_LAPPING;
+        if ((rc = p_ring_reader_open(ring, &options, &c))) die("ring_reader_open (to read the messages)", rc);
+    } else if ((rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
     size_t cap = (size_t)i.used_bytes + 1, max = (size_t)i.message_count + 1, count = 0;
     uint8_t *buf = malloc(cap);
     size_t *lengths = malloc(max * sizeof *lengths);
@@ -132,18 +223,21 @@ static int print_expect(const char *path) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3) { fprintf(stderr, "usage: ring_peer produce|consume PATH [options]\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: ring_peer produce|consume|reader PATH [options]\n"); return 2; }
     const char *command = argv[1], *path = argv[2];
     if (!strcmp(command, "script")) { if (argc < 4) return 2; load(); return run_script(argv[2], argv[3]); }
     if (!strcmp(command, "expect")) { load(); return print_expect(argv[2]); }
-    long long count = 1000, timeout_ms = -1, batch = 1;
-    int close_writer = 0, until_end = 0;
+    long long count = 1000, timeout_ms = -1, batch = 1, gate_timeout_ms = 10000;
+    int close_writer = 0, until_end = 0, lapping = 0, newest = 0;
+    const char *name = NULL;
     wl_workload w = { 1, 0, 256 };
     for (int i = 3; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--close")) { close_writer = 1; continue; }
         if (!strcmp(a, "--until-end")) { until_end = 1; continue; }
+        if (!strcmp(a, "--lapping")) { lapping = 1; continue; }
+        if (!strcmp(a, "--newest")) { newest = 1; continue; }
         if (!v) { fprintf(stderr, "ring_peer: %s needs a value\n", a); return 2; }
         if (!strcmp(a, "--count")) count = atoll(v);
         else if (!strcmp(a, "--seed")) w.seed = strtoull(v, NULL, 10);
@@ -151,6 +245,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-size")) w.max_size = (size_t)atoll(v);
         else if (!strcmp(a, "--timeout-ms")) timeout_ms = atoll(v);
         else if (!strcmp(a, "--batch")) batch = atoll(v);
+        else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--gate-timeout-ms")) gate_timeout_ms = atoll(v);
         else { fprintf(stderr, "ring_peer: unknown option %s\n", a); return 2; }
         i++;
     }
@@ -195,10 +291,22 @@ int main(int argc, char **argv) {
         printf("produced %lld messages in %lld ms\n", count, now_ms() - start);
         free(space);
         free(msgs);
-    } else if (!strcmp(command, "consume")) {
+    } else if (!strcmp(command, "consume") || !strcmp(command, "reader")) {
+        int reader = !strcmp(command, "reader");
         ring_consumer_t *c;
-        if ((rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
-        int overwrite = info.policy == RING_OVERWRITE_OLDEST;
+        if (reader) {
+            need_readers();
+            ring_reader_options_t options = RING_READER_OPTIONS_INIT;
+            options.flags = (lapping ? RING_READER_LAPPING : 0) | (newest ? RING_READER_NEWEST : 0);
+            options.name = name;
+            options.gate_timeout_ms = gate_timeout_ms < 0 ? 0 : gate_timeout_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)gate_timeout_ms;
+            if ((rc = p_ring_reader_open(ring, &options, &c))) die("ring_reader_open", rc);
+        } else if ((rc = p_ring_consumer_open(ring, &c))) die("ring_consumer_open", rc);
+        /* Messages may be missing: an overwrite-oldest ring, or a reader (it starts at the oldest message
+         * still in the ring, or the newest, and a lapping one may be lapped): take each one's index from
+         * its bytes. A reader that joined at the newest starts counting at its first message. */
+        int indexed = info.policy == RING_OVERWRITE_OLDEST || reader;
+        int first_unknown = reader && newest;
         wl_checksum sum;
         wl_checksum_init(&sum);
         long long received = 0, bytes = 0;
@@ -209,8 +317,10 @@ int main(int argc, char **argv) {
             if (rc == RING_ERR_END_OF_STREAM) break;
             if (rc) die("ring_read_timeout", rc);
             uint64_t index = expected;
-            if (overwrite) {
-                if (wl_index(buf, len, &index) || index < expected) {
+            if (indexed) {
+                int valid = wl_index(buf, len, &index) == 0;
+                if (valid && first_unknown && received == 0) expected = index;
+                if (!valid || index < expected) {
                     fprintf(stderr, "ring_peer: message %lld carries no valid index\n", received);
                     return 1;
                 }
@@ -226,9 +336,13 @@ int main(int argc, char **argv) {
             received++;
             bytes += (long long)len;
         }
+        uint64_t missed = 0;
+        if (reader && (rc = p_ring_reader_missed(c, &missed))) die("ring_reader_missed", rc);
         p_ring_consumer_free(c);
-        printf("consumed %lld messages %lld bytes checksum 0x%llx overwritten %llu in %lld ms\n", received, bytes,
-               (unsigned long long)sum.value, (unsigned long long)skipped, now_ms() - start);
+        char missed_text[40] = "";
+        if (reader) snprintf(missed_text, sizeof missed_text, " missed %llu", (unsigned long long)missed);
+        printf("consumed %lld messages %lld bytes checksum 0x%llx overwritten %llu%s in %lld ms\n", received, bytes,
+               (unsigned long long)sum.value, (unsigned long long)skipped, missed_text, now_ms() - start);
     } else {
         fprintf(stderr, "ring_peer: unknown command %s\n", command);
         return 2;

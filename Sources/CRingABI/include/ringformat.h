@@ -1,12 +1,13 @@
 /*
  * ringformat.h - the C ABI of RingFormat, a shared-memory ring buffer file
- * shared by processes written in any language (format: SPEC.md, version 1.0).
+ * shared by processes written in any language (format: SPEC.md, version 1.1).
  *
  * Link with -lringformat (pkg-config ringformat, or CMake's find_package(ringformat)
  * and the target ringformat::ringformat; ringformat::ringformat_static or
  * pkg-config --static for libringformat.a), or dlopen("libringformat.so.1") and
  * look the functions up with dlsym: every function below is a plain C symbol, of
- * the version node RINGFORMAT_1. The library carries its own Swift runtime; it
+ * the version node RINGFORMAT_1, or of the newer node that the heading of its
+ * section names (the several-readers functions: node 1.1). The library carries its own Swift runtime; it
  * needs only libc, libm, libstdc++ and libgcc_s at run time.
  *
  * Conventions
@@ -352,10 +353,12 @@ void ring_consumer_free(ring_consumer_t *consumer);
  * Like ring_create, for a ring with a reader table of reader_slots slots (1 to 496;
  * more than 16 take a larger header): any number of readers up to that, in any
  * process, each read every message (ring_reader_open). reader_slots 0 makes a 1.0
- * ring, as ring_create does. Errors: as ring_create; INVALID_ARGUMENT for too many slots.
+ * ring, as ring_create does. Both positions start at initial_position (a multiple of 8;
+ * 0 is usual), which RING_CREATE_OPEN_EXISTING does not take. Errors: as ring_create;
+ * INVALID_ARGUMENT for too many slots.
  */
 int ring_create_readers(const char *path, uint64_t capacity, int policy, uint32_t mode, uint32_t flags,
-                        uint32_t reader_slots, ring_t **out);
+                        uint32_t reader_slots, uint64_t initial_position, ring_t **out);
 
 /** Flags of ring_reader_options_t. */
 enum {
@@ -364,7 +367,11 @@ enum {
     RING_READER_NEWEST  = 2  /**< Start after the newest message instead of at the oldest. */
 };
 
-/** How a reader joins (ring_reader_open). Initialize with RING_READER_OPTIONS_INIT. */
+/**
+ * How a reader joins (ring_reader_open). Initialize with RING_READER_OPTIONS_INIT. `size`
+ * lets the struct grow: a caller built against a later header may pass a larger size, whose
+ * extra bytes must then be zero (at most 4096 bytes in all); a smaller one is INVALID_ARGUMENT.
+ */
 typedef struct ring_reader_options {
     uint32_t size;             /**< sizeof(ring_reader_options_t). */
     uint32_t flags;            /**< RING_READER_LAPPING, RING_READER_NEWEST. */
@@ -390,6 +397,13 @@ int ring_reader_open(ring_t *ring, const ring_reader_options_t *options, ring_co
 
 /** Messages this reader missed because the producer lapped it (0 for a 1.0 consumer). */
 int ring_reader_missed(ring_consumer_t *reader, uint64_t *missed);
+
+/**
+ * Closes a reader and frees its slot, a durable reader's too (it gives its name up: the
+ * next reader of that name starts afresh). ring_consumer_close keeps a durable reader's
+ * slot for its return. Errors: INVALID_ARGUMENT (a 1.0 consumer), FORKED.
+ */
+int ring_reader_leave(ring_consumer_t *reader);
 
 /** One reader of a ring (ring_readers). */
 typedef struct ring_reader_info {
