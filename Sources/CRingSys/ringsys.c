@@ -136,7 +136,8 @@ static int fcntl_lock(int fd, int cmd, int64_t offset, int64_t length, short typ
  * every lock the process has on it. This table (SPEC.md §11.2) keeps, per inode, the
  * lock bytes this process holds and the descriptors whose close must wait until the
  * last of them is released. Unused with OFD locks. */
-#define HELD_MAX 64
+/* Room for every lock byte of one ring: two roles, the durable-name lock and 496 reader slots. */
+#define HELD_MAX 512
 typedef struct {
     dev_t dev;
     ino_t ino;
@@ -216,6 +217,17 @@ static int classic_unlock(int fd, int64_t offset, int64_t length) {
 }
 
 int ringsys_lock_holder(int fd, int64_t offset, int64_t length, int classic) {
+    if (classic) {
+        /* F_GETLK never reports this process's own locks: the table knows them. */
+        int mine = 0;
+        pthread_mutex_lock(&lock_table_mutex); /* unlocked below */
+        inode_locks *e = inode_entry(fd, 0);
+        for (int i = 0; e && i < e->held; i++) {
+            if (e->offsets[i] >= offset && e->offsets[i] < offset + length) mine = 1;
+        }
+        pthread_mutex_unlock(&lock_table_mutex);
+        if (mine) return 2;
+    }
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK; /* asks for any lock that would conflict with a write lock */

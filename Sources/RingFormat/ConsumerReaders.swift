@@ -4,6 +4,11 @@
 // producer laps it, and counting exactly what it missed from the indexes the
 // records carry.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Atomics
 import CRingSys
 
@@ -102,23 +107,40 @@ enum ReaderJoin {
         let (seconds, attoseconds) = options.gateTimeout.components
         let ms = max(0, min(Int64(UInt32.max), seconds * 1000 + attoseconds / 1_000_000_000_000_000))
 
-        for attempt in 0..<2 {
-            let (slot, resuming) = try takeSlot(storage, name: name)
-            do throws(RingError) {
-                let joined = try start(storage, slot, options, name: name, durable: durable,
-                                       gateTimeoutMs: UInt32(ms), resuming: resuming)
-                // Two joiners of one new name may both have taken free slots: the lower slot keeps it.
-                if durable && !resuming && attempt == 0, try hasLowerTwin(storage, slot, name: name) {
-                    storage.releaseSlot(slot, free: true)
-                    continue
-                }
-                return joined
-            } catch {
-                storage.releaseSlot(slot, free: !resuming)
-                throw error
+        // Durable joins hold the name lock from finding a slot to publishing it, so that two
+        // joiners of one new name cannot both take a free slot for it (SPEC.md §17.5 step 1).
+        let nameLocked = durable ? try lockNames(storage) : false
+        defer { if nameLocked { unlockNames(storage) } }
+        let (slot, resuming) = try takeSlot(storage, name: name)
+        do throws(RingError) {
+            // The gate timeout matters only for a durable gating reader; others write 0.
+            return try start(storage, slot, options, name: name, durable: durable,
+                             gateTimeoutMs: durable && options.gating ? UInt32(ms) : 0, resuming: resuming)
+        } catch {
+            storage.releaseSlot(slot, free: !resuming)
+            throw error
+        }
+    }
+
+    /// Takes the durable-name lock (SPEC.md §17.5): a write lock on READER_NAME_LOCK_OFFSET,
+    /// waited for (it is held for microseconds) up to a second. A read lock only in the way
+    /// (someone who may only read the file) is not waited for: the join goes on without it.
+    static func lockNames(_ storage: RingStorage) throws(RingError) -> Bool {
+        let offset = Int64(RingLayout.readerNameLockOffset)
+        for attempt in 0..<2000 {
+            let rc = ringsys_lock_range(storage.fd.rawValue, offset, 1, storage.classicLocks)
+            if rc == 0 { return true }
+            guard rc == -EAGAIN else {
+                throw .system(operation: "fcntl(F_OFD_SETLK) on the name lock of \(storage.path)", errno: -rc)
             }
+            if ringsys_lock_holder(storage.fd.rawValue, offset, 1, storage.classicLocks) == 1 { return false }
+            if attempt < 64 { SystemCalls.yield() } else { SystemCalls.sleep(nanoseconds: 500_000) }
         }
         throw .busy(.reader)
+    }
+
+    static func unlockNames(_ storage: RingStorage) {
+        _ = ringsys_unlock_range(storage.fd.rawValue, Int64(RingLayout.readerNameLockOffset), 1, storage.classicLocks)
     }
 
     /// Step 1: the durable reader's own slot, or a free one (or a dead anonymous reader's).
@@ -133,6 +155,7 @@ enum ReaderJoin {
                 guard try storage.takeSlot(slot) else { throw .busy(.reader) }
                 // Re-checked under the lock: it may have been given up meanwhile.
                 if try slot.checkedState() == RingLayout.readerSlotActive, slot.loadName() == name {
+                    repairSleepCount(storage, slot)
                     return (slot, true)
                 }
                 storage.releaseSlot(slot, free: false)
@@ -147,17 +170,21 @@ enum ReaderJoin {
             // Under the lock nobody else changes it; a durable reader's slot is not ours.
             if try slot.checkedState() == RingLayout.readerSlotFree
                 || slot.flags.load(ordering: .relaxed) & RingLayout.readerFlagDurable == 0 {
-                // A dead reader counted asleep: undo its count (SPEC.md §17.8).
-                // seq_cst: as the waiter's own stores in WaitWord.wait.
-                if slot.sleeping.load(ordering: .sequentiallyConsistent) != 0 {
-                    slot.sleeping.store(0, ordering: .sequentiallyConsistent)
-                    storage.dataChannel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
-                }
+                repairSleepCount(storage, slot)
                 return (slot, false)
             }
             storage.releaseSlot(slot, free: false)
         }
         throw .busy(.reader)
+    }
+
+    /// A dead reader counted asleep in the slot we now hold: undo its count (SPEC.md §17.8).
+    static func repairSleepCount(_ storage: RingStorage, _ slot: ReaderSlot) {
+        // seq_cst: as the waiter's own stores in WaitWord.wait.
+        if slot.sleeping.load(ordering: .sequentiallyConsistent) != 0 {
+            slot.sleeping.store(0, ordering: .sequentiallyConsistent)
+            storage.dataChannel.waiters.wrappingDecrement(ordering: .sequentiallyConsistent)
+        }
     }
 
     /// Steps 2–5: where the reader starts, the slot's fields, and a gating reader's settling.
@@ -177,11 +204,11 @@ enum ReaderJoin {
             if ahead != 0 && ahead < 1 << 63 { throw .corrupt(.badReaderCursor(slot: slot.number, cursor: stored)) }
             // Behind tailPosition: lapped while away; the count starts at the stored index.
             cursor = stored &- tailPosition <= head &- tailPosition ? stored : tailPosition
-            base = slot.resumeIndex.load(ordering: .relaxed)
+            let index = slot.resumeIndex.load(ordering: .relaxed)
+            base = index == RingLayout.unknownIndex ? nil : index
             missed = slot.missedCount.load(ordering: .relaxed)
         } else if options.start == .oldest {
-            cursor = tailPosition
-            base = try oldestIndex(storage, head: head, tail: tailPosition)
+            (cursor, base) = try oldest(storage)
         } else {
             cursor = head
             base = nil
@@ -192,40 +219,55 @@ enum ReaderJoin {
         slot.gateTimeoutMs.store(gateTimeoutMs, ordering: .relaxed)
         slot.storeName(name)
         slot.missedCount.store(missed, ordering: .relaxed)
-        if durable { slot.resumeIndex.store(base ?? 0, ordering: .relaxed) }
+        if durable { slot.resumeIndex.store(base ?? RingLayout.unknownIndex, ordering: .relaxed) }
         // seq_cst: pairs with the producer's seq_cst cursor loads (SPEC.md §17.5 step 4).
         slot.cursor.store(cursor, ordering: .sequentiallyConsistent)
-        // release: pairs with the acquire load of state by the producer, joiners and inspection.
-        slot.state.store(RingLayout.readerSlotActive, ordering: .releasing)
+        // seq_cst: pairs with the seq_cst loads of state (ReaderSlot.checkedState); the
+        // producer's limit relies on the order of this store and the load of reclaimSequence
+        // in settle (SPEC.md §17.7).
+        slot.state.store(RingLayout.readerSlotActive, ordering: .sequentiallyConsistent)
         if gating { cursor = try settle(storage, slot, cursor) }
         return Joined(slot: slot, cursor: cursor, resumeIndex: base, missed: missed, gating: gating, durable: durable)
     }
 
-    /// The index of the oldest message (or of the next one, if the ring is empty).
-    static func oldestIndex(_ storage: RingStorage, head: UInt64, tail: UInt64) throws(RingError) -> UInt64? {
-        // relaxed after the acquire loads of the snapshot: the producer stores it before it reclaims.
-        if head == tail { return storage.nextIndexWord.load(ordering: .relaxed) }
-        do throws(RingError) {
-            let record = try RecordIO.parse(storage.data, at: tail, committed: head, geometry: storage.geometry)
-            // The record may be reclaimed as we read it: then the first read counts from nothing.
-            return storage.wasReclaimed(since: tail) ? nil : record.index
-        } catch {
-            if storage.wasReclaimed(since: tail) { return nil }
-            throw error
+    /// tailPosition and the index of the message there (or of the next one, if the ring
+    /// is empty), from one snapshot whose record was not reclaimed while it was read.
+    static func oldest(_ storage: RingStorage) throws(RingError) -> (UInt64, UInt64?) {
+        for _ in 0..<RingConsumer.retryLimit {
+            let (head, tail) = try storage.snapshotPositions()
+            // relaxed after the acquire loads of the snapshot: the producer stores it before it reclaims.
+            if head == tail { return (tail, storage.nextIndexWord.load(ordering: .relaxed)) }
+            do throws(RingError) {
+                let record = try RecordIO.parse(storage.data, at: tail, committed: head, geometry: storage.geometry)
+                if !storage.wasReclaimed(since: tail) { return (tail, record.index) }
+            } catch {
+                if !storage.wasReclaimed(since: tail) { throw error }
+            }
         }
+        throw .corrupt(.positionsUnstable)
     }
 
     /// Step 5 of SPEC.md §17.5: a gating reader's start is safe once no reclaim that
     /// read the slots before our cursor store can still move tailPosition past it.
     static func settle(_ storage: RingStorage, _ slot: ReaderSlot, _ start: UInt64) throws(RingError) -> UInt64 {
         var cursor = start
-        for attempt in 0..<RingConsumer.retryLimit {
+        let deadline = Deadline(after: settleLimit)
+        var attempt = 0
+        var moves = 0
+        while true {
+            attempt += 1
             // seq_cst: pairs with the producer's seq_cst increments in reclaimForReaders.
             let sequence = storage.reclaimSequence.load(ordering: .sequentiallyConsistent)
             if sequence & 1 != 0 {
-                // A reclaim in progress; a dead producer's half-done one never ends.
-                if attempt % 64 == 63, !(try storage.roleStatus(.producer).isHeld) { return cursor }
-                SystemCalls.yield()
+                // A reclaim in progress (it takes microseconds, unless the producer is
+                // descheduled or stopped); a dead producer's half-done one never ends.
+                if attempt % 64 == 0 {
+                    if !(try storage.roleStatus(.producer).isHeld) { return cursor }
+                    if deadline.remaining == 0 { throw .busy(.producer) }
+                    SystemCalls.sleep(nanoseconds: 200_000)
+                } else {
+                    SystemCalls.yield()
+                }
                 continue
             }
             // seq_cst: as above; sees the result of any reclaim that ended before the load of the sequence.
@@ -235,18 +277,12 @@ enum ReaderJoin {
             cursor = t
             // seq_cst: as the first cursor store.
             slot.cursor.store(cursor, ordering: .sequentiallyConsistent)
+            moves += 1
+            if moves > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
         }
-        return cursor
     }
 
-    /// Whether another ACTIVE slot below ours carries the same durable name.
-    static func hasLowerTwin(_ storage: RingStorage, _ slot: ReaderSlot, name: [UInt8]) throws(RingError) -> Bool {
-        for n in 0..<slot.number {
-            let other = storage.readerSlot(n)
-            if try other.checkedState() == RingLayout.readerSlotActive,
-               other.flags.load(ordering: .relaxed) & RingLayout.readerFlagDurable != 0,
-               other.loadName() == name { return true }
-        }
-        return false
-    }
+    /// How long a gating join waits for a live producer to finish a reclaim it is in the
+    /// middle of (SPEC.md §17.5 step 5): then BUSY(producer), the producer being stopped.
+    static let settleLimit: Duration = .seconds(2)
 }

@@ -176,6 +176,12 @@ public enum RingLayout {
         ]
     }
 
+    /// File byte whose lock serialises durable joins (SPEC.md §17.5).
+    public static let readerNameLockOffset = 512
+    /// A slot's resumeIndex when the reader's index is not known (it joined at the newest
+    /// and has read nothing yet).
+    public static let unknownIndex = UInt64.max
+
     /// Slot `state`: nobody holds the slot.
     public static let readerSlotFree: UInt32 = 0
     /// Slot `state`: a reader holds it (or a durable reader left it to come back to).
@@ -278,6 +284,8 @@ public enum RingLayout {
         ("READER_SLOT_ACTIVE", UInt64(readerSlotActive)),
         ("READER_FLAG_GATING", UInt64(readerFlagGating)),
         ("READER_FLAG_DURABLE", UInt64(readerFlagDurable)),
+        ("READER_NAME_LOCK_OFFSET", UInt64(readerNameLockOffset)),
+        ("UNKNOWN_INDEX", unknownIndex),
     ]
 
     // MARK: Derived quantities (SPEC.md §2, §6)

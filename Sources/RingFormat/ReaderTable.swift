@@ -124,9 +124,11 @@ struct ReaderSlot {
 
     /// The slot's state, checked (SPEC.md §17.4).
     func checkedState() throws(RingError) -> UInt32 {
-        // acquire: pairs with the release store of state at join and leave; the fields
-        // written before it (flags, name, cursor) are visible after it.
-        let s = state.load(ordering: .acquiring)
+        // seq_cst: pairs with the seq_cst store of state at join and leave. Acquire would make
+        // the fields written before it (flags, name, cursor) visible, but the producer's
+        // limit needs the total order: a joiner stores state, then loads reclaimSequence;
+        // the producer increments reclaimSequence, then loads state (SPEC.md §17.7).
+        let s = state.load(ordering: .sequentiallyConsistent)
         guard s == RingLayout.readerSlotFree || s == RingLayout.readerSlotActive else {
             throw .corrupt(.badReaderSlot(slot: number, state: s))
         }
@@ -194,12 +196,14 @@ extension RingStorage {
     /// inherited the file across fork() nothing is touched (SPEC.md §11.3).
     func releaseSlot(_ slot: ReaderSlot, free: Bool) {
         if isInherited { return }
-        // release: pairs with the acquire load of state by the producer and by joiners.
-        if free { slot.state.store(RingLayout.readerSlotFree, ordering: .releasing) }
+        // seq_cst: pairs with the seq_cst loads of state (ReaderSlot.checkedState).
+        if free { slot.state.store(RingLayout.readerSlotFree, ordering: .sequentiallyConsistent) }
         // release: pairs with the acquire load of the next taker in takeSlot.
         _ = slot.owner.compareExchange(expected: ringsys_process_token(), desired: 0, ordering: .releasing)
         _ = ringsys_unlock_range(fd.rawValue, Int64(slot.offset), 1, classicLocks)
         readerTaken[slot.number].store(false, ordering: .releasing)
+        // A producer waiting for this (gating) reader may go on now, or start its gate timeout.
+        WaitWord.signalIfWaiting(spaceChannel)
     }
 
     /// The reader table as it is now (`Ring.readers()`).
@@ -273,13 +277,20 @@ struct GateKeeper {
     /// Whether a gating reader in the way still holds the producer back: a live one
     /// does; a dead anonymous one does not; a dead durable one does until its gate
     /// timeout has passed since the producer first found it dead.
+    ///
+    /// Only a verdict of "alive" is reused (for at most probeIntervalNanoseconds: it errs
+    /// on the safe side). A slot found dead is probed again at every reclaim it stands in
+    /// the way of, so a reader that took it over meanwhile — even one of the same
+    /// process, with the same owner token — is never taken for the dead one (SPEC.md §17.7).
     mutating func counts(_ storage: RingStorage, _ slot: ReaderSlot, flags: UInt32) throws(RingError) -> Bool {
         let now = SystemCalls.monotonicNanoseconds()
         // acquire: pairs with the owner CAS of a reader taking the slot.
         let owner = slot.owner.load(ordering: .acquiring)
         var probe = probes[slot.number] ?? Probe(owner: owner, checkedAt: 0, deadSince: nil)
         if probe.owner != owner { probe = Probe(owner: owner, checkedAt: 0, deadSince: nil) }
-        if now &- probe.checkedAt >= Self.probeIntervalNanoseconds || probe.checkedAt == 0 {
+        let aliveRecently = probe.checkedAt != 0 && probe.deadSince == nil
+            && now &- probe.checkedAt < Self.probeIntervalNanoseconds
+        if !aliveRecently {
             probe.checkedAt = now
             if storage.isLive(slot) {
                 probe.deadSince = nil

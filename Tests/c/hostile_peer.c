@@ -608,7 +608,9 @@ static void *joiner_thread(void *arg) {
         ring_consumer_t *c = NULL;
         t0 = now();
         rc = f_ring_reader_open(h->ring, &o, &c);
-        note_slow(h, 1, t0, "ring_reader_open", 0);
+        /* A gating join waits up to 2 s for a reclaim in progress (a hostile odd
+         * reclaimSequence looks like one: SPEC.md §17.5 step 5), then BUSY. */
+        note_slow(h, 1, t0, "ring_reader_open", 2000000000LL);
         j->join_errors[code_index(rc)]++;
         if (rc != RING_OK) {
             if (rc != RING_ERR_BUSY && rc != RING_ERR_CORRUPT) {

@@ -50,6 +50,8 @@
 #define RING_READER_SLOT_ACTIVE      1
 #define RING_READER_FLAG_GATING      1
 #define RING_READER_FLAG_DURABLE     2
+#define RING_READER_NAME_LOCK_OFFSET 512
+#define RING_UNKNOWN_INDEX           0xFFFFFFFFFFFFFFFFULL
 
 /* Header fields: offset and size in bytes (SPEC.md §3). */
 #define RING_OFFSET_MAGIC             0

@@ -88,7 +88,8 @@ int ringsys_lock_range(int fd, int64_t offset, int64_t length, int classic);
 
 /**
  * Who else holds a lock on [offset, offset+length) of fd: 0 nobody, 1 a read lock,
- * 2 a write lock (F_OFD_GETLK, or F_GETLK with `classic`), or -errno.
+ * 2 a write lock (F_OFD_GETLK, or F_GETLK with `classic`, which also reports the locks
+ * this process holds itself, from its table), or -errno.
  */
 int ringsys_lock_holder(int fd, int64_t offset, int64_t length, int classic);
 
