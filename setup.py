@@ -133,6 +133,7 @@ setup(
             sources=[
                 "Sources/RingPy/ringpy_module.c",
                 "Sources/RingPy/ringpy_ring.c",
+                "Sources/RingPy/ringpy_reader.c",
                 "Sources/RingPy/ringpy_view.c",
                 "Sources/RingPy/ringpy_wait.c",
             ],

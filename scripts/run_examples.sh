@@ -6,7 +6,7 @@
 #  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
 #    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
 #    the consumer first, half the producer;
-#  - examples/python/hello.py, asyncio_pair.py and numpy_zero_copy.py;
+#  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py and readers.py;
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
 #    against an installed copy, with pkg-config and CMake, dynamically and statically).
@@ -72,12 +72,18 @@ single() {
     else fail "$name: exit $rc"; echo "$out" | sed 's/^/     /'; fi
 }
 
+single "examples/swift readers: a gating and a lapping reader of one ring" \
+    "readers: audit read 100000 of 100000, live read 2000 and missed 98000" \
+    "$SWIFT_BIN/readers" "$WORK/readers.ring" 100000
 single "examples/python/hello.py" "hello" "$PYTHON" examples/python/hello.py "$WORK/hello.ring"
 single "examples/python/asyncio_pair.py: 5000 messages" "asyncio: received 5000 messages" \
     "$PYTHON" examples/python/asyncio_pair.py "$WORK/asyncio.ring" 5000
 single "examples/python/numpy_zero_copy.py: views released after del, ring usable afterwards" \
     "numpy: 200 arrays read in place, sums checked; ring usable after a refused release" \
     "$PYTHON" examples/python/numpy_zero_copy.py "$WORK/numpy.ring" 200
+single "examples/python/readers.py: 5000 messages, 2 gating readers and a lapping one" \
+    "readers: 5000 messages; 2 gating readers received them all, the lapping one the newest and counted the rest as missed" \
+    "$PYTHON" examples/python/readers.py "$WORK/python-readers.ring" 5000
 
 # The C example against the library of `make lib`, found under its SONAME.
 soname=$(readelf -d "$LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')

@@ -96,7 +96,7 @@ enum ReaderJoin {
             throw .invalidArgument("\(storage.path) has no reader table (a 1.0 ring): take the consumer role, or create the ring with reader slots")
         }
         guard !(options.gating && g.policy == .overwriteOldest) else {
-            throw .invalidArgument("a gating reader needs reject-when-full: under overwrite-oldest every reader is lapping (gating: false)")
+            throw .invalidArgument("a gating reader needs reject-when-full: under overwrite-oldest every reader is lapping (ask for a lapping reader)")
         }
         let name = options.name.map { Array($0.utf8) } ?? []
         guard name.count < RingLayout.ReaderSlot.name.size, !name.contains(0) else {

@@ -301,6 +301,9 @@ public final class Ring {
         guard !isClosed else { throw .closed }
         try storage.checkProcess()
         let g = storage.geometry
+        // Who may move consumerPosition past records we walk: the overwrite-oldest producer,
+        // or, in a ring with readers, the producer under either policy (SPEC.md §17.3).
+        let reclaimable = g.policy == .overwriteOldest || g.hasReaders
         var attempts = 0
         while true {
             attempts += 1
@@ -317,7 +320,7 @@ public final class Ring {
                 } catch {
                     try storage.checkNotTruncated()
                     // Under overwrite-oldest the producer may be rewriting these bytes.
-                    if g.policy == .overwriteOldest && storage.wasReclaimed(since: c) {
+                    if reclaimable && storage.wasReclaimed(since: c) {
                         reclaimed = true
                         break
                     }
@@ -328,7 +331,7 @@ public final class Ring {
                 position = record.end
             }
             // A walk that passed records the producer reclaimed meanwhile counted torn headers.
-            if reclaimed || (g.policy == .overwriteOldest && storage.wasReclaimed(since: c)) { continue }
+            if reclaimed || (reclaimable && storage.wasReclaimed(since: c)) { continue }
             try storage.checkNotTruncated()
             // acquire: pairs with RingProducer.closeWriter's release store.
             let state = storage.writerState.load(ordering: .acquiring)

@@ -105,9 +105,11 @@ extension RingError: CustomStringConvertible {
         case let .unsupportedVersion(reason):
             return "unsupported ring file: \(reason); this implementation reads format \(RingLayout.versionMajor).x"
         case let .busy(role):
-            return role == .consumer
-                ? "the consumer role is held by another handle, or a view of this consumer is open"
-                : "the producer role is held by another handle, or a reservation of this producer is open"
+            switch role {
+            case .consumer: return "the consumer role is held by another handle, or a view of this consumer is open"
+            case .producer: return "the producer role is held by another handle, or a reservation of this producer is open"
+            case .reader: return "no reader slot: every slot of the reader table is taken, or a reader of this name is open"
+            }
         case let .system(operation, code):
             return "\(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
         case .full, .empty, .closed, .endOfStream, .forked: return staticDescription!.description

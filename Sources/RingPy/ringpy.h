@@ -3,7 +3,10 @@
  *
  *   ringpy_module.c  module state, exceptions, the fork generation, module init
  *   ringpy_wait.c    role locks, timeouts and the one wait loop of every blocking call
- *   ringpy_ring.c    the Ring type (ringpy._ringpy.RingBase)
+ *   ringpy_ring.c    the Ring type (ringpy._ringpy.RingBase) and the read methods it shares
+ *                    with the Reader type
+ *   ringpy_reader.c  the Reader type (ringpy._ringpy.ReaderBase): one reader of a ring with
+ *                    a reader table (format 1.1, SPEC.md §17); Ring._reader and Ring._readers
  *   ringpy_view.c    the RecordView type (zero-copy reads)
  *
  * Every field of a RingObject is read and written with the GIL held, except the
@@ -37,12 +40,18 @@ typedef struct {
     PyObject *RingError, *FullError, *EmptyError, *InvalidSizeError, *ClosedError, *EndOfStreamError,
         *CorruptError, *UnsupportedVersionError, *BusyError, *OverwrittenError, *ForkedError;
     PyTypeObject *RingType;
+    PyTypeObject *ReaderType;
     PyTypeObject *RecordViewType;
 } ringpy_state;
 
+/* A Ring, or a Reader: the same object, so that every read method, the wait loop and
+ * RecordView serve both. A Reader has no ring handle and no producer; its consumer is the
+ * reader handle of ring_reader_open, made with it (never taken lazily), and `parent` is
+ * the Ring it was made from. */
 typedef struct {
     PyObject_HEAD
     PyObject *module;              /* keeps the module state alive */
+    PyObject *parent;              /* a Reader: its Ring (strong); NULL for a Ring */
     ringpy_state *st;
     ring_t *ring;                  /* guarded by rlock */
     ring_producer_t *producer;     /* taken on the first put-like call; guarded by plock */
@@ -50,13 +59,16 @@ typedef struct {
     /* Lock order: plock, then clock, then rlock. None is ever waited for with the GIL held. */
     pthread_mutex_t plock;         /* the producer role of this object */
     pthread_mutex_t clock;         /* the consumer role of this object */
-    pthread_mutex_t rlock;         /* the ring handle (flush, stats, taking a role, close) */
+    pthread_mutex_t rlock;         /* the ring handle (flush, stats, taking a role, close); a
+                                      Reader's: keeps close() from freeing its handle while
+                                      missed_count asks it */
     int locks_ready;               /* the three locks are initialised */
     uint64_t generation;           /* ringpy_fork_generation() when opened: another value means a forked child */
     PyObject *path;                /* str */
     uint64_t capacity;
     uint64_t max_message;
     int policy;
+    uint32_t reader_slots;         /* slots of the reader table; 0 for a 1.0 ring */
     int closing;                   /* close() was called: every call raises ClosedError, blocked ones give up */
     int released;                  /* close() has let go of the handles */
     int writer_closed;             /* close_writer() was called: every write raises ClosedError */
@@ -89,6 +101,19 @@ RINGPY_INTERNAL int ringpy_check(RingObject *self);
  * NULL with an exception set (closed, forked, writer closed, a view is open, BusyError...). */
 RINGPY_INTERNAL ring_producer_t *ringpy_producer(RingObject *self);
 RINGPY_INTERNAL ring_consumer_t *ringpy_consumer(RingObject *self);
+/* Initialises a new RingObject's module, state, path and locks (not its handles). -1 with
+ * an exception set (the object is then released by its dealloc). */
+RINGPY_INTERNAL int ringpy_object_init(RingObject *self, PyObject *module, PyObject *path);
+RINGPY_INTERNAL void ringpy_object_dealloc(RingObject *self);
+RINGPY_INTERNAL int ringpy_object_traverse(RingObject *self, visitproc visit, void *arg);
+/* The methods of the Reader type: the Ring's read methods, close and the context manager. */
+RINGPY_INTERNAL extern PyMethodDef ringpy_reader_methods[];
+
+/* ringpy_reader.c */
+RINGPY_INTERNAL extern PyType_Spec ringpy_reader_spec;
+/* Ring._reader(cls, name, flags, gate_timeout_ms) and Ring._readers(). */
+RINGPY_INTERNAL PyObject *ringpy_ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs);
+RINGPY_INTERNAL PyObject *ringpy_ring_readers(RingObject *self, PyObject *unused);
 
 /* ringpy_view.c */
 RINGPY_INTERNAL extern PyType_Spec ringpy_view_spec;

@@ -2,7 +2,7 @@
  * ringpy_module.c - the module ringpy._ringpy: RingFormat rings (SPEC.md) for CPython,
  * over the C ABI of ringformat.h (libringformat.so, shipped inside the package).
  * Module state, the exceptions, the fork generation and module init live here; the
- * types in ringpy_ring.c and ringpy_view.c.
+ * types in ringpy_ring.c, ringpy_reader.c and ringpy_view.c.
  */
 #include "ringpy.h"
 
@@ -111,7 +111,9 @@ static int add_errors(PyObject *module, ringpy_state *st) {
         && (st->EndOfStreamError = new_error(module, "EndOfStreamError", "The producer closed the stream and every message has been read.", st->RingError, PyExc_EOFError, NULL))
         && (st->CorruptError = new_error(module, "CorruptError", "The file holds values no valid ring holds.", st->RingError, NULL, NULL))
         && (st->UnsupportedVersionError = new_error(module, "UnsupportedVersionError", "Another major format version, or unknown incompatible features.", st->RingError, NULL, NULL))
-        && (st->BusyError = new_error(module, "BusyError", "Another handle holds the producer or consumer role.", st->RingError, NULL, NULL))
+        && (st->BusyError = new_error(module, "BusyError",
+                "Another handle holds the producer or consumer role; or every reader slot of the ring is\n"
+                "taken, or another reader uses that durable name; or a RecordView is open.", st->RingError, NULL, NULL))
         && (st->OverwrittenError = new_error(module, "OverwrittenError", "A zero-copy view's record was reclaimed while it was held.", st->RingError, NULL, NULL))
         && (st->ForkedError = new_error(module, "ForkedError",
                 "This handle belongs to the process that opened it (it was inherited across fork): open the ring again.",
@@ -133,6 +135,8 @@ static int ringpy_exec(PyObject *module) {
     if (add_errors(module, st) < 0) return -1;
     st->RingType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_ring_spec, NULL);
     if (st->RingType == NULL || PyModule_AddType(module, st->RingType) < 0) return -1;
+    st->ReaderType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_reader_spec, NULL);
+    if (st->ReaderType == NULL || PyModule_AddType(module, st->ReaderType) < 0) return -1;
     st->RecordViewType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_view_spec, NULL);
     if (st->RecordViewType == NULL || PyModule_AddType(module, st->RecordViewType) < 0) return -1;
     uint16_t major = 0, minor = 0;
@@ -149,7 +153,7 @@ static int ringpy_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->RingError); Py_VISIT(st->FullError); Py_VISIT(st->EmptyError); Py_VISIT(st->InvalidSizeError);
     Py_VISIT(st->ClosedError); Py_VISIT(st->EndOfStreamError); Py_VISIT(st->CorruptError);
     Py_VISIT(st->UnsupportedVersionError); Py_VISIT(st->BusyError); Py_VISIT(st->OverwrittenError);
-    Py_VISIT(st->ForkedError); Py_VISIT(st->RingType); Py_VISIT(st->RecordViewType);
+    Py_VISIT(st->ForkedError); Py_VISIT(st->RingType); Py_VISIT(st->ReaderType); Py_VISIT(st->RecordViewType);
     return 0;
 }
 
@@ -158,7 +162,7 @@ static int ringpy_clear(PyObject *module) {
     Py_CLEAR(st->RingError); Py_CLEAR(st->FullError); Py_CLEAR(st->EmptyError); Py_CLEAR(st->InvalidSizeError);
     Py_CLEAR(st->ClosedError); Py_CLEAR(st->EndOfStreamError); Py_CLEAR(st->CorruptError);
     Py_CLEAR(st->UnsupportedVersionError); Py_CLEAR(st->BusyError); Py_CLEAR(st->OverwrittenError);
-    Py_CLEAR(st->ForkedError); Py_CLEAR(st->RingType); Py_CLEAR(st->RecordViewType);
+    Py_CLEAR(st->ForkedError); Py_CLEAR(st->RingType); Py_CLEAR(st->ReaderType); Py_CLEAR(st->RecordViewType);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /*
  * ringpy_ring.c - the Ring type (ringpy._ringpy.RingBase; ringpy.Ring subclasses it):
- * an open ring file holding, on demand, the producer and the consumer role.
+ * an open ring file holding, on demand, the producer and the consumer role. Its read
+ * methods also serve the Reader type (ringpy_reader.c), whose objects are RingObjects
+ * too: a Reader's consumer is its reader handle, made with it.
  *
  * Every method starts with ringpy_check (closed? forked?), which takes no lock. Each
  * role has a lock of its own and every blocking call goes through ringpy_run
@@ -55,37 +57,47 @@ ring_producer_t *ringpy_producer(RingObject *self) {
 ring_consumer_t *ringpy_consumer(RingObject *self) {
     if (ringpy_check(self) < 0) return NULL;
     if (self->view != NULL) {
-        PyErr_SetString(self->st->BusyError, "a RecordView of this ring is open: release() or cancel() it first");
+        PyErr_Format(self->st->BusyError, "a RecordView of this %s is open: release() or cancel() it first",
+                     self->parent ? "reader" : "ring");
         return NULL;
     }
-    if (self->consumer == NULL && open_role(self, open_consumer, (void **)&self->consumer) < 0) return NULL;
+    if (self->consumer == NULL) {
+        /* A Reader's handle is made with it and only close() drops it. */
+        if (self->parent != NULL) { ringpy_raise_closed(self->st); return NULL; }
+        if (open_role(self, open_consumer, (void **)&self->consumer) < 0) return NULL;
+    }
     return self->consumer;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Creating and opening                                                     */
 
-static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, PyObject *path) {
-    RingObject *self = (RingObject *)cls->tp_alloc(cls, 0);
-    if (self == NULL) { ring_free(ring); return NULL; }
+int ringpy_object_init(RingObject *self, PyObject *module, PyObject *path) {
     self->module = Py_NewRef(module);
     self->st = ringpy_state_of(module);
-    self->ring = ring;
     self->path = Py_NewRef(path);
     self->generation = ringpy_fork_generation();
-    if (pthread_mutex_init(&self->plock, NULL) != 0) { Py_DECREF(self); return (RingObject *)PyErr_NoMemory(); }
+    if (pthread_mutex_init(&self->plock, NULL) != 0) { PyErr_NoMemory(); return -1; }
     if (pthread_mutex_init(&self->clock, NULL) != 0) {
         pthread_mutex_destroy(&self->plock);
-        Py_DECREF(self);
-        return (RingObject *)PyErr_NoMemory();
+        PyErr_NoMemory();
+        return -1;
     }
     if (pthread_mutex_init(&self->rlock, NULL) != 0) {
         pthread_mutex_destroy(&self->plock);
         pthread_mutex_destroy(&self->clock);
-        Py_DECREF(self);
-        return (RingObject *)PyErr_NoMemory();
+        PyErr_NoMemory();
+        return -1;
     }
     self->locks_ready = 1;
+    return 0;
+}
+
+static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, PyObject *path) {
+    RingObject *self = (RingObject *)cls->tp_alloc(cls, 0);
+    if (self == NULL) { ring_free(ring); return NULL; }
+    self->ring = ring;
+    if (ringpy_object_init(self, module, path) < 0) { Py_DECREF(self); return NULL; }
     /* What opening validated, without walking records or judging writerState (SPEC.md §13). */
     ring_geometry_t geometry;
     int rc = ring_geometry(ring, &geometry);
@@ -93,6 +105,7 @@ static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, P
     self->capacity = geometry.capacity;
     self->max_message = geometry.max_message_size;
     self->policy = (int)geometry.policy;
+    self->reader_slots = geometry.reader_slots;
     return self;
 }
 
@@ -182,20 +195,23 @@ static int parse_args_timeout(const char *fname, const char *const *names, int r
 }
 
 PyDoc_STRVAR(create_doc,
-"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False)\n--\n\n"
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False, readers=0)\n--\n\n"
 "Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
 "mode: permission bits (0 to 0o777; the umask applies). replace atomically replaces an existing\n"
 "file; exist_ok opens an existing ring instead of raising FileExistsError, but only one this\n"
 "user owns and no one else may write (else PermissionError), unless allow_shared is true, and\n"
-"only one of the capacity (rounded) and policy asked for (else ValueError), unless any_geometry.\n"
+"only one of the capacity (rounded), policy and reader slots asked for (else ValueError), unless\n"
+"any_geometry. readers: the slots of a reader table (format 1.1, SPEC.md §17; 1 to 496, more\n"
+"than 16 take a larger header): that many readers (ring.reader()) may each read every message;\n"
+"0 makes a 1.0 ring, read by one consumer (ring.get()).\n"
 "The whole capacity is allocated on disk (or in memory, for /dev/shm) when the ring is created.\n"
 "initial_position (a multiple of 8) starts both positions there, for tests of positions past 2**32.");
 
 static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames) {
     static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position",
-                                        "allow_shared", "any_geometry", NULL};
-    PyObject *values[9];
+                                        "allow_shared", "any_geometry", "readers", NULL};
+    PyObject *values[10];
     if (parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
@@ -231,13 +247,28 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
         if (initial == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
         if (flags & RING_CREATE_OPEN_EXISTING) { PyErr_SetString(PyExc_ValueError, "initial_position cannot be combined with exist_ok"); return NULL; }
     }
+    unsigned long readers = 0;
+    if (values[9]) {
+        if (!PyLong_Check(values[9])) {
+            PyErr_Format(PyExc_TypeError, "readers must be an int, not %.100s", Py_TYPE(values[9])->tp_name);
+            return NULL;
+        }
+        int over = 0;
+        long long n = PyLong_AsLongLongAndOverflow(values[9], &over);
+        if (n == -1 && PyErr_Occurred()) return NULL;
+        if (over || n < 0 || n > (long long)UINT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "readers must be a number of reader slots (0: a 1.0 ring), not %R", values[9]);
+            return NULL;
+        }
+        readers = (unsigned long)n;
+    }
     PyObject *path, *encoded;
     if (convert_path(values[0], &path, &encoded) < 0) return NULL;
     ring_t *ring = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = initial ? ring_create_at_position(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, initial, &ring)
-                 : ring_create(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags, &ring);
+    rc = ring_create_readers(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags,
+                             (uint32_t)readers, initial, &ring);
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
     PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
@@ -681,6 +712,30 @@ static int info_of(RingObject *self, ring_info_t *info) {
     return 0;
 }
 
+/* The room peek_all needs: at most *bytes payload bytes in at most *count messages. A Ring's
+ * unread records are those from consumerPosition; a Reader's are at or after tailPosition
+ * (its cursor, or tailPosition once it finds itself lapped), so the ring's used bytes and
+ * message count bound them too. A Reader whose Ring was closed bounds them by the capacity
+ * (a 1.1 record takes at least 16 bytes). */
+static int peek_bounds(RingObject *self, size_t *bytes, size_t *count) {
+    if (ringpy_check(self) < 0) return -1;
+    RingObject *holder = self->parent ? (RingObject *)self->parent : self;
+    ring_info_t info;
+    ringpy_lock(&holder->rlock);
+    int rc = holder->ring == NULL ? RING_ERR_CLOSED : ring_info(holder->ring, &info);
+    ringpy_unlock(&holder->rlock);
+    if (rc == RING_ERR_CLOSED && holder != self) {
+        *bytes = (size_t)self->capacity;
+        *count = (size_t)(self->capacity / 16);
+        return 0;
+    }
+    if (rc != RING_OK) { ringpy_raise(self->st, rc, self->path); return -1; }
+    /* used_bytes bounds the payload bytes, message_count the messages, at that moment. */
+    *bytes = info.used_bytes > 0 ? (size_t)info.used_bytes : 1;
+    *count = info.message_count > 0 ? (size_t)info.message_count : 1;
+    return 0;
+}
+
 PyDoc_STRVAR(peek_all_doc, "peek_all()\n--\n\nEvery unread message, oldest first, without consuming any.");
 
 static PyObject *Ring_peek_all(RingObject *self, PyObject *unused) {
@@ -691,11 +746,8 @@ static PyObject *Ring_peek_all(RingObject *self, PyObject *unused) {
     char *buf = NULL;
     size_t *lengths = NULL;
     ring_consumer_t *c = ringpy_consumer(self);
-    ring_info_t info;
-    if (c == NULL || info_of(self, &info) < 0) goto done;
-    /* used_bytes bounds the payload bytes, message_count the messages, at that moment. */
-    size_t cap = info.used_bytes > 0 ? (size_t)info.used_bytes : 1;
-    size_t max = info.message_count > 0 ? (size_t)info.message_count : 1;
+    size_t cap = 0, max = 0;
+    if (c == NULL || peek_bounds(self, &cap, &max) < 0) goto done;
     buf = PyMem_Malloc(cap);
     lengths = PyMem_Malloc(max * sizeof *lengths);
     if (buf == NULL || lengths == NULL) { PyErr_NoMemory(); goto done; }
@@ -782,13 +834,14 @@ static PyObject *Ring_stats_dict(RingObject *self, PyObject *unused) {
     (void)unused;
     ring_info_t i;
     if (info_of(self, &i) < 0) return NULL;
-    return Py_BuildValue("{s:K,s:K,s:i,s:(ii),s:K,s:K,s:K,s:K,s:K,s:O}",
+    return Py_BuildValue("{s:K,s:K,s:i,s:(ii),s:K,s:K,s:K,s:K,s:K,s:O,s:I}",
         "capacity", (unsigned long long)i.capacity, "max_message_size", (unsigned long long)i.max_message_size,
         "policy", (int)i.policy, "version", (int)i.version_major, (int)i.version_minor,
         "producer_position", (unsigned long long)i.producer_position,
         "consumer_position", (unsigned long long)i.consumer_position,
         "used_bytes", (unsigned long long)i.used_bytes, "message_count", (unsigned long long)i.message_count,
-        "dropped_count", (unsigned long long)i.dropped_count, "writer_closed", i.writer_closed ? Py_True : Py_False);
+        "dropped_count", (unsigned long long)i.dropped_count, "writer_closed", i.writer_closed ? Py_True : Py_False,
+        "reader_slots", (unsigned int)self->reader_slots);
 }
 
 static Py_ssize_t Ring_len(RingObject *self) {
@@ -869,14 +922,16 @@ static PyObject *Ring_get_capacity(RingObject *self, void *c) { (void)c; return 
 static PyObject *Ring_get_policy_value(RingObject *self, void *c) { (void)c; return PyLong_FromLong(self->policy); }
 static PyObject *Ring_get_max_message(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->max_message); }
 static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(self->closing); }
+static PyObject *Ring_get_reader_slots(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->reader_slots); }
 
-static int Ring_traverse(RingObject *self, visitproc visit, void *arg) {
+int ringpy_object_traverse(RingObject *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->module);
+    Py_VISIT(self->parent);
     return 0;
 }
 
-static void Ring_dealloc(RingObject *self) {
+void ringpy_object_dealloc(RingObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (forked(self)) {
@@ -890,10 +945,21 @@ static void Ring_dealloc(RingObject *self) {
         }
     }
     Py_XDECREF(self->path);
+    Py_XDECREF(self->parent);
     Py_XDECREF(self->module);
     tp->tp_free((PyObject *)self);
     Py_DECREF(tp);
 }
+
+/* The read methods of a Ring, which a Reader has too (on its own cursor). */
+#define READ_METHODS \
+    {"get", (PyCFunction)(void (*)(void))Ring_get, METH_FASTCALL | METH_KEYWORDS, get_doc}, \
+    {"try_get", (PyCFunction)Ring_try_get, METH_NOARGS, try_get_doc}, \
+    {"_poll_get", (PyCFunction)Ring_poll_get, METH_NOARGS, poll_get_doc}, \
+    {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_FASTCALL | METH_KEYWORDS, get_many_doc}, \
+    {"peek_all", (PyCFunction)Ring_peek_all, METH_NOARGS, peek_all_doc}, \
+    {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_FASTCALL | METH_KEYWORDS, get_view_doc}, \
+    {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc}
 
 static PyMethodDef Ring_methods[] = {
     {"create", (PyCFunction)(void (*)(void))Ring_create, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, create_doc},
@@ -904,18 +970,57 @@ static PyMethodDef Ring_methods[] = {
     {"_wait_room", (PyCFunction)(void (*)(void))Ring_wait_room, METH_FASTCALL, wait_room_doc},
     {"put_many", (PyCFunction)(void (*)(void))Ring_put_many, METH_FASTCALL | METH_KEYWORDS, put_many_doc},
     {"close_writer", (PyCFunction)Ring_close_writer, METH_NOARGS, close_writer_doc},
-    {"get", (PyCFunction)(void (*)(void))Ring_get, METH_FASTCALL | METH_KEYWORDS, get_doc},
-    {"try_get", (PyCFunction)Ring_try_get, METH_NOARGS, try_get_doc},
-    {"_poll_get", (PyCFunction)Ring_poll_get, METH_NOARGS, poll_get_doc},
-    {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_FASTCALL | METH_KEYWORDS, get_many_doc},
-    {"peek_all", (PyCFunction)Ring_peek_all, METH_NOARGS, peek_all_doc},
-    {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_FASTCALL | METH_KEYWORDS, get_view_doc},
-    {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc},
+    READ_METHODS,
+    {"_reader", (PyCFunction)(void (*)(void))ringpy_ring_reader, METH_FASTCALL,
+     "_reader(cls, name, flags, gate_timeout_ms)\n--\n\nJoin as a reader (ring_reader_open): a new cls (Ring.reader)."},
+    {"_readers", (PyCFunction)ringpy_ring_readers, METH_NOARGS,
+     "_readers()\n--\n\nThe reader table as (slot, name, flags, cursor, lag_bytes, missed_count) tuples (Ring.readers)."},
     {"flush", (PyCFunction)Ring_flush, METH_NOARGS, flush_doc},
     {"_stats", (PyCFunction)Ring_stats_dict, METH_NOARGS, "A snapshot of the ring's state as a dict (policy as an int)."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS, close_doc},
     {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the ring."},
     {"__exit__", (PyCFunction)Ring_exit, METH_VARARGS, "Close the ring."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(reader_close_doc, "close()\n--\n\n"
+"Leave the ring: an anonymous reader's slot is freed, a durable one's stays (with its cursor)\n"
+"for the next reader of that name. Idempotent. BufferError while a memoryview of a RecordView\n"
+"is alive. In a forked child it only forgets the inherited handle: the slot stays the parent's.");
+
+PyDoc_STRVAR(reader_leave_doc, "leave()\n--\n\n"
+"Close the reader and free its slot, a durable reader's too: its name is given up, and the\n"
+"next reader of that name starts afresh (close() keeps a durable reader's slot for its return).");
+
+/* Reader.leave(): ring_reader_leave (the slot is freed), then what close() does. */
+static PyObject *Reader_leave(RingObject *self, PyObject *unused) {
+    if (ringpy_check(self) < 0) return NULL;
+    if (self->view != NULL && ((RecordViewObject *)self->view)->exports > 0) {
+        PyErr_SetString(PyExc_BufferError, "cannot leave: a memoryview of a RecordView is still alive");
+        return NULL;
+    }
+    self->closing = 1; /* blocked calls notice between slices and give up the consumer lock */
+    ringpy_lock(&self->clock);
+    ringpy_lock(&self->rlock);
+    int rc = RING_OK;
+    ring_consumer_t *handle = self->consumer;
+    if (handle != NULL && !self->released) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = ring_reader_leave(handle);
+        Py_END_ALLOW_THREADS
+    }
+    ringpy_unlock(&self->rlock);
+    ringpy_unlock(&self->clock);
+    if (rc != RING_OK && rc != RING_ERR_CLOSED) return ringpy_raise(self->st, rc, self->path);
+    return Ring_close(self, unused);
+}
+
+PyMethodDef ringpy_reader_methods[] = {
+    READ_METHODS,
+    {"close", (PyCFunction)Ring_close, METH_NOARGS, reader_close_doc},
+    {"leave", (PyCFunction)Reader_leave, METH_NOARGS, reader_leave_doc},
+    {"__enter__", (PyCFunction)Ring_enter, METH_NOARGS, "Return the reader."},
+    {"__exit__", (PyCFunction)Ring_exit, METH_VARARGS, "Close the reader."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -925,14 +1030,16 @@ static PyGetSetDef Ring_getset[] = {
     {"_policy", (getter)Ring_get_policy_value, NULL, "Policy as an int.", NULL},
     {"max_message_size", (getter)Ring_get_max_message, NULL, "The largest message the ring accepts.", NULL},
     {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
+    {"reader_slots", (getter)Ring_get_reader_slots, NULL,
+     "Slots of the ring's reader table (format 1.1): how many readers it can have; 0 for a 1.0 ring.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot Ring_slots[] = {
     {Py_tp_doc, "The native core of ringpy.Ring: an open ring file."},
     {Py_tp_new, Ring_new},
-    {Py_tp_dealloc, Ring_dealloc},
-    {Py_tp_traverse, Ring_traverse},
+    {Py_tp_dealloc, ringpy_object_dealloc},
+    {Py_tp_traverse, ringpy_object_traverse},
     {Py_tp_methods, Ring_methods},
     {Py_tp_getset, Ring_getset},
     {Py_sq_length, Ring_len},

@@ -1,6 +1,7 @@
 /*
  * ringpy_wait.c - role locks, timeouts and the one wait loop every blocking call of a
- * Ring goes through (put, put_many, get, get_many, get_view, _wait, _wait_room).
+ * Ring or a Reader goes through (put, put_many, get, get_many, get_view, _wait, _wait_room;
+ * a Reader's "consumer role" is its reader handle).
  *
  * Non-blocking calls keep the GIL. Blocking calls wait in slices of at most
  * WAIT_SLICE_NS with the GIL released, sleeping in the library, and between slices

@@ -248,8 +248,9 @@ def run_with_deadline(fn, seconds: float, what: str):
     return box.get("value")
 
 
+#: The line of every consumer and reader (a reader's adds "missed M", the library's count).
 CONSUMED_RE = re.compile(
-    r"consumed (\d+) messages (\d+) bytes checksum (0x[0-9a-f]+) overwritten (\d+) in \d+ ms"
+    r"consumed (\d+) messages (\d+) bytes checksum (0x[0-9a-f]+) overwritten (\d+)(?: missed (\d+))? in \d+ ms"
 )
 PRODUCED_RE = re.compile(r"produced (\d+) messages in \d+ ms")
 
@@ -260,12 +261,15 @@ class Consumed:
     bytes: int
     checksum: int
     overwritten: int
+    #: A reader's line: the library's missed count; None for a consumer's.
+    missed: int | None = None
 
 
 def parse_consumed(output: str) -> Consumed:
     m = CONSUMED_RE.search(output)
     assert m, f"no 'consumed ...' line in consumer output: {output!r}"
-    return Consumed(int(m.group(1)), int(m.group(2)), int(m.group(3), 16), int(m.group(4)))
+    missed = None if m.group(5) is None else int(m.group(5))
+    return Consumed(int(m.group(1)), int(m.group(2)), int(m.group(3), 16), int(m.group(4)), missed)
 
 
 def python_peer_command(*args: str) -> list[str]:

@@ -313,5 +313,8 @@ def test_model_reproduces_the_worked_examples():
     assert o.get() == b"B" * 1000 and o.tail == 2016
 
 
-def test_version_constant_used_by_the_model():
-    assert ringpy.FORMAT_VERSION == (1, 0)
+def test_version_constant_used_by_the_model(tmp_path):
+    """The model is of a ring without a reader table: a 1.0 file, though the module writes 1.1."""
+    assert ringpy.FORMAT_VERSION == (1, 1)
+    with Ring.create(tmp_path / "model.ring", CAPACITY) as ring:
+        assert ring.stats()["version"] == (1, 0) and ring.reader_slots == 0

@@ -1,5 +1,7 @@
 """Golden vectors (interop/vectors): the Python writer, given each .ops file, makes a
-file byte-identical to the committed .ring; the Python reader sees exactly the .expect."""
+file byte-identical to the committed .ring; the Python reader sees exactly the .expect.
+Rings with readers (format 1.1) are read through a lapping reader that joins at the oldest
+message, after the reader table was listed (SPEC.md §16.5)."""
 
 from __future__ import annotations
 
@@ -25,8 +27,22 @@ def run_ops(ops: pathlib.Path, out: pathlib.Path) -> None:
         args = rest.split()
         if op == "create":
             policy = "overwrite_oldest" if args[1] == "overwrite" else "reject_when_full"
+            slots = 0
+            if "readers" in args:
+                slots = int(args[args.index("readers") + 1])
+                args = args[:args.index("readers")]
             start = int(args[2]) if len(args) > 2 else 0
-            ring = ringpy.Ring.create(out, int(args[0]), policy, replace=True, initial_position=start)
+            ring = ringpy.Ring.create(out, int(args[0]), policy, replace=True, initial_position=start, readers=slots)
+            readers = {}
+        elif op == "join":
+            ident, flags = args[0], args[1:]
+            readers[ident] = ring.reader(ident if "durable" in flags else None, gating="lapping" not in flags,
+                                         start="newest" if "newest" in flags else "oldest")
+        elif op == "reader-read":
+            for _ in range(int(args[1]) if len(args) > 1 else 1):
+                readers[args[0]].get(timeout=0)
+        elif op == "leave":
+            readers.pop(args[0]).close()
         elif op == "write":
             ring.put(rest.encode(), timeout=0)
         elif op == "write-hex":
@@ -41,7 +57,16 @@ def run_ops(ops: pathlib.Path, out: pathlib.Path) -> None:
         else:
             raise AssertionError(f"{ops}:{number}: unknown operation {op}")
     ring.flush()
+    if ring.reader_slots:
+        for reader in readers.values():
+            reader.close()
     ring.close()
+
+
+def source(ring: ringpy.Ring):
+    """What reads the unread messages: the Ring (its consumer), or a lapping reader at the
+    oldest message of a ring with readers (from tailPosition)."""
+    return ring.reader(gating=False) if ring.reader_slots else ring
 
 
 def expectation(path: pathlib.Path) -> str:
@@ -56,7 +81,13 @@ def expectation(path: pathlib.Path) -> str:
             f"writerClosed {int(s['writer_closed'])}",
             f"messageCount {s['message_count']}",
         ]
-        lines += [f"message {m.hex()}" for m in ring.peek_all()]
+        if ring.reader_slots:
+            lines.append(f"readerSlots {ring.reader_slots}")
+            lines += [f"reader {r.slot} {'gating' if r.gating else 'lapping'} {'durable' if r.durable else 'anonymous'} "
+                      f"cursor {r.cursor} missed {r.missed_count} name {(r.name or '').encode().hex()}"
+                      for r in ring.readers()]
+        with source(ring) as reader:
+            lines += [f"message {m.hex()}" for m in reader.peek_all()]
     return "\n".join(lines) + "\n"
 
 
@@ -82,10 +113,10 @@ def test_python_reader_sees_the_expectation(name, tmp_path):
     expected = (VECTORS / f"{name}.expect").read_text()
     assert expectation(copy) == expected
     messages = [bytes.fromhex(l[len("message "):]) for l in expected.splitlines() if l.startswith("message ")]
-    with ringpy.Ring.open(copy) as ring:
-        assert ring.get_many(len(messages) + 10) == messages
+    with ringpy.Ring.open(copy) as ring, source(ring) as reader:
+        assert reader.get_many(len(messages) + 10) == messages
         if "writerClosed 1" in expected:
             with pytest.raises(ringpy.EndOfStreamError):
-                ring.get(timeout=0)
+                reader.get(timeout=0)
         else:
-            assert ring.try_get() is None
+            assert reader.try_get() is None

@@ -17,5 +17,6 @@ let package = Package(
     targets: [
         .executableTarget(name: "producer", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "consumer", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
+        .executableTarget(name: "readers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
     ]
 )

@@ -4,6 +4,16 @@ same output as ``ring-workload produce`` / ``ring-workload consume`` and ``build
 
     python ring_peer.py produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
     python ring_peer.py consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
+    python ring_peer.py reader PATH (the options of consume) [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
+
+``reader`` joins a ring with reader slots (format 1.1) as a reader: gating unless --lapping,
+from the oldest message unless --newest, durable if named. As ``ring-workload reader``, it
+takes each message's index from its first 8 bytes (a reader may start after message 0 and a
+lapping one may be lapped: use --min-size 8 or more), counts the gaps between them as
+"overwritten" (from index 0, or with --newest or --name from its first message, as the C
+ring_peer does), and its line adds the library's count of what it missed
+(Reader.missed_count): ``consumed N messages B bytes checksum 0xHEX overwritten K missed M
+in T ms``. Nothing else goes to stdout.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from workload import StreamChecksum, Workload
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ring_peer")
-    parser.add_argument("command", choices=["produce", "consume"])
+    parser.add_argument("command", choices=["produce", "consume", "reader"])
     parser.add_argument("path")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
@@ -28,6 +38,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--timeout-ms", type=int, default=-1)
     parser.add_argument("--close", action="store_true")
     parser.add_argument("--until-end", action="store_true")
+    parser.add_argument("--lapping", action="store_true", help="reader: never hold the producer back")
+    parser.add_argument("--newest", action="store_true", help="reader: start after the newest message")
+    parser.add_argument("--name", help="reader: a durable reader of this name")
+    parser.add_argument("--gate-timeout-ms", type=int, default=10_000,
+                        help="reader: how long a durable gating reader that died still holds the producer back")
     parser.add_argument("--no-checksum", action="store_true",
                         help="check every byte but skip the (pure-Python, slow) stream checksum")
     a = parser.parse_args(argv)
@@ -57,7 +72,15 @@ def main(argv: list[str]) -> int:
         print(f"produced {a.count} messages in {int((time.monotonic() - start) * 1000)} ms", flush=True)
         return 0
 
-    overwrite = ring.policy == ringpy.Policy.OVERWRITE_OLDEST
+    is_reader = a.command == "reader"
+    if is_reader:
+        source = ring.reader(a.name, gating=not a.lapping, start="newest" if a.newest else "oldest",
+                             gate_timeout=a.gate_timeout_ms / 1000.0)
+    else:
+        source = ring
+    # Messages may be missing: an overwrite-oldest ring, or a reader (it starts at the oldest
+    # message still in the ring, or the newest, and a lapping one may be lapped).
+    overwrite = ring.policy == ringpy.Policy.OVERWRITE_OLDEST or is_reader
     checksum = StreamChecksum()
     received = 0
     total = 0
@@ -65,7 +88,7 @@ def main(argv: list[str]) -> int:
     skipped = 0
     while a.until_end or received < a.count:
         try:
-            message = ring.get(timeout=timeout)
+            message = source.get(timeout=timeout)
         except ringpy.EndOfStreamError:
             break
         if type(message) is not bytes:
@@ -77,7 +100,9 @@ def main(argv: list[str]) -> int:
             if carried is None or carried < expected:
                 print(f"ring_peer: message {received} carries no valid index", file=sys.stderr)
                 return 1
-            skipped += carried - expected
+            # A reader that joined at the newest, or resumed by its name, counts from its first message.
+            if not ((a.newest or a.name) and received == 0):
+                skipped += carried - expected
             index = carried
         if message != w.message(index):
             print(
@@ -90,11 +115,14 @@ def main(argv: list[str]) -> int:
         expected = index + 1
         received += 1
         total += len(message)
+    missed = f" missed {source.missed_count}" if is_reader else ""
+    if is_reader:
+        source.close()
     ring.close()
     ms = int((time.monotonic() - start) * 1000)
     print(
         f"consumed {received} messages {total} bytes checksum {'skipped' if a.no_checksum else checksum.hex()} "
-        f"overwritten {skipped} in {ms} ms",
+        f"overwritten {skipped}{missed} in {ms} ms",
         flush=True,
     )
     return 0

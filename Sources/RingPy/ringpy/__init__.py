@@ -1,4 +1,4 @@
-"""ringpy: RingFormat shared-memory ring buffer files for Python (format: SPEC.md 1.0).
+"""ringpy: RingFormat shared-memory ring buffer files for Python (format: SPEC.md 1.1).
 
 A ring is a file of length-prefixed messages shared through mmap by one producer and one
 consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out::
@@ -7,6 +7,9 @@ consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out
     with ringpy.Ring.create("/dev/shm/events", 1 << 20, exist_ok=True) as ring:
         ring.put(b"hello")
         assert ring.get() == b"hello"
+
+A ring created with ``readers=N`` (format 1.1) has several readers instead of one consumer:
+each ``ring.reader()`` reads every message on a cursor of its own (SPEC.md §17).
 
 The native core (``_ringpy``) is a C extension over libringformat.so, which ships inside
 this package; no Swift installation is needed at run time.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-from typing import AsyncIterator, Iterator, Union
+from typing import AsyncIterator, Iterator, List, NamedTuple, Optional, Union
 
 from ._ringpy import (
     ABI_VERSION,
@@ -31,6 +34,7 @@ from ._ringpy import (
     FullError,
     InvalidSizeError,
     OverwrittenError,
+    ReaderBase as _ReaderBase,
     RecordView,
     RingBase as _RingBase,
     RingError,
@@ -47,7 +51,7 @@ except ImportError:  # an editable install: the installed metadata has it
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
     "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "MemMapRingBuffer", "OverwrittenError",
-    "Policy", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
+    "Policy", "Reader", "ReaderInfo", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
 ]
 
 #: How long one wait of the async helpers runs in a worker thread before looking again.
@@ -63,29 +67,21 @@ class Policy(enum.IntEnum):
     OVERWRITE_OLDEST = 1
 
 
-class Ring(_RingBase):
-    """An open ring file.
+# Flags of ring_reader_options_t and ring_reader_info_t (ringformat.h).
+_READER_LAPPING = 1
+_READER_NEWEST = 2
+_INFO_GATING = 1
+_INFO_DURABLE = 2
+_INFO_LIVE = 4
+#: The longest gate timeout the reader table holds (a u32 of milliseconds).
+_GATE_TIMEOUT_MAX_MS = (1 << 32) - 1
 
-    Create one with ``Ring.create(path, capacity, policy)`` or open an existing one with
-    ``Ring.open(path)``. The producer role is taken on the first put-like call, the
-    consumer role on the first get-like call; another holder of a role raises BusyError.
-    close() (or leaving a with-block) releases both. A Ring may be shared by threads:
-    blocking calls release the GIL and can be interrupted with Ctrl-C.
-    """
+
+class _Reading:
+    """What a Ring and a Reader both do with their read methods (get, _poll_get, _wait):
+    iteration and the asyncio helpers."""
 
     __slots__ = ()
-
-    @property
-    def policy(self) -> Policy:
-        """What a full ring does."""
-        return Policy(self._policy)
-
-    def stats(self) -> dict:
-        """A snapshot: capacity, max_message_size, policy, version, producer_position,
-        consumer_position, used_bytes, message_count, dropped_count, writer_closed."""
-        stats = self._stats()
-        stats["policy"] = Policy(stats["policy"])
-        return stats
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield messages as they arrive until the end of the stream."""
@@ -113,6 +109,111 @@ class Ring(_RingBase):
                 raise EmptyError("ring is empty: no message within the timeout")
             await loop.run_in_executor(None, self._wait, left)
 
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """``async for message in ring``: until the end of the stream."""
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                yield await self.get_async()
+            except EndOfStreamError:
+                return
+
+
+class ReaderInfo(NamedTuple):
+    """One reader of a ring, as its reader table shows it (Ring.readers())."""
+
+    #: The slot number in the reader table.
+    slot: int
+    #: The durable reader's name; None for an anonymous reader.
+    name: Optional[str]
+    #: It gates the producer (reject-when-full: nothing it has not read is reclaimed).
+    gating: bool
+    #: It is durable (named): its slot and cursor stay when it closes or dies.
+    durable: bool
+    #: A live process holds its slot (a durable reader may be away).
+    live: bool
+    #: The position of the next record it reads.
+    cursor: int
+    #: Bytes between its cursor and the producer.
+    lag_bytes: int
+    #: Messages it missed because the producer lapped it.
+    missed_count: int
+
+
+class Ring(_RingBase, _Reading):
+    """An open ring file.
+
+    Create one with ``Ring.create(path, capacity, policy)`` or open an existing one with
+    ``Ring.open(path)``. The producer role is taken on the first put-like call, the
+    consumer role on the first get-like call; another holder of a role raises BusyError.
+    close() (or leaving a with-block) releases both. A Ring may be shared by threads:
+    blocking calls release the GIL and can be interrupted with Ctrl-C.
+
+    A ring created with ``readers=N`` has no consumer role (get-like calls raise
+    ValueError): up to N readers join it with ``ring.reader()``, each reading every message.
+    """
+
+    __slots__ = ()
+
+    @property
+    def policy(self) -> Policy:
+        """What a full ring does."""
+        return Policy(self._policy)
+
+    def stats(self) -> dict:
+        """A snapshot: capacity, max_message_size, policy, version, producer_position,
+        consumer_position, used_bytes, message_count, dropped_count, writer_closed,
+        reader_slots. On a ring with readers consumer_position is tailPosition (the oldest
+        record still in the ring, SPEC.md §17.3), and used_bytes and message_count (and
+        len()) count the records from there: what the slowest reader may still read, not
+        what any one reader has left."""
+        stats = self._stats()
+        stats["policy"] = Policy(stats["policy"])
+        return stats
+
+    def reader(self, name: Optional[str] = None, *, gating: bool = True, start: str = "oldest",
+               gate_timeout: float = 10.0) -> "Reader":
+        """Join the ring as one of its readers (a ring created with ``readers=N``, SPEC.md §17).
+
+        The Reader reads every message from where it joined, on a cursor of its own, with
+        the read API of a Ring (get, try_get, get_many, get_view, peek_all, iteration,
+        get_async, ``async for``). gating (reject-when-full only): the producer never
+        reclaims a message this reader has not read (it waits for it, or put raises
+        FullError); gating=False: a lapping reader that never holds the producer back, skips
+        to the oldest message when the producer laps it and counts what it missed
+        (missed_count). Under overwrite-oldest every reader is lapping: gating=True raises
+        ValueError there. start: "oldest" (the oldest message still in the ring) or
+        "newest" (only messages committed from now on). name (at most 63 bytes of UTF-8)
+        makes the reader durable: its slot and cursor stay when it closes or its process
+        dies, and a reader that joins with the same name resumes there (counting in
+        missed_count what was reclaimed meanwhile); gate_timeout (seconds) is how long a
+        durable gating reader that died still holds the producer back.
+
+        Raises BusyError when every slot is taken or another live reader uses the name,
+        ValueError on a ring without a reader table, for a gating reader under
+        overwrite-oldest and for a bad name.
+        """
+        if start not in ("oldest", "newest"):
+            raise ValueError(f"start must be 'oldest' or 'newest', not {start!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"a reader name must be a str or None, not {type(name).__name__}")
+        if isinstance(gate_timeout, bool) or not isinstance(gate_timeout, (int, float)):
+            raise TypeError(f"gate_timeout must be a number of seconds, not {type(gate_timeout).__name__}")
+        if not gate_timeout >= 0:
+            raise ValueError(f"gate_timeout must be a non-negative number of seconds, not {gate_timeout!r}")
+        gate_ms = _GATE_TIMEOUT_MAX_MS if gate_timeout * 1000 >= _GATE_TIMEOUT_MAX_MS else round(gate_timeout * 1000)
+        flags = (0 if gating else _READER_LAPPING) | (_READER_NEWEST if start == "newest" else 0)
+        return self._reader(Reader, name, flags, gate_ms)
+
+    def readers(self) -> List[ReaderInfo]:
+        """The readers in the ring's reader table, live or not (a durable reader stays after
+        it closed or died); [] on a ring without a reader table."""
+        return [ReaderInfo(slot, name, bool(flags & _INFO_GATING), bool(flags & _INFO_DURABLE),
+                           bool(flags & _INFO_LIVE), cursor, lag, missed)
+                for slot, name, flags, cursor, lag, missed in self._readers()]
+
     async def put_async(self, data, timeout: Union[float, None] = None) -> None:
         """put() that does not block the event loop.
 
@@ -130,20 +231,32 @@ class Ring(_RingBase):
                 raise FullError("ring is full: no room within the timeout")
             await loop.run_in_executor(None, self._wait_room, data, left)
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        """``async for message in ring``: until the end of the stream."""
-        return self._messages()
-
-    async def _messages(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                yield await self.get_async()
-            except EndOfStreamError:
-                return
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"capacity={self.capacity} policy={self.policy.name}"
+        if not self.closed and self.reader_slots:
+            state += f" reader_slots={self.reader_slots}"
         return f"<ringpy.Ring {self.path!r} {state}>"
+
+
+class Reader(_ReaderBase, _Reading):
+    """One reader of a ring with a reader table (made by ``Ring.reader()``, SPEC.md §17).
+
+    It has the read API of a Ring (get, try_get, get_many, get_view, peek_all, iteration,
+    get_async, ``async for``) on a cursor of its own: every reader of a ring reads every
+    message from where it joined, whatever the others do. It cannot write (the Ring does).
+    The end of the stream (close_writer) reaches every reader once it has read the rest.
+
+    close() (or leaving a with-block) leaves the ring: an anonymous reader's slot is freed,
+    a durable (named) one's stays for the next reader of that name. A Reader is a handle of
+    its own: it keeps its Ring object alive, and ring.close() does not close it. Like a Ring
+    it may be shared by threads and belongs to the process that made it (ForkedError in a
+    child of fork()).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<ringpy.Reader of {self.ring.path!r}{' closed' if self.closed else ''}>"
 
 
 class MemMapRingBuffer:

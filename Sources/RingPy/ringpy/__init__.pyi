@@ -1,7 +1,9 @@
-"""ringpy: RingFormat shared-memory ring buffer files for Python (format: SPEC.md 1.0).
+"""ringpy: RingFormat shared-memory ring buffer files for Python (format: SPEC.md 1.1).
 
 A ring is a file of length-prefixed messages shared through mmap by one producer and one
-consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out.
+consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out. A ring
+created with readers=N (format 1.1) has up to N readers instead of the consumer, each
+reading every message on a cursor of its own (Ring.reader(), SPEC.md §17).
 """
 
 import enum
@@ -9,7 +11,7 @@ import os
 import queue
 from collections.abc import AsyncIterator, Iterable, Iterator
 from types import TracebackType
-from typing import Final, Literal, TypedDict, Union
+from typing import Final, Literal, NamedTuple, TypedDict, Union
 
 from typing_extensions import Buffer, Self
 
@@ -61,7 +63,9 @@ class UnsupportedVersionError(RingError):
     """Another major format version, or unknown incompatible features."""
 
 class BusyError(RingError):
-    """Another handle (in this or another process) holds the producer or consumer role."""
+    """Another handle (in this or another process) holds the producer or consumer role; or
+    every reader slot of the ring is taken, or a live reader uses that durable name (Ring.reader);
+    or a RecordView of this Ring or Reader is open."""
 
 class OverwrittenError(RingError):
     """Overwrite-oldest: a zero-copy view's record was reclaimed while it was held."""
@@ -82,6 +86,27 @@ class Stats(TypedDict):
     message_count: int
     dropped_count: int
     writer_closed: bool
+    reader_slots: int
+
+class ReaderInfo(NamedTuple):
+    """One reader of a ring, as its reader table shows it (Ring.readers())."""
+
+    #: The slot number in the reader table.
+    slot: int
+    #: The durable reader's name; None for an anonymous reader.
+    name: str | None
+    #: It gates the producer (reject-when-full: nothing it has not read is reclaimed).
+    gating: bool
+    #: It is durable (named): its slot and cursor stay when it closes or dies.
+    durable: bool
+    #: A live process holds its slot (a durable reader may be away).
+    live: bool
+    #: The position of the next record it reads.
+    cursor: int
+    #: Bytes between its cursor and the producer.
+    lag_bytes: int
+    #: Messages it missed because the producer lapped it.
+    missed_count: int
 
 class RecordView:
     """A zero-copy view of the oldest message, inside the shared mapping.
@@ -90,7 +115,9 @@ class RecordView:
     The message is consumed by release() (or leaving the with-block without an
     exception); cancel() (or an exception in the with-block) leaves it unread.
     While any memoryview of it is alive, release(), cancel() and Ring.close() raise
-    BufferError, so a view can never point at reused memory.
+    BufferError, so a view can never point at reused memory. A Reader's views work the same
+    way on its own cursor (release() raises OverwrittenError if the producer lapped the
+    reader while the view was held: a lapping reader).
     """
 
     def __len__(self) -> int: ...
@@ -113,6 +140,9 @@ class Ring:
     a with-block) releases both. One Ring may be used from several threads.
     A Ring belongs to the process that opened it: in a child of fork() its methods raise
     ForkedError (open the ring again there).
+
+    A ring created with readers=N has no consumer role (get-like calls raise ValueError):
+    up to N readers join it with reader(), each reading every message.
     """
 
     @classmethod
@@ -128,10 +158,14 @@ class Ring:
         initial_position: int = 0,
         allow_shared: bool = False,
         any_geometry: bool = False,
+        readers: int = 0,
     ) -> Self:
         """Create a ring file. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
-        instead of raising FileExistsError (its own capacity and policy are kept).
+        instead of raising FileExistsError, only one of the capacity, policy and reader
+        slots asked for (else ValueError) unless any_geometry. readers: the slots of a
+        reader table (format 1.1; 1 to 496, more than 16 take a larger header), for that
+        many readers (reader()); 0 makes a 1.0 ring with one consumer.
         initial_position (a multiple of 8) starts both positions there: for tests of
         positions past 2**32 and across 2**64."""
     @classmethod
@@ -149,9 +183,38 @@ class Ring:
     def max_message_size(self) -> int: ...
     @property
     def closed(self) -> bool: ...
-    def stats(self) -> Stats: ...
+    @property
+    def reader_slots(self) -> int:
+        """Slots of the reader table: how many readers the ring can have; 0 for a 1.0 ring."""
+    def stats(self) -> Stats:
+        """A snapshot of the ring's state. On a ring with readers consumer_position is
+        tailPosition (the oldest record still in the ring, SPEC.md §17.3), and used_bytes and
+        message_count count the records from there: what the slowest reader may still read."""
     def __len__(self) -> int:
-        """Number of unread messages."""
+        """Number of unread messages (on a ring with readers: from tailPosition, see stats)."""
+
+    # Readers (a ring created with readers=N).
+    def reader(
+        self,
+        name: str | None = None,
+        *,
+        gating: bool = True,
+        start: Literal["oldest", "newest"] = "oldest",
+        gate_timeout: float = 10.0,
+    ) -> Reader:
+        """Join the ring as one of its readers: a Reader reads every message from where it
+        joined, on a cursor of its own. gating (reject-when-full only): the producer never
+        reclaims a message it has not read; gating=False: a lapping reader, which never holds
+        the producer back and counts what it missed when lapped (missed_count). start:
+        "oldest" (the oldest message still in the ring) or "newest" (only new ones). name (at
+        most 63 bytes of UTF-8) makes it durable: its slot and cursor stay when it closes or
+        dies, and a reader of the same name resumes there; gate_timeout (seconds): how long a
+        durable gating reader that died still holds the producer back.
+        Raises BusyError (every slot taken; the name used by a live reader), ValueError (a ring
+        without reader slots; gating under overwrite-oldest; an empty, too long or NUL name)."""
+    def readers(self) -> list[ReaderInfo]:
+        """The readers in the reader table, live or not (a durable reader stays after it
+        closed or died); [] on a ring without one."""
 
     # Producer side.
     def put(self, data: Buffer, timeout: float | None = None) -> None:
@@ -194,10 +257,58 @@ class Ring:
 
     def flush(self) -> None:
         """msync: make everything written so far durable in the file."""
+    def leave(self) -> None:
+        """Close the reader and free its slot, a durable reader's too: its name is given up
+        and the next reader of that name starts afresh (close() keeps it for its return)."""
     def close(self) -> None:
         """Release the roles and the file. Idempotent; returns once the roles are released
         (also when another thread's close() is under way). BufferError while a memoryview
         of a RecordView is alive."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
+
+class Reader:
+    """One reader of a ring with a reader table (made by Ring.reader(), SPEC.md §17).
+
+    It has the read API of a Ring on a cursor of its own: every reader of a ring reads every
+    message from where it joined, whatever the others do; it cannot write. The end of the
+    stream reaches every reader once it has read the rest. close() (or leaving a with-block)
+    leaves the ring: an anonymous reader's slot is freed, a durable one's stays for the next
+    reader of its name. A Reader keeps its Ring object alive and ring.close() does not close
+    it. Like a Ring it may be shared by threads and belongs to the process that made it.
+    """
+
+    @property
+    def ring(self) -> Ring:
+        """The Ring this reader was made from."""
+    @property
+    def missed_count(self) -> int:
+        """Messages this reader missed because the producer lapped it (a lapping reader), or,
+        for a durable reader, reclaimed while it was away (past its gate timeout, if gating).
+        A gating reader is never lapped while it is open."""
+    @property
+    def closed(self) -> bool: ...
+    def get(self, timeout: float | None = None) -> bytes:
+        """Read the next message, waiting up to timeout seconds (None: no limit).
+        Raises EmptyError when the time is up, EndOfStreamError at the end of the stream."""
+    def try_get(self) -> bytes | None:
+        """Read the next message if there is one; None if there is none now."""
+    def get_many(self, max_items: int, timeout: float | None = 0.0) -> list[bytes]:
+        """Read up to max_items messages at once, waiting up to timeout for the first.
+        Returns [] if none arrived (EndOfStreamError if the stream ended)."""
+    def peek_all(self) -> list[bytes]:
+        """Every message this reader has not read yet, oldest first, without reading any."""
+    def get_view(self, timeout: float | None = None) -> RecordView:
+        """Zero-copy read of the next message (see RecordView)."""
+    def __iter__(self) -> Iterator[bytes]:
+        """Yield messages as they arrive until the end of the stream."""
+    async def get_async(self, timeout: float | None = None) -> bytes:
+        """get() that does not block the event loop; cancelling it reads nothing."""
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        """async for message in reader: until the end of the stream."""
+    def close(self) -> None:
+        """Leave the ring (an anonymous reader's slot is freed, a durable one's kept).
+        Idempotent. BufferError while a memoryview of a RecordView is alive."""
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 
