@@ -109,6 +109,7 @@ test-examples: lib
 # `make test-interop-long` runs the long versions.
 MATRIX_COUNT ?= 5000
 READERS_COUNT ?= 20000
+READER_KILLS ?= $(KILLS)
 KILLS ?= 200
 RINGCTL ?= .build/debug/ringctl
 WORKLOAD ?= $(dir $(RINGCTL))ring-workload
@@ -122,7 +123,7 @@ test-interop: lib
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_matrix.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT) --initial-position $(START)
 	./interop/kill_test.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
-	./interop/kill_readers.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
+	./interop/kill_readers.py $(WORKLOAD) $(RINGCTL) --kills $(READER_KILLS)
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_readers.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(READERS_COUNT)
 	$(SWIFT) build --product ring-fuzz
@@ -143,7 +144,7 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(SWIFT) build -c release --product ring-workload
-	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 FUZZ_SECONDS=1800
+	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 READER_KILLS=3000 FUZZ_SECONDS=1800
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
