@@ -95,6 +95,8 @@ struct RingCtlCommandTests {
         let producer = try ring.makeProducer()
         try producer.write(Array("before".utf8))
         let tail = try RingCtl.start(["tail", "-f", "-n", "1", "--format", "json", "--interval-ms", "5", t.path])
+        // A failure before the stream ends would leave tail -f following for ever.
+        defer { if tail.0.isRunning { kill(tail.0.processIdentifier, SIGKILL) } }
         let workload = Workload(seed: 2, minSize: 8, maxSize: 100)
         usleep(100_000)
         for i in UInt64(0)..<2000 {
