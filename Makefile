@@ -168,7 +168,8 @@ wheels:
 sdist:
 	./scripts/build_wheel.sh --sdist
 
-# Benchmarks (never part of the tests): Swift, C and ringpy with its peers in one run;
+# Benchmarks (never part of the tests): Swift, C and ringpy with its peers in one run, one
+# producer to one consumer and to several readers (iceoryx2, Zenoh, pyzmq PUB/SUB beside them);
 # writes bench/results/{results.json,results.md,throughput.png}. BENCH_RUNS=3 by default.
 BENCH_RUNS ?= 3
 bench: lib

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """run_all.py - every benchmark in one run on one machine (make bench): Swift (ring-bench),
 C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as medians of
---runs runs with min and max. Writes bench/results/results.json, results.md (the tables
-the README includes) and throughput.png.
+--runs runs with min and max; also one producer to several readers in each of them
+(fanout_table.py, bench/python/bench_fanout.py). Writes bench/results/results.json,
+results.md (the tables the README includes) and throughput.png.
 
     run_all.py --ring-bench PATH --c-bench PATH --lib PATH --python PATH [--runs 3]
 """
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import fanout_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -119,20 +122,30 @@ def main() -> int:
         latency.append({"impl": rs[0]["impl"], "runs": args.runs,
                         **{k: summarize([r[k] for r in rs]) for k in ("p50_us", "p99_us", "p999_us")}})
 
+    commands = fanout_table.commands(args.ring_bench, args.c_bench, args.lib)
+    print(f"swift/c several readers: {len(commands)} figures x {args.runs} rounds ...", flush=True)
+    fanout = [fanout_table.record(rs) for rs in rounds(commands, args.runs)]
+
     with tempfile.TemporaryDirectory() as tmp:
-        py_t, py_l = os.path.join(tmp, "t.json"), os.path.join(tmp, "l.json")
+        py_t, py_l, py_f = (os.path.join(tmp, f"{k}.json") for k in "tlf")
         print("python throughput ...", flush=True)
         subprocess.run([args.python, os.path.join(HERE, "python", "bench_throughput.py"), "--runs", str(args.runs),
                         "--json", py_t], check=False)
         print("python latency ...", flush=True)
         subprocess.run([args.python, os.path.join(HERE, "python", "bench_latency.py"), "--runs", str(args.runs),
                         "--json", py_l], check=False)
+        print("python several readers ...", flush=True)
+        subprocess.run([args.python, os.path.join(HERE, "python", "bench_fanout.py"), "--runs", str(args.runs),
+                        "--gap-ns", str(fanout_table.GAP_NS), "--json", py_f], check=False)
         python_throughput = json.load(open(py_t)) if os.path.exists(py_t) else {"records": []}
         python_latency = json.load(open(py_l)) if os.path.exists(py_l) else {"records": []}
+        python_fanout = json.load(open(py_f)) if os.path.exists(py_f) else {"records": []}
     throughput += python_throughput.get("records", [])
     latency += python_latency.get("records", [])
+    fanout += fanout_table.from_python(python_fanout.get("records", []))
 
-    result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency}
+    result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency,
+              "fanout": fanout}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     render(result, args.out)
@@ -257,6 +270,7 @@ def render(result: dict, out: str) -> None:
         cell = lambda v: f"{v['median'] if isinstance(v, dict) else v:.2f}"
         lines.append(f"| {name} | {cell(p50)} | {cell(p99)} | {cell(p999)} |")
     lines += ["", *targets(throughput, latency)]
+    lines += fanout_table.render(result.get("fanout", []), os.cpu_count())
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -34,6 +34,8 @@ PEERS = {
     "membridge": ("membridge", "membridge"),
     "faster-fifo": ("faster-fifo", "faster_fifo"),
     "pyzmq": ("pyzmq", "zmq"),
+    "iceoryx2": ("iceoryx2", "iceoryx2"),
+    "eclipse-zenoh": ("eclipse-zenoh", "zenoh"),
 }
 #: Run ids, unique within this process: they name each run's rings, sockets and FIFOs.
 RUN_IDS = itertools.count(1)

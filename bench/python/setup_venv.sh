@@ -56,6 +56,7 @@ PYEOF
 import_name() {
     case "$1" in
         pyzmq) echo zmq ;; faster-fifo) echo faster_fifo ;; tachyon-ipc) echo tachyon ;;
+        eclipse-zenoh) echo zenoh ;;
         *) echo "${1//-/_}" ;;
     esac
 }
@@ -144,10 +145,11 @@ echo "setup_venv: done; $VENV/bin/python:"
 import importlib
 from importlib.metadata import version
 for dist, mod in (("ringpy", "ringpy"), ("pyzmq", "zmq"), ("faster-fifo", "faster_fifo"),
-                  ("membridge", "membridge"), ("tachyon-ipc", "tachyon")):
+                  ("membridge", "membridge"), ("tachyon-ipc", "tachyon"), ("iceoryx2", "iceoryx2"),
+                  ("eclipse-zenoh", "zenoh")):
     try:
         importlib.import_module(mod)
-        print(f"  {dist:12s} {version(dist)}")
+        print(f"  {dist:13s} {version(dist)}")
     except Exception as e:
-        print(f"  {dist:12s} UNAVAILABLE ({type(e).__name__}: {e})")
+        print(f"  {dist:13s} UNAVAILABLE ({type(e).__name__}: {e})")
 PYEOF
