@@ -65,7 +65,7 @@ public final class RingObserver {
                 record = try RecordIO.parse(storage.data, at: cursor, committed: head, geometry: geometry)
             } catch {
                 try storage.checkNotTruncated()
-                if passed(cursor) {
+                if storage.wasReclaimed(since: cursor) {
                     attempts += 1
                     if attempts >= RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
                     continue
@@ -74,7 +74,7 @@ public final class RingObserver {
             }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: storage.data + record.payloadOffset, count: record.length))
             try storage.checkNotTruncated()
-            if passed(record.start) {
+            if storage.wasReclaimed(since: record.start) {
                 attempts += 1
                 if attempts >= RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
                 continue
@@ -95,19 +95,5 @@ public final class RingObserver {
         if state == RingLayout.writerStateOpen { return false }
         guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
         return try storage.snapshotPositions().producer == cursor
-    }
-
-    /// Whether consumerPosition has moved past `position` since the bytes read
-    /// before this call were loaded: then the producer may have written over them.
-    @inline(__always)
-    func passed(_ position: UInt64) -> Bool {
-        // acquire fence: keeps the plain loads of the record's bytes ahead of the
-        // load below, as a seqlock reader must (SPEC.md §8.2, Peeks). Pairs with the
-        // consumer's seq_cst store in RingConsumer.advance and the producer's CAS in
-        // RingProducer.makeRoom, which come before any overwrite of those bytes.
-        atomicMemoryFence(ordering: .acquiring)
-        let tail = storage.consumerPosition.load(ordering: .relaxed)
-        // position is still at or after tail (within capacity of it) unless tail passed it.
-        return position &- tail > UInt64(geometry.capacity)
     }
 }

@@ -65,7 +65,7 @@ struct Stats: ParsableCommand {
             while let m = try onRing(path, { () throws(RingError) in try observer.next() }) {
                 counted += 1
                 seenRecords += 1
-                seenRecordBytes += UInt64(8 + (m.bytes.count + 7) / 8 * 8)
+                seenRecordBytes += UInt64(ring.geometry.recordSize(payloadLength: m.bytes.count))
             }
             let skipped = observer.skippedBytes - skippedBefore
             let mean = seenRecords == 0 ? 0 : Double(seenRecordBytes) / Double(seenRecords)
