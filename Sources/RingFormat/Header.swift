@@ -26,13 +26,19 @@ public struct RingGeometry: Sendable, Equatable {
     public let compatFlags: UInt32
     /// Slots of the reader table (SPEC.md §17); 0 for a ring without one (a 1.0 file).
     public let readerSlots: Int
+    /// Slots of the producer table (SPEC.md §18); 0 for a single-producer ring.
+    public let producerSlots: Int
 
     /// Whether the ring has a reader table (1.1, SPEC.md §17).
     @inlinable public var hasReaders: Bool { readerSlots > 0 }
-    /// Bytes before a message's payload: 8, or 16 in a ring with readers (the index).
+    /// Whether several producers share the ring (1.1, SPEC.md §18).
+    @inlinable public var hasProducers: Bool { producerSlots > 0 }
+    /// Bytes before a message's payload: 8, or 16 in a ring with readers or producers (the index).
     @inlinable public var messageHeaderSize: Int {
-        hasReaders ? RingLayout.indexedRecordHeaderSize : RingLayout.recordHeaderSize
+        hasReaders || hasProducers ? RingLayout.indexedRecordHeaderSize : RingLayout.recordHeaderSize
     }
+    /// log2(capacity).
+    @inlinable public var capacityShift: Int { capacity.trailingZeroBitCount }
     /// Bytes a message record of `payloadLength` takes in this ring.
     @inlinable public func recordSize(payloadLength: Int) -> Int {
         RingLayout.recordSize(payloadLength: payloadLength, headerSize: messageHeaderSize)
@@ -70,7 +76,8 @@ enum Header {
     /// The bytes of a fresh header (SPEC.md §7): identity line with checksum,
     /// both positions at `initialPosition`, writer open, everything else zero.
     static func image(capacity: Int, policy: RingPolicy, initialPosition: UInt64,
-                      headerSize: Int = RingLayout.defaultHeaderSize, readerSlots: Int = 0) -> [UInt8] {
+                      headerSize: Int = RingLayout.defaultHeaderSize, readerSlots: Int = 0,
+                      producerSlots: Int = 0) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: headerSize)
         bytes.withUnsafeMutableBytes { raw in
             func put<T: FixedWidthInteger>(_ value: T, _ field: FieldLayout) {
@@ -79,17 +86,23 @@ enum Header {
             }
             for (i, b) in RingLayout.magicBytes.enumerated() { raw[RingLayout.Header.magic.offset + i] = b }
             put(RingLayout.versionMajor, RingLayout.Header.versionMajor)
-            put(readerSlots > 0 ? RingLayout.versionMinorReaders : RingLayout.versionMinor, RingLayout.Header.versionMinor)
+            let minor = readerSlots > 0 || producerSlots > 0 ? RingLayout.versionMinorReaders : RingLayout.versionMinor
+            put(minor, RingLayout.Header.versionMinor)
             put(UInt32(headerSize), RingLayout.Header.headerSize)
             put(UInt64(capacity), RingLayout.Header.capacity)
             put(policy.rawValue, RingLayout.Header.policy)
-            put(readerSlots > 0 ? RingLayout.incompatReaders : 0, RingLayout.Header.incompatFlags)
+            let incompat = (readerSlots > 0 ? RingLayout.incompatReaders : 0)
+                | (producerSlots > 0 ? RingLayout.incompatProducers : 0)
+            put(incompat, RingLayout.Header.incompatFlags)
             put(UInt32(0), RingLayout.Header.compatFlags)
             put(UInt32(readerSlots), RingLayout.Header.readerSlots)
+            put(UInt32(producerSlots), RingLayout.Header.producerSlots)
             let crc = ringChecksum(UnsafeRawBufferPointer(rebasing: raw[0..<RingLayout.checksumCoveredBytes]))
             put(crc, RingLayout.Header.headerChecksum)
             put(initialPosition, RingLayout.Header.producerPosition)
             put(initialPosition, RingLayout.Header.consumerPosition)
+            // SPEC.md §18.1: claims start where the positions do.
+            if producerSlots > 0 { put(initialPosition, RingLayout.Header.claimPosition) }
             put(RingLayout.writerStateOpen, RingLayout.Header.writerState)
         }
         return bytes
@@ -144,13 +157,21 @@ enum Header {
         guard let policy = RingPolicy(rawValue: policyValue) else {
             throw .unsupportedVersion(.policy(policyValue))
         }
+        var producerSlots = 0
+        if incompat & RingLayout.incompatProducers != 0 {
+            let slots = get(RingLayout.Header.producerSlots, as: UInt32.self)
+            guard slots >= 1, Int(slots) <= RingLayout.maxProducerSlots, policy == .rejectWhenFull else {
+                throw .corrupt(.badProducerTable(slots))
+            }
+            producerSlots = Int(slots)
+        }
         let expected = Int(headerSize) + Int(capacity)
         if fileSize < expected { throw .corrupt(.truncated(fileSize: fileSize, expected: expected)) }
         if fileSize > expected { throw .corrupt(.fileSizeMismatch(fileSize: fileSize, expected: expected)) }
         return RingGeometry(headerSize: Int(headerSize), capacity: Int(capacity), policy: policy,
                             versionMajor: major, versionMinor: minor,
                             compatFlags: get(RingLayout.Header.compatFlags, as: UInt32.self),
-                            readerSlots: readerSlots)
+                            readerSlots: readerSlots, producerSlots: producerSlots)
     }
 
     /// Checks a pair of positions read from the shared header (SPEC.md §13).

@@ -64,13 +64,15 @@ public enum RingLayout {
         public static let compatFlags = FieldLayout(offset: 32, size: 4)
         /// Number of reader-table slots (1.1, INCOMPAT_READERS; SPEC.md §17.1).
         public static let readerSlots = FieldLayout(offset: 36, size: 4)
+        /// Number of producer-table slots (1.1, INCOMPAT_PRODUCERS; SPEC.md §18.1).
+        public static let producerSlots = FieldLayout(offset: 40, size: 4)
         /// CRC-32 of bytes 0..<checksumCoveredBytes of the header.
         public static let headerChecksum = FieldLayout(offset: 124, size: 4)
 
         // §3.2 Producer line.
         /// Free-running byte position of the end of the last committed record.
         public static let producerPosition = FieldLayout(offset: 128, size: 8)
-        /// Reserved for several producers in 1.x (claim ahead of commit); zero in 1.0.
+        /// End of the last claim, in a ring with producers (SPEC.md §18.3); zero in 1.0.
         public static let claimPosition = FieldLayout(offset: 136, size: 8)
         /// Messages the producer reclaimed under overwrite-oldest (statistics only).
         public static let droppedCount = FieldLayout(offset: 144, size: 8)
@@ -80,6 +82,10 @@ public enum RingLayout {
         public static let nextIndex = FieldLayout(offset: 160, size: 8)
         /// Odd while the producer publishes a new tailPosition under reject-when-full (SPEC.md §17.3).
         public static let reclaimSequence = FieldLayout(offset: 168, size: 4)
+        /// Bit i: producer slot i has a HELD claim (SPEC.md §18.7).
+        public static let heldClaims = FieldLayout(offset: 176, size: 4)
+        /// 1 + the slot of the producer holding reclaimSequence odd (SPEC.md §18.9).
+        public static let reclaimOwner = FieldLayout(offset: 180, size: 4)
         /// The producer's owner token (pid and start time), or 0 (SPEC.md §11.4).
         public static let producerOwner = FieldLayout(offset: 248, size: 8)
 
@@ -104,10 +110,11 @@ public enum RingLayout {
             ("magic", magic), ("versionMajor", versionMajor), ("versionMinor", versionMinor),
             ("headerSize", headerSize), ("capacity", capacity), ("policy", policy),
             ("incompatFlags", incompatFlags), ("compatFlags", compatFlags),
-            ("readerSlots", readerSlots), ("headerChecksum", headerChecksum),
+            ("readerSlots", readerSlots), ("producerSlots", producerSlots), ("headerChecksum", headerChecksum),
             ("producerPosition", producerPosition), ("claimPosition", claimPosition),
             ("droppedCount", droppedCount), ("writerState", writerState),
             ("nextIndex", nextIndex), ("reclaimSequence", reclaimSequence),
+            ("heldClaims", heldClaims), ("reclaimOwner", reclaimOwner),
             ("producerOwner", producerOwner),
             ("consumerPosition", consumerPosition), ("consumerOwner", consumerOwner),
             ("dataSignal", dataSignal), ("readerWaiters", readerWaiters),
@@ -127,12 +134,12 @@ public enum RingLayout {
     public static let versionMinorReaders: UInt16 = 1
     /// incompatFlags bit: the ring has a reader table (SPEC.md §17.1).
     public static let incompatReaders: UInt32 = 1
-    /// incompatFlags bit left for several producers (SPEC.md §17.1); not implemented here.
+    /// incompatFlags bit: the ring has a producer table (SPEC.md §18.1).
     public static let incompatProducers: UInt32 = 2
     /// incompatFlags bit left for typed rings (SPEC.md §17.1); not implemented here.
     public static let incompatItems: UInt32 = 4
     /// The incompatFlags bits this implementation understands.
-    public static let knownIncompatFlags: UInt32 = incompatReaders
+    public static let knownIncompatFlags: UInt32 = incompatReaders | incompatProducers
     /// The header checksum covers bytes 0..<checksumCoveredBytes.
     public static let checksumCoveredBytes = 124
     /// Offset of the reader table (1.1; zero in 1.0).
@@ -175,6 +182,65 @@ public enum RingLayout {
             ("sleeping", sleeping), ("name", name),
         ]
     }
+
+    // MARK: SPEC.md §18 Several producers
+
+    /// Most slots of a producer table.
+    public static let maxProducerSlots = 16
+    /// Size of one producer slot.
+    public static let producerSlotSize = 64
+    /// Offset of the producer table: the header's last 1 KiB.
+    @inlinable public static func producerTableOffset(headerSize: Int) -> Int { headerSize - producerTableReserve }
+
+    /// A producer slot's fields, at offsets within the slot (SPEC.md §18.2).
+    public enum ProducerSlot {
+        /// PRODUCER_SLOT_FREE or PRODUCER_SLOT_ACTIVE.
+        public static let state = FieldLayout(offset: 0, size: 4)
+        /// CLAIM_IDLE, CLAIM_INTENT or CLAIM_HELD.
+        public static let claimState = FieldLayout(offset: 4, size: 4)
+        /// The producer's owner token (SPEC.md §11.4).
+        public static let owner = FieldLayout(offset: 8, size: 8)
+        /// Where the claim being made or written starts.
+        public static let claimStart = FieldLayout(offset: 16, size: 8)
+        /// Where it ends.
+        public static let claimEnd = FieldLayout(offset: 24, size: 8)
+        /// Messages this producer committed (statistics).
+        public static let committedCount = FieldLayout(offset: 32, size: 8)
+        /// Claims of this producer that were cancelled (statistics).
+        public static let cancelledCount = FieldLayout(offset: 40, size: 8)
+        /// 1 while the producer is counted in writerWaiters.
+        public static let sleeping = FieldLayout(offset: 48, size: 4)
+
+        /// Every slot field with its SPEC.md name.
+        public static let allFields: [(name: String, layout: FieldLayout)] = [
+            ("state", state), ("claimState", claimState), ("owner", owner), ("claimStart", claimStart),
+            ("claimEnd", claimEnd), ("committedCount", committedCount), ("cancelledCount", cancelledCount),
+            ("sleeping", sleeping),
+        ]
+    }
+
+    /// Producer slot `state`: nobody holds it.
+    public static let producerSlotFree: UInt32 = 0
+    /// Producer slot `state`: a producer holds it (or held it and died).
+    public static let producerSlotActive: UInt32 = 1
+    /// claimState: no claim.
+    public static let claimIdle: UInt32 = 0
+    /// claimState: claimStart..claimEnd is being claimed or written.
+    public static let claimIntent: UInt32 = 1
+    /// claimState: that claim was cancelled while its producer lived; its bytes are held.
+    public static let claimHeld: UInt32 = 2
+    /// `kind` of a record that ends a claim after a shortened reservation.
+    public static let recordKindFiller: UInt32 = 3
+    /// Bit 63 of every control-word stamp.
+    public static let stampFlag: UInt64 = 1 << 63
+    /// Stamp state (bits 61..62): committed.
+    public static let stampCommitted: UInt64 = 0
+    /// Stamp state: cancelled.
+    public static let stampCancelled: UInt64 = 1
+    /// Stamp state: published.
+    public static let stampPublished: UInt64 = 2
+    /// How long a live producer's claim may hold the front before it is cancelled.
+    public static let claimTimeoutMs = 1000
 
     /// File byte whose lock serialises durable joins (SPEC.md §17.5).
     public static let readerNameLockOffset = 512
@@ -286,6 +352,19 @@ public enum RingLayout {
         ("READER_FLAG_DURABLE", UInt64(readerFlagDurable)),
         ("READER_NAME_LOCK_OFFSET", UInt64(readerNameLockOffset)),
         ("UNKNOWN_INDEX", unknownIndex),
+        ("MAX_PRODUCER_SLOTS", UInt64(maxProducerSlots)),
+        ("PRODUCER_SLOT_SIZE", UInt64(producerSlotSize)),
+        ("PRODUCER_SLOT_FREE", UInt64(producerSlotFree)),
+        ("PRODUCER_SLOT_ACTIVE", UInt64(producerSlotActive)),
+        ("CLAIM_IDLE", UInt64(claimIdle)),
+        ("CLAIM_INTENT", UInt64(claimIntent)),
+        ("CLAIM_HELD", UInt64(claimHeld)),
+        ("RECORD_KIND_FILLER", UInt64(recordKindFiller)),
+        ("STAMP_FLAG", stampFlag),
+        ("STAMP_COMMITTED", stampCommitted),
+        ("STAMP_CANCELLED", stampCancelled),
+        ("STAMP_PUBLISHED", stampPublished),
+        ("CLAIM_TIMEOUT_MS", UInt64(claimTimeoutMs)),
     ]
 
     // MARK: Derived quantities (SPEC.md §2, §6)

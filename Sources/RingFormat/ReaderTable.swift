@@ -145,23 +145,36 @@ extension RingStorage {
     /// Whether a live reader holds `slot` (SPEC.md §17.4): one of this open's own
     /// readers, or a write lock on its lock byte, or a read lock while its owner runs.
     func isLive(_ slot: ReaderSlot) -> Bool {
-        if readerTaken[slot.number].load(ordering: .relaxed) { return true }
-        let holder = ringsys_lock_holder(fd.rawValue, Int64(slot.offset), 1, classicLocks)
+        isSlotLive(lockOffset: slot.offset, owner: slot.owner, takenHere: readerTaken[slot.number])
+    }
+
+    /// Takes `slot` for a reader of this open (see `takeSlotLock`). Returns false if
+    /// someone else holds it.
+    func takeSlot(_ slot: ReaderSlot) throws(RingError) -> Bool {
+        try takeSlotLock(lockOffset: slot.offset, owner: slot.owner, takenHere: readerTaken[slot.number],
+                         name: "reader slot \(slot.number)")
+    }
+
+    /// Whether a live process holds the table slot whose lock byte is at `lockOffset`:
+    /// this open (`takenHere`), or a write lock on the byte, or a read lock while the
+    /// slot's `owner` token names a running process (SPEC.md §17.4, §18.2).
+    func isSlotLive(lockOffset: Int, owner: UnsafeAtomic<UInt64>, takenHere: ManagedAtomic<Bool>) -> Bool {
+        if takenHere.load(ordering: .relaxed) { return true }
+        let holder = ringsys_lock_holder(fd.rawValue, Int64(lockOffset), 1, classicLocks)
         if holder == 2 { return true }
-        // acquire: pairs with the release CAS with which a reader gives the word up.
-        let token = slot.owner.load(ordering: .acquiring)
+        // acquire: pairs with the release CAS with which a holder gives the word up.
+        let token = owner.load(ordering: .acquiring)
         if holder == 1 { return token != 0 && ringsys_process_alive(token) != 0 }
-        // An error of the probe (not expected): count the reader as alive, the safe side.
+        // An error of the probe (not expected): count the slot as live, the safe side.
         return holder < 0
     }
 
-    /// Takes `slot` for a reader of this open: the in-process flag, the lock byte and
-    /// the owner word, as a role is taken (SPEC.md §11.1, §11.4). Returns false if
-    /// someone else holds it.
-    func takeSlot(_ slot: ReaderSlot) throws(RingError) -> Bool {
-        let flag = readerTaken[slot.number]
+    /// Takes a table slot for this open: the in-process flag, the lock byte and the owner
+    /// word, as a role is taken (SPEC.md §11.1, §11.4). Returns false if someone else holds it.
+    func takeSlotLock(lockOffset: Int, owner: UnsafeAtomic<UInt64>, takenHere flag: ManagedAtomic<Bool>,
+                      name: String) throws(RingError) -> Bool {
         guard flag.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
-        let offset = Int64(slot.offset)
+        let offset = Int64(lockOffset)
         var locked = false
         let rc = ringsys_lock_range(fd.rawValue, offset, 1, classicLocks)
         if rc == 0 {
@@ -174,21 +187,29 @@ extension RingStorage {
             }
         } else {
             flag.store(false, ordering: .releasing)
-            throw .system(operation: "fcntl(F_OFD_SETLK) on reader slot \(slot.number) of \(path)", errno: -rc)
+            throw .system(operation: "fcntl(F_OFD_SETLK) on \(name) of \(path)", errno: -rc)
         }
         let mine = ringsys_process_token()
         for _ in 0..<16 {
-            // acquire: pairs with the release CAS of a previous holder in releaseSlot.
-            let current = slot.owner.load(ordering: .acquiring)
+            // acquire: pairs with the release CAS of a previous holder in releaseSlotLock.
+            let current = owner.load(ordering: .acquiring)
             if current != 0 && current != mine && !locked && ringsys_process_alive(current) != 0 { break }
-            // acq_rel: one of several takers of a dead reader's slot wins.
-            if slot.owner.compareExchange(expected: current, desired: mine, ordering: .acquiringAndReleasing).exchanged {
+            // acq_rel: one of several takers of a dead holder's slot wins.
+            if owner.compareExchange(expected: current, desired: mine, ordering: .acquiringAndReleasing).exchanged {
                 return true
             }
         }
         if locked { _ = ringsys_unlock_range(fd.rawValue, offset, 1, classicLocks) }
         flag.store(false, ordering: .releasing)
         return false
+    }
+
+    /// Gives back a slot taken with `takeSlotLock`: the owner word, the lock, the flag.
+    func releaseSlotLock(lockOffset: Int, owner: UnsafeAtomic<UInt64>, takenHere: ManagedAtomic<Bool>) {
+        // release: pairs with the acquire load of the next taker in takeSlotLock.
+        _ = owner.compareExchange(expected: ringsys_process_token(), desired: 0, ordering: .releasing)
+        _ = ringsys_unlock_range(fd.rawValue, Int64(lockOffset), 1, classicLocks)
+        takenHere.store(false, ordering: .releasing)
     }
 
     /// Gives back a slot taken with `takeSlot`; `free` also marks it FREE (an
@@ -198,10 +219,7 @@ extension RingStorage {
         if isInherited { return }
         // seq_cst: pairs with the seq_cst loads of state (ReaderSlot.checkedState).
         if free { slot.state.store(RingLayout.readerSlotFree, ordering: .sequentiallyConsistent) }
-        // release: pairs with the acquire load of the next taker in takeSlot.
-        _ = slot.owner.compareExchange(expected: ringsys_process_token(), desired: 0, ordering: .releasing)
-        _ = ringsys_unlock_range(fd.rawValue, Int64(slot.offset), 1, classicLocks)
-        readerTaken[slot.number].store(false, ordering: .releasing)
+        releaseSlotLock(lockOffset: slot.offset, owner: slot.owner, takenHere: readerTaken[slot.number])
         // A producer waiting for this (gating) reader may go on now, or start its gate timeout.
         WaitWord.signalIfWaiting(spaceChannel)
     }

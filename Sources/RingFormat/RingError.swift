@@ -45,6 +45,14 @@ public enum CorruptionReason: Sendable, Equatable {
     case badReaderCursor(slot: Int, cursor: UInt64)
     /// A message's index is not the next one, with no lap between (SPEC.md §17.6).
     case badRecordIndex(position: UInt64, index: UInt64, expected: UInt64)
+    /// producerSlots is 0 or more than 16, or the ring has producers and overwrites (SPEC.md §18.1).
+    case badProducerTable(UInt32)
+    /// A producer slot's state or claimState is not a known value (SPEC.md §18.2).
+    case badProducerSlot(slot: Int, state: UInt32)
+    /// claimPosition is misaligned, behind producerPosition or too far past the tail (SPEC.md §18.10).
+    case badClaimPosition(UInt64)
+    /// A claim at or after the front that no producer made, or whose records or stamp do not parse (SPEC.md §18.10).
+    case badClaim(position: UInt64)
 }
 
 /// Why a well-formed file cannot be used by this implementation (SPEC.md §14).
@@ -165,6 +173,14 @@ extension CorruptionReason: CustomStringConvertible {
             return "reader slot \(slot) has cursor \(cursor): not a multiple of 8, or ahead of producerPosition"
         case let .badRecordIndex(position, index, expected):
             return "the message at position \(position) has index \(index), the reader expected \(expected)"
+        case let .badProducerTable(slots):
+            return "the header claims \(slots) producer slots: none, more than 16, or producers with overwrite-oldest"
+        case let .badProducerSlot(slot, state):
+            return "producer slot \(slot) holds state \(state), which no producer writes"
+        case let .badClaimPosition(position):
+            return "claimPosition \(position) is misaligned, behind producerPosition or more than the capacity past the tail"
+        case let .badClaim(position):
+            return "the claim at position \(position) has no producer, or its records or control word do not parse"
         }
     }
 }

@@ -45,6 +45,12 @@ final class RingStorage: @unchecked Sendable {
     /// nextIndex and reclaimSequence (rings with readers, SPEC.md §17.2, §17.3).
     let nextIndexWord: UnsafeAtomic<UInt64>
     let reclaimSequence: UnsafeAtomic<UInt32>
+    /// claimPosition, heldClaims and reclaimOwner (rings with producers, SPEC.md §18.1).
+    let claimPosition: UnsafeAtomic<UInt64>
+    let heldClaims: UnsafeAtomic<UInt32>
+    let reclaimOwner: UnsafeAtomic<UInt32>
+    /// Producer slots taken through this open file description, one flag per slot (SPEC.md §18.2).
+    let producerSlotTaken: [ManagedAtomic<Bool>]
 
     /// The fork generation of the process that opened the file (SPEC.md §11.3):
     /// in a child of fork() every handle made from it fails with `forked`.
@@ -98,6 +104,10 @@ final class RingStorage: @unchecked Sendable {
         readerTaken = (0..<geometry.readerSlots).map { _ in ManagedAtomic(false) }
         nextIndexWord = RingStorage.atomic64(base, RingLayout.Header.nextIndex)
         reclaimSequence = RingStorage.atomic32(base, RingLayout.Header.reclaimSequence)
+        claimPosition = RingStorage.atomic64(base, RingLayout.Header.claimPosition)
+        heldClaims = RingStorage.atomic32(base, RingLayout.Header.heldClaims)
+        reclaimOwner = RingStorage.atomic32(base, RingLayout.Header.reclaimOwner)
+        producerSlotTaken = (0..<geometry.producerSlots).map { _ in ManagedAtomic(false) }
     }
 
     static func atomic64(_ base: UnsafeMutableRawPointer, _ f: FieldLayout) -> UnsafeAtomic<UInt64> {
