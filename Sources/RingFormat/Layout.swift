@@ -231,14 +231,14 @@ public enum RingLayout {
     public static let claimHeld: UInt32 = 2
     /// `kind` of a record that ends a claim after a shortened reservation.
     public static let recordKindFiller: UInt32 = 3
-    /// Bit 63 of every control-word stamp.
-    public static let stampFlag: UInt64 = 1 << 63
-    /// Stamp state (bits 61..62): committed.
-    public static let stampCommitted: UInt64 = 0
+    /// `kind` of a message record that another record of its claim follows.
+    public static let recordKindMessageMore: UInt32 = 4
+    /// Stamp state (bits 62..63 of a control word): committed.
+    public static let stampCommitted: UInt64 = 1
     /// Stamp state: cancelled.
-    public static let stampCancelled: UInt64 = 1
-    /// Stamp state: published.
-    public static let stampPublished: UInt64 = 2
+    public static let stampCancelled: UInt64 = 2
+    /// Stamp state: published (also every index word of a ring with producers).
+    public static let stampPublished: UInt64 = 3
     /// How long a live producer's claim may hold the front before it is cancelled.
     public static let claimTimeoutMs = 1000
 
@@ -360,7 +360,7 @@ public enum RingLayout {
         ("CLAIM_INTENT", UInt64(claimIntent)),
         ("CLAIM_HELD", UInt64(claimHeld)),
         ("RECORD_KIND_FILLER", UInt64(recordKindFiller)),
-        ("STAMP_FLAG", stampFlag),
+        ("RECORD_KIND_MESSAGE_MORE", UInt64(recordKindMessageMore)),
         ("STAMP_COMMITTED", stampCommitted),
         ("STAMP_CANCELLED", stampCancelled),
         ("STAMP_PUBLISHED", stampPublished),
