@@ -77,6 +77,9 @@ public final class RingConsumer {
     var closed = false
     /// Set by `interrupt()` from any thread: waits end with `closed`.
     let interrupted = ManagedAtomic<Bool>(false)
+    /// Rings with producers: the front this side waits behind, for settling it (SPEC.md §18.7).
+    @exclusivity(unchecked)
+    var frontWatch = FrontWatch()
     /// True once closed.
     public var isClosed: Bool { closed }
 
@@ -205,12 +208,13 @@ public final class RingConsumer {
             let (start, found) = try next()
             guard let record = found else {
                 if try isEnded() { throw .endOfStream }
+                if geometry.hasProducers, try settleFront() { continue }
                 return nil
             }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
             // A peer that truncated the file turned the pages we copied into zeros.
             try storage.checkNotTruncated()
-            if try advance(from: start, to: record.end, count: 1, firstIndex: record.index) { return bytes }
+            if try advance(from: start, to: record.end, count: 1, firstIndex: claimIndex(record)) { return bytes }
             try countRetry(&attempts)
         }
     }
@@ -252,6 +256,7 @@ public final class RingConsumer {
                 try storage.checkNotTruncated()
                 if count == 0 {
                     if try isEnded() { throw .endOfStream }
+                    if geometry.hasProducers, try settleFront() { continue }
                     return 0
                 }
                 if try advance(from: start, to: end, count: count, firstIndex: reader?.scanFirst ?? 0) { return count }
@@ -313,7 +318,10 @@ public final class RingConsumer {
         while count < maxCount {
             switch try locate(at: position, batchStart: start) {
             case .record(let record):
-                if reader != nil {
+                if reader != nil, geometry.hasProducers {
+                    // Only a claim's first message carries its index (SPEC.md §18.6).
+                    if count == 0 { reader!.scanFirst = claimIndex(record) }
+                } else if reader != nil {
                     // The indexes of one pass follow each other; a gap is a lap or corruption.
                     if count == 0 {
                         reader!.scanFirst = record.index
@@ -361,7 +369,7 @@ public final class RingConsumer {
                 }
                 continue
             }
-            view = OpenView(start: start, end: record.end, index: record.index)
+            view = OpenView(start: start, end: record.end, index: claimIndex(record))
             let result: R
             do {
                 result = try body(UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length))
@@ -371,7 +379,7 @@ public final class RingConsumer {
             }
             view = nil
             try storage.checkNotTruncated()
-            if try advance(from: start, to: record.end, count: 1, firstIndex: record.index) { return result }
+            if try advance(from: start, to: record.end, count: 1, firstIndex: claimIndex(record)) { return result }
             try countRetry(&attempts)
         }
     }
@@ -388,7 +396,7 @@ public final class RingConsumer {
             if try isEnded() { throw .endOfStream }
             return nil
         }
-        view = OpenView(start: start, end: record.end, index: record.index)
+        view = OpenView(start: start, end: record.end, index: claimIndex(record))
         return UnsafeRawBufferPointer(start: data + record.payloadOffset, count: record.length)
     }
 
@@ -530,7 +538,16 @@ public final class RingConsumer {
             }
         }
         do throws(RingError) {
-            return .record(try RecordIO.parse(data, at: position, committed: cachedHead, geometry: geometry))
+            let record = try RecordIO.parse(data, at: position, committed: cachedHead, geometry: geometry)
+            if record.isSkipOnly {
+                // Cancelled claims and no message after them (SPEC.md §18.6): a read that
+                // starts here consumes them, so that their room is given back.
+                if batchStart == nil || batchStart == position {
+                    _ = try advance(from: position, to: record.end, count: 0, firstIndex: 0)
+                }
+                return .none
+            }
+            return .record(record)
         } catch {
             // Under overwrite-oldest, bytes the producer is overwriting look like
             // garbage; it is corruption only if the producer did not reclaim them.
@@ -577,6 +594,25 @@ public final class RingConsumer {
         return try next().record == nil
     }
 
+    /// Rings with producers: publishes and settles the claim at the front (SPEC.md §18.7);
+    /// true if producerPosition moved, so a read may find a message now.
+    func settleFront() throws(RingError) -> Bool {
+        // relaxed: a hint; the reads that follow load it again with acquire.
+        let before = storage.producerPosition.load(ordering: .relaxed)
+        try storage.settleFront(&frontWatch)
+        return storage.producerPosition.load(ordering: .relaxed) != before
+    }
+
+    /// The index of `record` for the reader's accounting: in a ring with producers the
+    /// one it expects (a claim's later messages carry none, SPEC.md §18.6), else the
+    /// record's own.
+    @inline(__always)
+    func claimIndex(_ record: LocatedRecord) -> UInt64 {
+        guard geometry.hasProducers, let r = reader else { return record.index }
+        if let e = r.expected { return e }
+        return record.indexKnown ? record.index : (r.missBase ?? 0)
+    }
+
     func emptyOrEnd() throws(RingError) -> RingError {
         try isEnded() ? .endOfStream : .empty
     }
@@ -587,6 +623,8 @@ public final class RingConsumer {
         try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize,
                           sleepMark: reader?.slot.sleeping) { () throws(RingError) -> Bool in
             if interrupted.load(ordering: .relaxed) { throw .closed }
+            // A claim held up at the front is settled by those who wait behind it (SPEC.md §18.7).
+            if geometry.hasProducers { _ = try settleFront() }
             // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
             let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
             let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail

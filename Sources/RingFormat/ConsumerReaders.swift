@@ -44,6 +44,12 @@ extension RingConsumer {
             reader!.lapped = true
             return false
         }
+        if count == 0 {
+            // Cancelled claims passed over (SPEC.md §18.6): no index changes.
+            tail = end
+            storeCursor(end)
+            return true
+        }
         if let expected = reader!.expected {
             guard firstIndex == expected else {
                 throw .corrupt(.badRecordIndex(position: start, index: firstIndex, expected: expected))
@@ -63,6 +69,13 @@ extension RingConsumer {
             // relaxed: read back only by this reader's name after a restart (SPEC.md §17.5 step 3).
             reader!.slot.resumeIndex.store(next, ordering: .relaxed)
         }
+        storeCursor(end)
+        return true
+    }
+
+    /// Publishes the reader's cursor (SPEC.md §17.6 step 5).
+    @inline(__always)
+    func storeCursor(_ end: UInt64) {
         if reader!.gating {
             // seq_cst: pairs with the producer's seq_cst cursor loads in GateKeeper.limit,
             // and orders the writerWaiters load below after it (SPEC.md §10, §17.8).
@@ -72,7 +85,6 @@ extension RingConsumer {
             // relaxed: a lapping reader's cursor is only shown by inspection.
             reader!.slot.cursor.store(end, ordering: .relaxed)
         }
-        return true
     }
 }
 
@@ -239,7 +251,11 @@ enum ReaderJoin {
             if head == tail { return (tail, storage.nextIndexWord.load(ordering: .relaxed)) }
             do throws(RingError) {
                 let record = try RecordIO.parse(storage.data, at: tail, committed: head, geometry: storage.geometry)
-                if !storage.wasReclaimed(since: tail) { return (tail, record.index) }
+                if !storage.wasReclaimed(since: tail) {
+                    // Only cancelled claims there (rings with producers): the next index is nextIndex's.
+                    if record.isSkipOnly { return (tail, storage.nextIndexWord.load(ordering: .relaxed)) }
+                    return (tail, record.index)
+                }
             } catch {
                 if !storage.wasReclaimed(since: tail) { throw error }
             }
@@ -262,7 +278,7 @@ enum ReaderJoin {
                 // A reclaim in progress (it takes microseconds, unless the producer is
                 // descheduled or stopped); a dead producer's half-done one never ends.
                 if attempt % 64 == 0 {
-                    if !(try storage.roleStatus(.producer).isHeld) { return cursor }
+                    if !(try storage.reclaimerIsLive()) { return cursor }
                     if deadline.remaining == 0 { throw .busy(.producer) }
                     SystemCalls.sleep(nanoseconds: 200_000)
                 } else {

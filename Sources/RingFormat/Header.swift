@@ -63,6 +63,16 @@ enum Header {
         return c
     }
 
+    /// Checks a request for `slots` producer slots (SPEC.md §18.1).
+    static func checkProducerSlots(_ slots: Int, policy: RingPolicy) throws(RingError) {
+        guard slots >= 0, slots <= RingLayout.maxProducerSlots else {
+            throw .invalidArgument("\(slots) producer slots: at most \(RingLayout.maxProducerSlots)")
+        }
+        guard slots == 0 || policy == .rejectWhenFull else {
+            throw .invalidArgument("several producers need reject-when-full: under overwrite-oldest the oldest bytes may be another producer's claim still being written, which nobody may overwrite (SPEC.md §18.1)")
+        }
+    }
+
     /// The smallest headerSize whose reader table has `slots` slots (SPEC.md §17.1).
     static func headerSize(forReaderSlots slots: Int) throws(RingError) -> Int {
         guard slots >= 0, slots <= RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize) else {

@@ -233,11 +233,11 @@ public enum RingLayout {
     public static let recordKindFiller: UInt32 = 3
     /// `kind` of a message record that another record of its claim follows.
     public static let recordKindMessageMore: UInt32 = 4
-    /// Stamp state (bits 62..63 of a control word): committed.
-    public static let stampCommitted: UInt64 = 1
+    /// Stamp state (bits 62..63 of a control word): claimed (CLAIMED, or COMMITTED with bit 56).
+    public static let stampClaimed: UInt64 = 1
     /// Stamp state: cancelled.
     public static let stampCancelled: UInt64 = 2
-    /// Stamp state: published (also every index word of a ring with producers).
+    /// Stamp state: published.
     public static let stampPublished: UInt64 = 3
     /// How long a live producer's claim may hold the front before it is cancelled.
     public static let claimTimeoutMs = 1000
@@ -361,7 +361,7 @@ public enum RingLayout {
         ("CLAIM_HELD", UInt64(claimHeld)),
         ("RECORD_KIND_FILLER", UInt64(recordKindFiller)),
         ("RECORD_KIND_MESSAGE_MORE", UInt64(recordKindMessageMore)),
-        ("STAMP_COMMITTED", stampCommitted),
+        ("STAMP_CLAIMED", stampClaimed),
         ("STAMP_CANCELLED", stampCancelled),
         ("STAMP_PUBLISHED", stampPublished),
         ("CLAIM_TIMEOUT_MS", UInt64(claimTimeoutMs)),

@@ -46,15 +46,36 @@ public final class RingProducer {
     var closed = false
     /// Set by `interrupt()` from any thread: waits end with `closed`.
     let interrupted = ManagedAtomic<Bool>(false)
+    /// Rings with producers: our slot of the producer table (SPEC.md §18.2); nil otherwise.
+    let producerSlot: ProducerSlot?
+    /// Rings with producers: the open zero-copy reservation, if any.
+    @exclusivity(unchecked)
+    var sharedReservation: SharedReservation?
+    /// Rings with producers: the front we wait behind, for settling it (SPEC.md §18.7).
+    @exclusivity(unchecked)
+    var frontWatch = FrontWatch()
+    /// Whether our records carry indexes we write (rings with readers and one producer).
+    let writesIndexes: Bool
     /// True once closed.
     public var isClosed: Bool { closed }
 
     init(storage: RingStorage) throws(RingError) {
-        try storage.takeRole(.producer)
         self.storage = storage
         self.data = storage.data
         self.geometry = storage.geometry
         self.messageHeaderSize = storage.geometry.messageHeaderSize
+        self.writesIndexes = storage.geometry.hasReaders && !storage.geometry.hasProducers
+        if storage.geometry.hasProducers {
+            // Several producers: a slot of the producer table, not the producer role (SPEC.md §18.2).
+            producerSlot = try storage.takeProducerSlot()
+            head = 0
+            cachedTail = 0
+            // seq_cst: after our slot's ACTIVE store; pairs with closers of the stream (SPEC.md §18.8).
+            storage.writerState.store(RingLayout.writerStateOpen, ordering: .sequentiallyConsistent)
+            return
+        }
+        producerSlot = nil
+        try storage.takeRole(.producer)
         do throws(RingError) {
             let (p, c) = try storage.snapshotPositions()
             head = p
@@ -73,7 +94,17 @@ public final class RingProducer {
     }
 
     deinit {
-        if !isClosed { storage.releaseRole(.producer) }
+        if !isClosed { giveUp() }
+    }
+
+    /// Gives up the role, or the slot of a ring with producers.
+    func giveUp() {
+        if let slot = producerSlot {
+            if sharedReservation != nil { sharedAbortReservation() }
+            storage.releaseProducerSlot(slot)
+        } else {
+            storage.releaseRole(.producer)
+        }
     }
 
     /// The ring's geometry (capacity, policy, versions).
@@ -98,6 +129,7 @@ public final class RingProducer {
         guard message.count <= geometry.maxMessageSize else {
             throw .invalidSize(size: message.count, maximum: geometry.maxMessageSize)
         }
+        if producerSlot != nil { return try sharedWrite(count: 1, message: { _ in message }) == 1 }
         guard let start = try reserve(payload: message.count, pendingHead: head) else { return false }
         let end = fill(at: start, length: message.count, from: message)
         try commit(end)
@@ -110,7 +142,7 @@ public final class RingProducer {
     func checkUsable() throws(RingError) {
         guard !closed else { throw .closed }
         try storage.checkProcess()
-        guard reservation == nil else { throw .busy(.producer) }
+        guard reservation == nil, sharedReservation == nil else { throw .busy(.producer) }
         try storage.checkNotTruncated()
     }
 
@@ -124,6 +156,7 @@ public final class RingProducer {
             let total = bytesNeeded(payload: message.count, at: head)
             let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
                 if interrupted.load(ordering: .relaxed) { throw .closed }
+                if producerSlot != nil { return try sharedHasRoom(payload: message.count) }
                 // A ring with readers: room is what we may reclaim; the slot loads in it are
                 // seq_cst and pair with gating readers' cursor stores (SPEC.md §17.8).
                 if geometry.hasReaders { return try reclaimForReaders(total, pendingHead: head) }
@@ -160,6 +193,18 @@ public final class RingProducer {
         for m in messages where m.count > geometry.maxMessageSize {
             throw .invalidSize(size: m.count, maximum: geometry.maxMessageSize)
         }
+        if producerSlot != nil {
+            // One flat copy, so that every message is a pointer into it while we claim.
+            var flat: [UInt8] = []
+            var bounds: [Range<Int>] = []
+            for m in messages { let start = flat.count; flat.append(contentsOf: m); bounds.append(start..<flat.count) }
+            let outcome: Result<Int, RingError> = flat.withUnsafeBytes { all in
+                do throws(RingError) {
+                    return .success(try sharedWriteBatch(count: bounds.count) { i in UnsafeRawBufferPointer(rebasing: all[bounds[i]]) })
+                } catch { return .failure(error) }
+            }
+            return try outcome.get()
+        }
         var pending = head
         var written = 0
         for m in messages {
@@ -182,6 +227,7 @@ public final class RingProducer {
         for i in 0..<count where message(i).count > geometry.maxMessageSize {
             throw .invalidSize(size: message(i).count, maximum: geometry.maxMessageSize)
         }
+        if producerSlot != nil { return try sharedWriteBatch(count: count, message: message) }
         var pending = head
         var written = 0
         while written < count {
@@ -205,6 +251,7 @@ public final class RingProducer {
         guard size >= 0, size <= geometry.maxMessageSize else {
             throw .invalidSize(size: size, maximum: geometry.maxMessageSize)
         }
+        if producerSlot != nil { return try sharedReserve(size: size) }
         guard let start = try reserve(payload: size, pendingHead: head) else { return nil }
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
         reservation = (start, size, start &+ UInt64(RingLayout.recordSize(payloadLength: size, headerSize: messageHeaderSize)))
@@ -215,6 +262,10 @@ public final class RingProducer {
     public func commitReservation(length: Int) throws(RingError) {
         guard !isClosed else { throw .closed }
         try storage.checkProcess()
+        if let r = sharedReservation {
+            guard length >= 0, length <= r.capacity else { throw .invalidSize(size: length, maximum: r.capacity) }
+            return try sharedCommitReservation(length: length)
+        }
         guard let r = reservation else { throw .invalidSize(size: length, maximum: 0) }
         guard length >= 0, length <= r.capacity else { throw .invalidSize(size: length, maximum: r.capacity) }
         reservation = nil
@@ -225,10 +276,11 @@ public final class RingProducer {
     /// Gives back the open reservation; nothing is committed.
     public func abortReservation() {
         reservation = nil
+        if sharedReservation != nil { sharedAbortReservation() }
     }
 
     /// Whether a reservation is open.
-    package var hasOpenReservation: Bool { reservation != nil }
+    package var hasOpenReservation: Bool { reservation != nil || sharedReservation != nil }
 
     /// Ends any wait on this producer, from any thread: the waiting call
     /// returns `closed` (the caller then closes it). For bindings whose close
@@ -255,6 +307,11 @@ public final class RingProducer {
     public func closeWriter() {
         guard !isClosed else { return }
         guard !storage.isInherited else { return close() }
+        if producerSlot != nil {
+            if sharedReservation != nil { sharedAbortReservation() }
+            sharedCloseWriter()
+            return close()
+        }
         // release: pairs with the consumer's acquire load of writerState; every
         // commit before this store is visible to a reader that sees "closed".
         storage.writerState.store(RingLayout.writerStateClosed, ordering: .releasing)
@@ -269,7 +326,7 @@ public final class RingProducer {
         guard !isClosed else { return }
         closed = true
         reservation = nil
-        storage.releaseRole(.producer)
+        giveUp()
     }
 
     /// Writes the mapping's dirty pages to the file (msync), for surviving a machine restart.
@@ -380,7 +437,8 @@ public final class RingProducer {
     /// Writes the record header, zeroes the alignment bytes and copies the
     /// payload (if given) for a record at `start`; returns the position after it.
     @inline(__always)
-    func fill(at start: UInt64, length: Int, from payload: UnsafeRawBufferPointer?) -> UInt64 {
+    func fill(at start: UInt64, length: Int, from payload: UnsafeRawBufferPointer?,
+              kind: UInt32 = RingLayout.recordKindMessage) -> UInt64 {
         let offset = Int(truncatingIfNeeded: start & geometry.mask)
         let size = RingLayout.recordSize(payloadLength: length, headerSize: messageHeaderSize)
         if length > 0 {
@@ -400,11 +458,11 @@ public final class RingProducer {
                 if pad > 0 { (data + tailStart).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
             }
         }
-        if messageHeaderSize != RingLayout.recordHeaderSize {
+        if writesIndexes {
             RecordIO.writeIndex(data, at: offset, nextIndex &+ UInt64(pendingMessages))
             pendingMessages += 1
         }
-        RecordIO.writeHeader(data, at: offset, length: UInt32(length), kind: RingLayout.recordKindMessage)
+        RecordIO.writeHeader(data, at: offset, length: UInt32(length), kind: kind)
         return start &+ UInt64(size)
     }
 

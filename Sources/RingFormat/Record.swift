@@ -29,6 +29,21 @@ struct LocatedRecord {
     let end: UInt64
     /// The message's index (rings with readers; 0 in a 1.0 ring), as loaded once.
     let index: UInt64
+    /// Whether `index` is known: in a ring with producers only a claim's first message
+    /// carries it (SPEC.md §18.3); the others have the index after the previous one.
+    var indexKnown: Bool = true
+    /// Whether the record ends its claim (rings with producers: kind 1, SPEC.md §18.3);
+    /// always true elsewhere.
+    var endsClaim: Bool = true
+
+    /// A run of cancelled claims (or a filler) up to what was committed and no message
+    /// after it (rings with producers, SPEC.md §18.6): consume up to `end`, deliver nothing.
+    var isSkipOnly: Bool { length < 0 }
+
+    /// A skip-only result ending at `end`.
+    static func skipOnly(to end: UInt64) -> LocatedRecord {
+        LocatedRecord(start: end, payloadOffset: 0, length: -1, end: end, index: 0, indexKnown: false)
+    }
 }
 
 enum RecordIO {
@@ -75,6 +90,7 @@ enum RecordIO {
         guard position & UInt64(RingLayout.recordAlignment - 1) == 0 else {
             throw .corrupt(.misalignedPosition(position))
         }
+        if geometry.hasProducers { return try parseShared(data, at: position, committed: committed, geometry: geometry) }
         var pos = position
         var offset = Int(truncatingIfNeeded: pos & geometry.mask)
         var (length, kind) = readHeader(data, at: offset)
@@ -110,5 +126,76 @@ enum RecordIO {
         let index = geometry.hasReaders ? readIndex(data, at: offset) : 0
         return LocatedRecord(start: pos, payloadOffset: offset + geometry.messageHeaderSize, length: len,
                              end: pos &+ UInt64(size), index: index)
+    }
+
+    /// `parse` in a ring with several producers (SPEC.md §18.6): first the control word as
+    /// if a claim started at the position — a current CANCELLED skips the claim — then
+    /// padding, fillers and messages of kind 1 or 4. The index is known only at a claim's
+    /// start, from a PUBLISHED control word.
+    static func parseShared(_ data: UnsafeMutableRawPointer, at position: UInt64, committed: UInt64,
+                            geometry g: RingGeometry) throws(RingError) -> LocatedRecord {
+        var pos = position
+        // Each turn passes at least 8 bytes of what was committed.
+        while true {
+            if pos == committed { return .skipOnly(to: pos) }
+            let w = Stamp.position(ofClaimAt: pos, g)
+            let v = UInt64(littleEndian: UInt64.AtomicRepresentation.atomicLoad(
+                at: (data + Int(truncatingIfNeeded: w & g.mask)).assumingMemoryBound(to: UInt64.AtomicRepresentation.self),
+                ordering: .relaxed))
+            var low: UInt64? = nil
+            switch Stamp.read(v, at: w, claim: pos, g) {
+            case .cancelled(let size):
+                guard size >= UInt64(RingLayout.indexedRecordHeaderSize), size <= committed &- pos else {
+                    throw .corrupt(.badClaim(position: pos))
+                }
+                pos &+= size
+                continue
+            case .published(let l):
+                low = l
+            default:
+                break
+            }
+            var offset = Int(truncatingIfNeeded: pos & g.mask)
+            var (length, kind) = readHeader(data, at: offset)
+            if kind == RingLayout.recordKindFiller {
+                // A filler ends a claim: pass over it; a new claim starts after it.
+                let size = RingLayout.recordHeaderSize + Int(length)
+                guard Int(length) & 7 == 0, UInt64(size) <= committed &- pos, offset + size <= g.capacity else {
+                    throw .corrupt(.badRecordLength(position: pos, length: length))
+                }
+                pos &+= UInt64(size)
+                continue
+            }
+            if kind == RingLayout.recordKindPadding {
+                let toEnd = g.capacity - offset
+                guard Int(length) == toEnd - RingLayout.recordHeaderSize, UInt64(toEnd) < committed &- pos else {
+                    throw .corrupt(.misplacedPadding(position: pos))
+                }
+                pos &+= UInt64(toEnd)
+                offset = 0
+                (length, kind) = readHeader(data, at: 0)
+            }
+            guard kind == RingLayout.recordKindMessage || kind == RingLayout.recordKindMessageMore else {
+                throw .corrupt(.badRecordKind(position: pos, kind: kind))
+            }
+            let len = Int(length)
+            guard len <= g.maxMessageSize else { throw .corrupt(.badRecordLength(position: pos, length: length)) }
+            let size = g.recordSize(payloadLength: len)
+            guard UInt64(size) <= committed &- pos, offset + size <= g.capacity else {
+                throw .corrupt(.badRecordLength(position: pos, length: length))
+            }
+            var index: UInt64 = 0
+            if let low {
+                // relaxed: loaded after the acquire load of producerPosition that covers this
+                // claim; the publisher stored nextIndex before moving producerPosition.
+                let next = UInt64.AtomicRepresentation.atomicLoad(
+                    at: (data - g.headerSize + RingLayout.Header.nextIndex.offset)
+                        .assumingMemoryBound(to: UInt64.AtomicRepresentation.self), ordering: .relaxed)
+                index = Stamp.fullIndex(low: low, next: UInt64(littleEndian: next))
+            }
+            return LocatedRecord(start: pos, payloadOffset: offset + g.messageHeaderSize, length: len,
+                                 end: pos &+ UInt64(size), index: index, indexKnown: low != nil,
+                                 endsClaim: kind == RingLayout.recordKindMessage)
+        }
     }
 }

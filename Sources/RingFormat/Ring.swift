@@ -73,24 +73,30 @@ public final class Ring {
     ///     (`makeReader`, SPEC.md §17): up to 16 in the default 4096-byte header,
     ///     and up to 496 with a larger header, chosen to fit (48 per 8 KiB, 112
     ///     per 16 KiB, 240 per 32 KiB, 496 per 64 KiB).
+    ///   - producerSlots: 0 (the default) makes a ring with one producer; 1 to 16 makes a
+    ///     1.1 ring with a producer table: up to that many producers write into it at once
+    ///     (`makeProducer` takes a slot, SPEC.md §18). Reject-when-full only.
     /// - Throws: `invalidSize` for a bad capacity or initial position,
-    ///   `invalidArgument` for a mode with other than permission bits, `system` for I/O failures.
+    ///   `invalidArgument` for a mode with other than permission bits, for more than 16
+    ///   producer slots or for producer slots under overwrite-oldest, `system` for I/O failures.
     public static func create(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
-        readerSlots: Int = 0
+        readerSlots: Int = 0, producerSlots: Int = 0
     ) throws(RingError) -> Ring {
         try create(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
-                   replaceExisting: replaceExisting, initialPosition: initialPosition, readerSlots: readerSlots)
+                   replaceExisting: replaceExisting, initialPosition: initialPosition, readerSlots: readerSlots,
+                   producerSlots: producerSlots)
     }
 
     /// `create(at:...)` for a path given as bytes (the C ABI's and Python's paths).
     package static func create(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
-        readerSlots: Int = 0
+        readerSlots: Int = 0, producerSlots: Int = 0
     ) throws(RingError) -> Ring {
         let cap = try Header.roundedCapacity(capacity)
+        try Header.checkProducerSlots(producerSlots, policy: policy)
         guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
             throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
         }
@@ -99,7 +105,7 @@ public final class Ring {
         }
         let headerSize = try Header.headerSize(forReaderSlots: readerSlots)
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition,
-                                 headerSize: headerSize, readerSlots: readerSlots)
+                                 headerSize: headerSize, readerSlots: readerSlots, producerSlots: producerSlots)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
         let directory = path.directory
 
@@ -220,19 +226,21 @@ public final class Ring {
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0
     ) throws(RingError) -> Ring {
         try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
-                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry, readerSlots: readerSlots)
+                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry, readerSlots: readerSlots,
+                         producerSlots: producerSlots)
     }
 
     /// `openOrCreate(at:...)` for a path given as bytes.
     package static func openOrCreate(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0
     ) throws(RingError) -> Ring {
         let wanted = try Header.roundedCapacity(capacity)
         _ = try Header.headerSize(forReaderSlots: readerSlots)
+        try Header.checkProducerSlots(producerSlots, policy: policy)
         // Each turn ends in a ring, an error, or a race with a process that removed or
         // created the file in between; such races cannot go on for long.
         for _ in 0..<64 {
@@ -240,13 +248,15 @@ public final class Ring {
                 let ring = try open(at: path)
                 if !allowShared { try ring.storage.checkPrivate() }
                 if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy
-                                          || ring.geometry.readerSlots != readerSlots) {
-                    throw .invalidArgument("\(path) holds a ring of capacity \(ring.capacity), policy \(ring.policy) and \(ring.geometry.readerSlots) reader slots, not the \(wanted), \(policy) and \(readerSlots) asked for (accept any geometry to use it as it is)")
+                                          || ring.geometry.readerSlots != readerSlots
+                                          || ring.geometry.producerSlots != producerSlots) {
+                    throw .invalidArgument("\(path) holds a ring of capacity \(ring.capacity), policy \(ring.policy), \(ring.geometry.readerSlots) reader slots and \(ring.geometry.producerSlots) producer slots, not the \(wanted), \(policy), \(readerSlots) and \(producerSlots) asked for (accept any geometry to use it as it is)")
                 }
                 return ring
             } catch .system(_, let code) where code == ENOENT {
                 do throws(RingError) {
-                    return try create(at: path, capacity: capacity, policy: policy, mode: mode, readerSlots: readerSlots)
+                    return try create(at: path, capacity: capacity, policy: policy, mode: mode, readerSlots: readerSlots,
+                                      producerSlots: producerSlots)
                 } catch .system(_, let code) where code == EEXIST {
                     // Another process won the race (open its ring), or the name is a dangling link.
                     if SystemCalls.isSymbolicLink(path) {
@@ -284,6 +294,13 @@ public final class Ring {
     public func makeReader(_ options: ReaderOptions = ReaderOptions()) throws(RingError) -> RingReader {
         guard !isClosed else { throw .closed }
         return try RingConsumer(storage: storage, reader: options)
+    }
+
+    /// The producers in the producer table (none on a single-producer ring).
+    public func producers() throws(RingError) -> [ProducerInfo] {
+        guard !isClosed else { throw .closed }
+        try storage.checkProcess()
+        return try storage.producerInfos()
     }
 
     /// The readers in the reader table (none on a 1.0 ring).
