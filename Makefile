@@ -105,12 +105,16 @@ test-examples: lib
 # Cross-language and crash tests (ringpy from test-python's .venv): the 9-pair
 # Swift/C/Python matrix under both policies, 200 SIGKILLs of producers and consumers, 200
 # SIGKILLs of readers (kill_readers.py), and one producer to a Swift, a C and a Python reader
-# of one ring, each language producing in turn, under both policies (run_readers.py).
+# of one ring, each language producing in turn, under both policies (run_readers.py); 300
+# SIGKILLs of producers of a ring with four producer slots, most of them stopped at a named
+# step of a write first, and a few stopped past the claim timeout and resumed (kill_producers.py).
 # `make test-interop-long` runs the long versions.
 MATRIX_COUNT ?= 5000
 READERS_COUNT ?= 20000
 READER_KILLS ?= $(KILLS)
 KILLS ?= 200
+PRODUCER_KILLS ?= 300
+PRODUCER_STOPS ?= 2
 RINGCTL ?= .build/debug/ringctl
 WORKLOAD ?= $(dir $(RINGCTL))ring-workload
 START ?= 4294963200
@@ -124,6 +128,7 @@ test-interop: lib
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(MATRIX_COUNT) --initial-position $(START)
 	./interop/kill_test.py $(WORKLOAD) $(RINGCTL) --kills $(KILLS)
 	./interop/kill_readers.py $(WORKLOAD) $(RINGCTL) --kills $(READER_KILLS)
+	./interop/kill_producers.py $(WORKLOAD) $(RINGCTL) --kills $(PRODUCER_KILLS) --stops $(PRODUCER_STOPS)
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_readers.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(READERS_COUNT)
 	$(SWIFT) build --product ring-fuzz
@@ -144,7 +149,7 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(SWIFT) build -c release --product ring-workload
-	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 READER_KILLS=3000 FUZZ_SECONDS=1800
+	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 READER_KILLS=3000 PRODUCER_KILLS=2000 PRODUCER_STOPS=10 FUZZ_SECONDS=1800
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread

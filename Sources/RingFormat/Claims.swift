@@ -165,6 +165,9 @@ extension RingStorage {
             if f == cl { return nil }
             guard f & UInt64(RingLayout.recordAlignment - 1) == 0 else { throw .corrupt(.misalignedPosition(f)) }
             guard cl & UInt64(RingLayout.recordAlignment - 1) == 0, cl &- f <= capacity else {
+                // A front loaded before much progress is stale, not a bad claimPosition.
+                // seq_cst: as the load above.
+                if producerPosition.load(ordering: .sequentiallyConsistent) != f { continue }
                 throw .corrupt(.badClaimPosition(cl))
             }
             let w = Stamp.position(ofClaimAt: f, g)

@@ -369,7 +369,11 @@ extension RingProducer {
         var pending: UInt64 = 0
         while newTail != limit && boundary &- tail < want {
             let record = try RecordIO.parse(data, at: newTail, committed: head, geometry: geometry)
-            if record.isSkipOnly { boundary = record.end; newTail = record.end; break }
+            if record.isSkipOnly {
+                // Cancelled claims up to the front: whole claims, but never past the limit.
+                if record.end &- tail <= limit &- tail { boundary = record.end }
+                break
+            }
             guard record.end &- tail <= limit &- tail else { break }
             newTail = record.end
             pending &+= 1

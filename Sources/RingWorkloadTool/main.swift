@@ -18,7 +18,7 @@ usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringct
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
   reader  PATH (the options of consume) [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
           as consume, joined as a reader of a ring with reader slots; the line adds "missed M" (the library's count)
-  crash-produce PATH --generation G [--count N]   (kill tests) write generation G's messages, printing "c INDEX" after each commit
+  crash-produce PATH --generation G [--count N] [--timestamps]   (kill tests) write generation G's messages, printing "c INDEX [NS]" after each commit
   crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
   script  OPS PATH            make PATH by running the operations in OPS (interop/vectors/*.ops)
   expect  PATH                print the state and unread messages of PATH in the .expect format
@@ -70,7 +70,7 @@ struct Options {
     ]
 
     /// The options that take no value.
-    static let flagNames: Set<String> = ["--close", "--until-end", "--drain", "--lapping", "--newest"]
+    static let flagNames: Set<String> = ["--close", "--until-end", "--drain", "--lapping", "--newest", "--timestamps"]
     /// The options that take a text value.
     static let textNames: Set<String> = ["--name"]
 
@@ -130,6 +130,8 @@ func run() throws {
     let command = args[1]
     let path = args[2]
     let o = Options(args[3...])
+    /// crash-produce / crash-consume: add CLOCK_MONOTONIC nanoseconds to each report line.
+    let stamped = o.flags.contains("--timestamps")
 
     switch command {
     case "produce":
@@ -223,7 +225,7 @@ func run() throws {
         let ring = try Ring.open(at: path)
         let generation = o.number("--generation", default: 0)
         let count = o.number("--count", default: UInt64.max)
-        let producer = try ring.makeProducer()
+        let producer = try makeProducer(ring)
         var buffer = [UInt8](repeating: 0, count: 216)
         var index: UInt64 = 0
         while index < count {
@@ -231,7 +233,7 @@ func run() throws {
             try buffer.withUnsafeBytes { raw in
                 try producer.write(UnsafeRawBufferPointer(rebasing: raw[0..<n]), timeout: nil)
             }
-            report("c \(index)\n")
+            report(stamped ? "c \(index) \(SystemCalls.monotonicNanoseconds())\n" : "c \(index)\n")
             index += 1
         }
         producer.closeWriter()
@@ -246,7 +248,7 @@ func run() throws {
                         exit(3)
                     }
                     // Reported before the position moves: a kill in between redelivers this one.
-                    report("r \(g) \(i)\n")
+                    report(stamped ? "r \(g) \(i) \(SystemCalls.monotonicNanoseconds())\n" : "r \(g) \(i)\n")
                 }
             } catch RingError.endOfStream {
                 report("end\n")
@@ -265,6 +267,21 @@ func run() throws {
     default:
         printError(usage)
         exit(2)
+    }
+}
+
+/// The producer role, or on a ring with producers a slot: one a killed producer left may
+/// be held for a moment by whoever settles its claim (SPEC.md §18.7), so BUSY is retried
+/// for up to 5 s there.
+func makeProducer(_ ring: Ring) throws(RingError) -> RingProducer {
+    let deadline = SystemCalls.monotonicNanoseconds() &+ 5_000_000_000
+    while true {
+        do throws(RingError) {
+            return try ring.makeProducer()
+        } catch .busy(let role) where ring.geometry.producerSlots > 0 && SystemCalls.monotonicNanoseconds() < deadline {
+            _ = role
+            usleep(1000)
+        }
     }
 }
 

@@ -23,6 +23,7 @@ enum Limits {
     static let positiveMilliseconds = NumberLimit(1...Int.max)
     static let dataBytes = NumberLimit(0...RingLayout.maxCapacity)
     static let readerSlots = NumberLimit(0...RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize))
+    static let producerSlots = NumberLimit(0...RingLayout.maxProducerSlots)
 }
 
 /// --policy: what a write into a full ring does.

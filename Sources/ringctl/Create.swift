@@ -31,6 +31,10 @@ struct Create: ParsableCommand {
             help: "Reader slots: 0 makes a 1.0 ring with one consumer; 1 to 496 a 1.1 ring that many readers can read at once.")
     var readers: String = "0"
 
+    @Option(parsing: .unconditional,
+            help: "Producer slots: 0 makes a ring with one producer; 1 to 16 a 1.1 ring that many producers write into at once (reject-when-full only).")
+    var producers: String = "0"
+
     @Flag(help: "Replace an existing file at the path (atomically).")
     var replace = false
 
@@ -50,6 +54,7 @@ struct Create: ParsableCommand {
         _ = try checked("--mode", mode, Limits.mode)
         _ = try checked("--initial-position", initialPosition, Limits.position)
         _ = try checked("--readers", readers, Limits.readerSlots)
+        _ = try checked("--producers", producers, Limits.producerSlots)
         if openOrCreate && (replace || initialPosition != "0") {
             throw ValidationError("--open-or-create cannot be used with --replace or --initial-position")
         }
@@ -63,16 +68,19 @@ struct Create: ParsableCommand {
         let mode = UInt32(try checked("--mode", mode, Limits.mode))
         let start = try checked("--initial-position", initialPosition, Limits.position)
         let slots = Int(try checked("--readers", readers, Limits.readerSlots))
+        let producerSlots = Int(try checked("--producers", producers, Limits.producerSlots))
         let policy = policy.policy
         let ring = try onRing(path) { () throws(RingError) -> Ring in
             openOrCreate
                 ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
                                         allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry,
-                                        readerSlots: slots)
+                                        readerSlots: slots, producerSlots: producerSlots)
                 : try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
-                                  replaceExisting: replace, initialPosition: start, readerSlots: slots)
+                                  replaceExisting: replace, initialPosition: start, readerSlots: slots,
+                                  producerSlots: producerSlots)
         }
         print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)"
-              + (slots > 0 ? " readers \(ring.geometry.readerSlots)" : ""))
+              + (slots > 0 ? " readers \(ring.geometry.readerSlots)" : "")
+              + (producerSlots > 0 ? " producers \(ring.geometry.producerSlots)" : ""))
     }
 }
