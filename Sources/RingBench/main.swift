@@ -12,6 +12,9 @@
 //   ring-bench fanout --readers N --size N --count N [--gap-ns N]  one producer, N reader processes of one
 //                                                            ring (format 1.1; --readers 0: the 1.0 consumer);
 //                                                            per-reader messages/s and one-way latency
+//   ring-bench mpsc --producers N --size N --count N [--batch N]  N producer processes into one ring with
+//                                                            N producer slots (format 1.1), one consumer;
+//                                                            aggregate messages/s (count is per producer)
 
 #if canImport(Glibc)
 import Glibc
@@ -390,6 +393,63 @@ func cmd_fanout() throws {
           ("p50_us", "\(median(p50))"), ("p99_us", "\(median(p99))"), ("readers_block", "true")])
 }
 
+/// N producer processes into one shared-producer ring, the consumer here: aggregate
+/// messages/s from the first message received to the last.
+func cmd_mpsc() throws {
+    let producers = arg("--producers", 2)
+    let batch = arg("--batch", 1)
+    let path = tempPath("mpsc")
+    _ = try Ring.create(at: path, capacity: max(1 << 23, size * 64), replaceExisting: true, producerSlots: producers)
+    let consumer = try Ring.open(at: path).makeConsumer()
+    let children = (0..<producers).map { _ in
+        spawnSelf(["mpsc-produce", path, "--size", "\(size)", "--count", "\(count)", "--batch", "\(batch)"])
+    }
+    let total = producers * count
+    var got = 0
+    var first: UInt64 = 0
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+    defer { copy.deallocate() }
+    while got < total {
+        var visitor = Visit { m in
+            if m.count > 0 { copy.copyMemory(from: m.baseAddress!, byteCount: m.count) }
+            return true
+        }
+        let n = try consumer.consumeBatch(maxCount: 256, &visitor)
+        if n == 0 { _ = try consumer.waitForMessage(timeout: .seconds(30)); continue }
+        if first == 0 { first = now() }
+        got += n
+    }
+    let end = now()
+    for (pid, out) in children {
+        _ = readAll(out)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+    unlink(path)
+    emit([("impl", "\"swift\""), ("mode", batch == 1 ? "\"single\"" : "\"batch\""), ("producers", "\(producers)"),
+          ("size", "\(size)"), ("count", "\(count)"),
+          ("messages_per_s", "\(Double(total) / (Double(end - first) / 1e9))")])
+}
+
+/// One producer of `mpsc`: `count` messages of `size` bytes, one write (or batch) each.
+func cmd_mpsc_produce() throws {
+    let path = CommandLine.arguments[2]
+    let batch = arg("--batch", 1)
+    let producer = try Ring.open(at: path).makeProducer()
+    var payload = [UInt8](repeating: 7, count: size)
+    try payload.withUnsafeMutableBytes { raw in
+        var i = 0
+        while i < count {
+            raw.storeBytes(of: UInt64(i), as: UInt64.self)
+            let n = batch == 1 ? 1 : min(batch, count - i)
+            let w = n == 1 ? (try producer.tryWrite(UnsafeRawBufferPointer(raw)) ? 1 : 0)
+                : try producer.write(batchCount: n) { _ in UnsafeRawBufferPointer(raw) }
+            if w == 0 { try producer.write(UnsafeRawBufferPointer(raw), timeout: nil); i += 1 } else { i += w }
+        }
+    }
+    producer.close()
+}
+
 /// One reader of `fanout` (a 1.0 consumer when the ring has no reader table): prints
 /// "COUNT END_NS P50_US P99_US".
 func cmd_fanout_reader() throws {
@@ -418,6 +478,8 @@ func cmd_fanout_reader() throws {
 
 do {
     switch command {
+    case "mpsc": try cmd_mpsc()
+    case "mpsc-produce": try cmd_mpsc_produce()
     case "fanout": try cmd_fanout()
     case "fanout-reader": try cmd_fanout_reader()
     case "throughput": try cmd_throughput()

@@ -277,8 +277,13 @@ extension RingStorage {
             return
         }
         let end = slot.claimEnd.load(ordering: .relaxed)
+        // The producer may be writing its next intent (claimEnd first, then claimStart): a
+        // pair is only used if claimStart and claimState still say the same after (seq_cst:
+        // as the producer's store of claimState).
+        guard try slot.checkedClaimState() == state, slot.claimStart.load(ordering: .relaxed) == f else { return }
         guard end &- f >= UInt64(RingLayout.indexedRecordHeaderSize), end &- f <= cl &- f else {
-            throw .corrupt(.badClaim(position: f))
+            if stuckFor > 2 * FrontWatch.claimTimeoutNanoseconds { throw .corrupt(.badClaim(position: f)) }
+            return
         }
         let cancelled = Stamp.cancelled(at: w, claim: f, size: end &- f, g)
         if isLive(slot) {

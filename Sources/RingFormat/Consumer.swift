@@ -80,6 +80,11 @@ public final class RingConsumer {
     /// Rings with producers: the front this side waits behind, for settling it (SPEC.md §18.7).
     @exclusivity(unchecked)
     var frontWatch = FrontWatch()
+    /// When this side last looked at the front (rings with producers).
+    @exclusivity(unchecked)
+    var lastSettle: UInt64 = 0
+    /// A reader looks at a front that is not moving at most this often.
+    static let settleIntervalNanoseconds: UInt64 = 1_000_000
     /// True once closed.
     public var isClosed: Bool { closed }
 
@@ -597,6 +602,11 @@ public final class RingConsumer {
     /// Rings with producers: publishes and settles the claim at the front (SPEC.md §18.7);
     /// true if producerPosition moved, so a read may find a message now.
     func settleFront() throws(RingError) -> Bool {
+        // Producers publish their own claims: a reader only settles a front that stays put,
+        // so polling an empty ring costs no loads of the producers' line (once a millisecond).
+        let now = SystemCalls.monotonicNanoseconds()
+        if now &- lastSettle < Self.settleIntervalNanoseconds { return false }
+        lastSettle = now
         // relaxed: a hint; the reads that follow load it again with acquire.
         let before = storage.producerPosition.load(ordering: .relaxed)
         try storage.settleFront(&frontWatch)
