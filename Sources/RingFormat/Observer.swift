@@ -72,6 +72,8 @@ public final class RingObserver {
                 }
                 throw error
             }
+            // Only cancelled claims up to the front (rings with producers): nothing to show.
+            if record.isSkipOnly { cursor = record.end; return nil }
             let bytes = [UInt8](UnsafeRawBufferPointer(start: storage.data + record.payloadOffset, count: record.length))
             try storage.checkNotTruncated()
             if storage.wasReclaimed(since: record.start) {

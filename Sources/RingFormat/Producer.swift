@@ -279,6 +279,16 @@ public final class RingProducer {
         if sharedReservation != nil { sharedAbortReservation() }
     }
 
+    /// Stops using this producer as if its process had been killed here (golden vectors
+    /// and tests): a shared ring's slot lock and owner word are given up, its claim, if any,
+    /// stays as it was, for the settlers of SPEC.md §18.7. Nothing else is written.
+    package func crashForTests() {
+        guard !closed, let slot = producerSlot else { return close() }
+        closed = true
+        sharedReservation = nil
+        storage.unlockProducerSlot(slot)
+    }
+
     /// Whether a reservation is open.
     package var hasOpenReservation: Bool { reservation != nil || sharedReservation != nil }
 

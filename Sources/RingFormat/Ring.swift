@@ -303,6 +303,21 @@ public final class Ring {
         return try storage.producerInfos()
     }
 
+    /// Publishes the claims that are done and cancels those whose producer died (SPEC.md
+    /// §18.5, §18.7), as a reader waiting behind them would: for inspection tools and tests.
+    /// A claim of a live producer is left alone. Nothing happens on a single-producer ring.
+    public func settleClaims() throws(RingError) {
+        guard !isClosed else { throw .closed }
+        try storage.checkProcess()
+        guard storage.geometry.hasProducers else { return }
+        for _ in 0..<(storage.geometry.capacity / RingLayout.indexedRecordHeaderSize + 1) {
+            guard let front = try storage.publishClaims() else { return }
+            try storage.settle(front: front, stuckFor: 0)
+            // relaxed: only whether the front moved.
+            if storage.producerPosition.load(ordering: .relaxed) == front { return }
+        }
+    }
+
     /// The readers in the reader table (none on a 1.0 ring).
     public func readers() throws(RingError) -> [ReaderInfo] {
         guard !isClosed else { throw .closed }
@@ -343,9 +358,11 @@ public final class Ring {
                     }
                     throw error
                 }
+                position = record.end
+                // Only cancelled claims up to the front (rings with producers): no message.
+                if record.isSkipOnly { continue }
                 count += 1
                 payloadBytes += record.length
-                position = record.end
             }
             // A walk that passed records the producer reclaimed meanwhile counted torn headers.
             if reclaimed || (reclaimable && storage.wasReclaimed(since: c)) { continue }

@@ -49,6 +49,8 @@ public enum GoldenVector {
         var producer: RingProducer?
         var consumer: RingConsumer?
         var readers: [String: RingReader] = [:]
+        var producers: [String: RingProducer] = [:]
+        var reserved: [String: [UInt8]] = [:]
         for (number, raw) in try readLines(opsPath).enumerated() {
             let line = raw.trimmingCharacters(in: " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -63,12 +65,23 @@ public enum GoldenVector {
                 if consumer == nil { consumer = try ring!.makeConsumer() }
                 return consumer!
             }
+            func named() throws -> RingProducer {
+                guard let id = args.first, let p = producers[id] else {
+                    throw GoldenVectorError("\(opsPath):\(number + 1): \(words[0]) ID of an opened producer")
+                }
+                return p
+            }
             switch words[0] {
             case "create":
-                // create CAPACITY POLICY [POSITION] [readers N]
-                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION] [readers N]") }
+                // create CAPACITY POLICY [POSITION] [readers N] [producers N]
+                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION] [readers N] [producers N]") }
                 var rest = Array(args.dropFirst(2))
                 var slots = 0
+                var producerSlots = 0
+                if rest.count >= 2, rest[rest.count - 2] == "producers", let n = Int(rest[rest.count - 1]) {
+                    producerSlots = n
+                    rest.removeLast(2)
+                }
                 if rest.count >= 2, rest[rest.count - 2] == "readers", let n = Int(rest[rest.count - 1]) {
                     slots = n
                     rest.removeLast(2)
@@ -76,7 +89,39 @@ public enum GoldenVector {
                 ring = try Ring.create(at: output, capacity: capacity,
                                        policy: args[1] == "overwrite" ? .overwriteOldest : .rejectWhenFull,
                                        replaceExisting: true,
-                                       initialPosition: rest.first.flatMap { UInt64($0) } ?? 0, readerSlots: slots)
+                                       initialPosition: rest.first.flatMap { UInt64($0) } ?? 0, readerSlots: slots,
+                                       producerSlots: producerSlots)
+            case "producer":
+                // producer ID: opens a producer of a ring with producers (the lowest free slot).
+                guard let id = args.first, producers[id] == nil else { throw GoldenVectorError("\(opsPath):\(number + 1): producer ID") }
+                producers[id] = try ring!.makeProducer()
+            case "write-as":
+                // write-as ID [TEXT]
+                let text = rest.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+                try named().write(Array(text.utf8))
+            case "write-batch-as":
+                // write-batch-as ID WORD...: one batch (one claim) of one message per word.
+                let n = try named().write(batch: args.dropFirst().map { Array($0.utf8) })
+                guard n == args.count - 1 else { throw GoldenVectorError("\(opsPath):\(number + 1): the batch did not fit") }
+            case "reserve":
+                // reserve ID TEXT: a claim with TEXT's payload written, not committed.
+                let text = Array((rest.split(separator: " ", maxSplits: 1).dropFirst().first.map(String.init) ?? "").utf8)
+                guard let buffer = try named().reserve(size: text.count) else { throw GoldenVectorError("\(opsPath):\(number + 1): no room") }
+                text.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                reserved[args[0]] = text
+            case "commit":
+                // commit ID: commits ID's reservation and publishes what is done.
+                guard let text = reserved.removeValue(forKey: args.first ?? "") else { throw GoldenVectorError("\(opsPath):\(number + 1): commit ID of a reservation") }
+                try named().commitReservation(length: text.count)
+            case "abandon":
+                // abandon ID: ID gives its reservation up; the claim is cancelled and published.
+                _ = reserved.removeValue(forKey: args.first ?? "")
+                try named().abortReservation()
+            case "crash":
+                // crash ID: ID stops as if killed: its slot is given up, its claim left as it is.
+                try named().crashForTests()
+                producers[args[0]] = nil
+                _ = reserved.removeValue(forKey: args[0])
             case "join":
                 // join ID [lapping] [newest] [durable]
                 guard let id = args.first, readers[id] == nil else { throw GoldenVectorError("\(opsPath):\(number + 1): join ID [lapping] [newest] [durable]") }
@@ -106,12 +151,15 @@ public enum GoldenVector {
             }
         }
         for r in readers.values { r.close() }
+        for p in producers.values { p.close() }
         try ring?.flush()
     }
 
     /// The .expect text of a ring file: its state, then its unread messages in hex, oldest first.
     public static func expectation(of path: String) throws -> String {
         let ring = try Ring.open(at: path)
+        // Claims of producers that are gone are settled first, as a reader would (SPEC.md §18.7).
+        try ring.settleClaims()
         let s = try ring.stats()
         var out = """
         capacity \(s.capacity)
@@ -123,6 +171,10 @@ public enum GoldenVector {
         messageCount \(s.messageCount)
 
         """
+        // A ring with producers: the claims a reader would settle first (SPEC.md §16.5, §18).
+        if ring.geometry.hasProducers {
+            out += "producerSlots \(ring.geometry.producerSlots)\n"
+        }
         // A ring with readers: the table, then each active reader (SPEC.md §16.5).
         if ring.geometry.hasReaders {
             out += "readerSlots \(ring.geometry.readerSlots)\n"
