@@ -13,8 +13,8 @@ import RingWorkload
 
 let usage = """
 usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringctl)
-  produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
-  consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain]
+  produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close] [--producer-id P]
+  consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end] [--drain] [--producers N]
           (--until-end: read until the producer closes the stream; --drain: stop when the ring is empty)
   reader  PATH (the options of consume) [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
           as consume, joined as a reader of a ring with reader slots; the line adds "missed M" (the library's count)
@@ -67,6 +67,8 @@ struct Options {
         "--batch": Limit(1...Int.max),
         "--timeout-ms": Limit(0...Int.max),
         "--gate-timeout-ms": Limit(0...Int(UInt32.max)),
+        "--producer-id": Limit(0...0xFFFF),
+        "--producers": Limit(0...RingLayout.maxProducerSlots),
     ]
 
     /// The options that take no value.
@@ -142,8 +144,10 @@ func run() throws {
         let batch = o.int("--batch", default: 1)
         var buffer = [UInt8](repeating: 0, count: workload.maxSize)
         let start = ContinuousClock.now
-        var index: UInt64 = 0
-        while index < UInt64(count) {
+        // Several producers (SPEC.md §18): producer P's i-th message has index P << 32 | i.
+        let base = o.number("--producer-id", default: 0) << 32
+        var index: UInt64 = base
+        while index < base + UInt64(count) {
             if batch == 1 {
                 let size = workload.size(of: index)
                 try buffer.withUnsafeMutableBytes { raw in
@@ -153,7 +157,7 @@ func run() throws {
                 }
                 index += 1
             } else {
-                let n = min(batch, count - Int(index))
+                let n = min(batch, count - Int(index - base))
                 let messages = (0..<n).map { workload.message(index + UInt64($0)) }
                 var done = 0
                 while done < n {
@@ -189,13 +193,24 @@ func run() throws {
         var bytes = 0
         var expected: UInt64 = 0
         var skipped: UInt64 = 0
+        // With --producers N: each producer's next index (its messages arrive in order).
+        let producerCount = o.int("--producers", default: 0)
+        var nextOf = [UInt64?](repeating: nil, count: producerCount)
         let start = ContinuousClock.now
         while untilEnd || received < count {
             let next = drain ? try consumer.tryRead() : try readOrEnd(consumer, timeout: o.timeout)
             guard let message = next else { break }
             let ok = message.withUnsafeBytes { (raw) -> Bool in
                 var index = expected
-                if overwrite {
+                if producerCount > 0 {
+                    guard let carried = Workload.index(in: raw), Int(carried >> 32) < producerCount else { return false }
+                    let p = Int(carried >> 32)
+                    let due = nextOf[p] ?? (carried & ~0xFFFF_FFFF)
+                    guard carried >= due else { return false }
+                    if !(newest && nextOf[p] == nil) { skipped += carried - due }
+                    nextOf[p] = carried + 1
+                    index = carried
+                } else if overwrite {
                     // Overwrite-oldest: an in-order subsequence of whole messages.
                     guard let carried = Workload.index(in: raw), carried >= expected else { return false }
                     // A reader that joined at the newest starts counting at its first message.

@@ -45,6 +45,7 @@ struct Report {
     var roles: [RoleStatus] = []
     var waiters: RingWaiters?
     var readers: [ReaderInfo] = []
+    var producers: [ProducerInfo] = []
     /// Why the file is not a sound ring, or nil.
     var error: RingError?
 
@@ -57,6 +58,7 @@ struct Report {
             r.roles = [try ring.roleStatus(.producer), try ring.roleStatus(.consumer)]
             r.waiters = try ring.waiters()
             r.readers = try ring.readers()
+            r.producers = try ring.producers()
             r.stats = try ring.stats()
         } catch {
             r.error = error
@@ -88,6 +90,11 @@ struct Report {
             out.append("reader\(r.slot) \(r.name.map { "\"\($0)\" " } ?? "")\(kind) \(r.isLive ? "live" : "not live") "
                        + "cursor \(r.cursor) lagBytes \(r.lagBytes) missed \(r.missedCount)")
         }
+        for p in producers {
+            out.append("producer\(p.slot) \(p.isLive ? "live" : "not live")"
+                       + (p.claimStart.map { " claim at \($0)" + (p.isHeld ? " (held)" : "") } ?? "")
+                       + " committed \(p.committedCount) cancelled \(p.cancelledCount)")
+        }
         out.append("status " + (error.map { "error: \($0)" } ?? "sound"))
         return out
     }
@@ -102,7 +109,7 @@ struct Report {
                 ("version", .string("\(g.versionMajor).\(g.versionMinor)")), ("headerSize", .number(UInt64(g.headerSize))),
                 ("capacity", .number(UInt64(g.capacity))), ("policy", .string("\(g.policy)")),
                 ("fileSize", .number(UInt64(g.fileSize))), ("maxMessageSize", .number(UInt64(g.maxMessageSize))),
-                ("readerSlots", .number(UInt64(g.readerSlots))),
+                ("readerSlots", .number(UInt64(g.readerSlots))), ("producerSlots", .number(UInt64(g.producerSlots))),
             ])))
         } else {
             fields.append(("geometry", .null))
@@ -128,6 +135,13 @@ struct Report {
                 ("slot", .number(UInt64(r.slot))), ("name", r.name.map { .string($0) } ?? .null),
                 ("gating", .bool(r.isGating)), ("durable", .bool(r.isDurable)), ("live", .bool(r.isLive)),
                 ("cursor", .number(r.cursor)), ("lagBytes", .number(r.lagBytes)), ("missedCount", .number(r.missedCount)),
+            ])
+        })))
+        fields.append(("producers", .array(producers.map { p in
+            JSON.object([
+                ("slot", .number(UInt64(p.slot))), ("live", .bool(p.isLive)),
+                ("claimStart", p.claimStart.map { .number($0) } ?? .null), ("held", .bool(p.isHeld)),
+                ("committedCount", .number(p.committedCount)), ("cancelledCount", .number(p.cancelledCount)),
             ])
         })))
         fields.append(("waiters", waiters.map { .object([("readers", .number(UInt64($0.readers))),

@@ -19,11 +19,17 @@ struct Write: ParsableCommand {
     @Flag(name: .customLong("close"), help: "Close the stream after the last message (end of stream).")
     var closeWriter = false
 
+    @Flag(name: .customLong("stdin"), help: "Then write each line of standard input as one message, until it ends.")
+    var fromStdin = false
+
     func run() throws {
         let ring = try openRing(path)
         let producer = try onRing(path) { () throws(RingError) in try ring.makeProducer() }
         for text in texts {
             try onRing(path) { () throws(RingError) in try producer.write(Array(text.utf8), timeout: timeout.duration) }
+        }
+        while fromStdin, let line = readLine(strippingNewline: true) {
+            try onRing(path) { () throws(RingError) in try producer.write(Array(line.utf8), timeout: timeout.duration) }
         }
         if closeWriter { producer.closeWriter() } else { producer.close() }
     }

@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
     const char *command = argv[1], *path = argv[2];
     if (!strcmp(command, "script")) { if (argc < 4) return 2; load(); return run_script(argv[2], argv[3]); }
     if (!strcmp(command, "expect")) { load(); return print_expect(argv[2]); }
-    long long count = 1000, timeout_ms = -1, batch = 1, gate_timeout_ms = 10000;
+    long long count = 1000, timeout_ms = -1, batch = 1, gate_timeout_ms = 10000, producer_id = 0, producers = 0;
     int close_writer = 0, until_end = 0, lapping = 0, newest = 0;
     const char *name = NULL;
     wl_workload w = { 1, 0, 256 };
@@ -247,6 +247,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) batch = atoll(v);
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--gate-timeout-ms")) gate_timeout_ms = atoll(v);
+        else if (!strcmp(a, "--producer-id")) producer_id = atoll(v);
+        else if (!strcmp(a, "--producers")) producers = atoll(v);
         else { fprintf(stderr, "ring_peer: unknown option %s\n", a); return 2; }
         i++;
     }
@@ -272,7 +274,7 @@ int main(int argc, char **argv) {
             for (long long k = 0; k < n; k++) {
                 uint8_t *m = space + (w.max_size + 1) * (size_t)k;
                 msgs[k].data = m;
-                msgs[k].len = wl_fill(&w, (uint64_t)(i + k), m);
+                msgs[k].len = wl_fill(&w, ((uint64_t)producer_id << 32) + (uint64_t)(i + k), m);
             }
             size_t done = 0;
             while (done < (size_t)n) {
@@ -307,6 +309,11 @@ int main(int argc, char **argv) {
          * its bytes. A reader that joined at the newest starts counting at its first message. */
         int indexed = info.policy == RING_OVERWRITE_OLDEST || reader;
         int first_unknown = reader && newest;
+        /* Several producers (SPEC.md §18): producer p's i-th message has index p << 32 | i; each
+         * producer's arrive in order, and the gaps are counted per producer. */
+        uint64_t *next_of = producers > 0 ? calloc((size_t)producers, sizeof *next_of) : NULL;
+        char *seen_of = producers > 0 ? calloc((size_t)producers, 1) : NULL;
+        for (long long p = 0; p < producers; p++) next_of[p] = (uint64_t)p << 32;
         wl_checksum sum;
         wl_checksum_init(&sum);
         long long received = 0, bytes = 0;
@@ -317,7 +324,18 @@ int main(int argc, char **argv) {
             if (rc == RING_ERR_END_OF_STREAM) break;
             if (rc) die("ring_read_timeout", rc);
             uint64_t index = expected;
-            if (indexed) {
+            if (producers > 0) {
+                uint64_t p = 0;
+                int valid = wl_index(buf, len, &index) == 0 && (p = index >> 32) < (uint64_t)producers
+                    && index >= next_of[p];
+                if (!valid) {
+                    fprintf(stderr, "ring_peer: message %lld carries no valid index of %lld producers\n", received, producers);
+                    return 1;
+                }
+                if (!(first_unknown && !seen_of[p])) skipped += index - next_of[p];
+                seen_of[p] = 1;
+                next_of[p] = index + 1;
+            } else if (indexed) {
                 int valid = wl_index(buf, len, &index) == 0;
                 if (valid && first_unknown && received == 0) expected = index;
                 if (!valid || index < expected) {

@@ -43,6 +43,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--name", help="reader: a durable reader of this name")
     parser.add_argument("--gate-timeout-ms", type=int, default=10_000,
                         help="reader: how long a durable gating reader that died still holds the producer back")
+    parser.add_argument("--producer-id", type=int, default=0,
+                        help="produce: message i has index PRODUCER_ID << 32 | i (several producers, SPEC.md §18)")
+    parser.add_argument("--producers", type=int, default=0,
+                        help="consume/reader: messages come from this many producers (index >> 32), each in order")
     parser.add_argument("--no-checksum", action="store_true",
                         help="check every byte but skip the (pure-Python, slow) stream checksum")
     a = parser.parse_args(argv)
@@ -54,14 +58,15 @@ def main(argv: list[str]) -> int:
 
     if a.command == "produce":
         batch = max(1, a.batch)
+        base = a.producer_id << 32
         i = 0
         while i < a.count:
             if batch == 1:
-                ring.put(w.message(i), timeout=timeout)
+                ring.put(w.message(base + i), timeout=timeout)
                 i += 1
             else:
                 n = min(batch, a.count - i)
-                written = ring.put_many([w.message(i + k) for k in range(n)], timeout=timeout)
+                written = ring.put_many([w.message(base + i + k) for k in range(n)], timeout=timeout)
                 if written != n:
                     print(f"ring_peer: put_many wrote {written} of {n}", file=sys.stderr)
                     return 1
@@ -86,6 +91,8 @@ def main(argv: list[str]) -> int:
     total = 0
     expected = 0
     skipped = 0
+    per_producer = [p << 32 for p in range(a.producers)]  # with --producers: the next index due from each
+    started = [False] * a.producers
     while a.until_end or received < a.count:
         try:
             message = source.get(timeout=timeout)
@@ -95,7 +102,18 @@ def main(argv: list[str]) -> int:
             print(f"ring_peer: get returned {type(message).__name__}, not bytes", file=sys.stderr)
             return 1
         index = expected
-        if overwrite:
+        if a.producers:
+            carried = Workload.index_in(message)
+            p = -1 if carried is None else carried >> 32
+            if not 0 <= p < a.producers or carried < per_producer[p]:
+                print(f"ring_peer: message {received} carries no valid index of {a.producers} producers", file=sys.stderr)
+                return 1
+            if not ((a.newest or a.name) and not started[p]):
+                skipped += carried - per_producer[p]
+            started[p] = True
+            index = carried
+            per_producer[p] = carried + 1
+        elif overwrite:
             carried = Workload.index_in(message)
             if carried is None or carried < expected:
                 print(f"ring_peer: message {received} carries no valid index", file=sys.stderr)
