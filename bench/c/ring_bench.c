@@ -10,6 +10,11 @@
  *                                              ring (format 1.1; 0: a 1.0 ring and its consumer),
  *                                              as ring-bench fanout: per-reader messages/s and
  *                                              one-way latency (GAP_NS paces the producer)
+ *   ring_bench LIBRARY mpsc PRODUCERS SIZE COUNT [BATCH]
+ *                                              PRODUCERS producer processes (forked, each
+ *                                              opening the ring) into one ring with that many
+ *                                              producer slots (format 1.1), one consumer here:
+ *                                              aggregate messages/s, COUNT per producer
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -27,7 +32,7 @@
 FN(ring_create); FN(ring_open); FN(ring_free); FN(ring_producer_open); FN(ring_write); FN(ring_write_timeout);
 FN(ring_write_batch); FN(ring_producer_close_writer); FN(ring_producer_free); FN(ring_consumer_open);
 FN(ring_read_batch); FN(ring_read); FN(ring_consumer_free); FN(ring_consume);
-FN(ring_create_readers); FN(ring_reader_open); FN(ring_read_timeout);
+FN(ring_create_readers); FN(ring_reader_open); FN(ring_read_timeout); FN(ring_create_shared);
 
 static double now(void) {
     struct timespec ts;
@@ -244,6 +249,69 @@ static int fanout(int readers, size_t size, long count, uint64_t gap_ns) {
     return 0;
 }
 
+/* PRODUCERS forked producer processes into one shared-producer ring, the consumer in this
+ * process (batch reads of up to 256): aggregate messages/s from the first message read to the
+ * last, as ring-bench mpsc. */
+static int mpsc(int producers, size_t size, long count, long batch) {
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/ring-bench-c-%d-mpsc", (int)getpid());
+    ring_t *ring;
+    if (!p_ring_create_shared) { fprintf(stderr, "usage: the library has no ring_create_shared (RINGFORMAT_1.2)\n"); return 2; }
+    if (p_ring_create_shared(path, 1u << 23, RING_REJECT_WHEN_FULL, 0600, RING_CREATE_REPLACE, 0,
+                             (uint32_t)producers, 0, &ring)) return 1;
+    ring_consumer_t *c;
+    if (p_ring_consumer_open(ring, &c)) return 1;
+    pid_t pids[16];
+    for (int k = 0; k < producers && k < 16; k++) {
+        pids[k] = fork();
+        if (pids[k] == 0) {
+            ring_t *r; ring_producer_t *p;
+            if (p_ring_open(path, &r) || p_ring_producer_open(r, &p)) _exit(1);
+            char *payload = calloc(1, size + 1);
+            ring_message_t msgs[256];
+            long per = batch > 256 ? 256 : batch;
+            for (long j = 0; j < per; j++) { msgs[j].data = payload; msgs[j].len = size; }
+            for (long i = 0; i < count;) {
+                size_t written = 1;
+                if (per <= 1) {
+                    if (p_ring_write(p, payload, size) && p_ring_write_timeout(p, payload, size, RING_WAIT_FOREVER)) _exit(1);
+                } else {
+                    size_t want = (size_t)(count - i < per ? count - i : per);
+                    if (p_ring_write_batch(p, msgs, want, &written)) _exit(1);
+                    if (written == 0) { if (p_ring_write_timeout(p, payload, size, RING_WAIT_FOREVER)) _exit(1); written = 1; }
+                }
+                i += (long)written;
+            }
+            p_ring_producer_free(p);
+            p_ring_free(r);
+            _exit(0);
+        }
+    }
+    size_t cap = (size + 64) * 256;
+    char *buf = malloc(cap);
+    size_t lengths[256];
+    long got = 0, total = count * producers;
+    double first = 0;
+    while (got < total) {
+        size_t n = 0;
+        int rc = p_ring_read_batch(c, buf, cap, lengths, 256, &n, 30 * 1000000000LL);
+        if (rc) { fprintf(stderr, "read failed %d after %ld of %ld\n", rc, got, total); return 1; }
+        if (first == 0) first = now();
+        got += (long)n;
+    }
+    double end = now();
+    for (int k = 0; k < producers && k < 16; k++) {
+        int status;
+        waitpid(pids[k], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status)) { fprintf(stderr, "producer failed\n"); return 1; }
+    }
+    unlink(path);
+    printf("{\"impl\": \"c\", \"mode\": \"%s\", \"producers\": %d, \"size\": %zu, \"count\": %ld, "
+           "\"messages_per_s\": %.1f}\n", batch > 1 ? "batch" : "single", producers, size, count,
+           (double)total / (end - first));
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: ring_bench LIBRARY SIZE COUNT [BATCH]\n"); return 2; }
     void *h = dlopen(argv[1], RTLD_NOW);
@@ -253,6 +321,11 @@ int main(int argc, char **argv) {
     LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer); LOAD(ring_producer_free);
     LOAD(ring_consumer_open); LOAD(ring_read_batch); LOAD(ring_consumer_free); LOAD(ring_consume);
     LOAD(ring_read); LOAD(ring_create_readers); LOAD(ring_reader_open); LOAD(ring_read_timeout);
+    LOAD(ring_create_shared);
+    if (strcmp(argv[2], "mpsc") == 0) {
+        if (argc < 6) { fprintf(stderr, "usage: ring_bench LIBRARY mpsc PRODUCERS SIZE COUNT [BATCH]\n"); return 2; }
+        return mpsc(atoi(argv[3]), (size_t)atol(argv[4]), atol(argv[5]), argc > 6 ? atol(argv[6]) : 1);
+    }
     if (strcmp(argv[2], "fanout") == 0) {
         if (argc < 6) { fprintf(stderr, "usage: ring_bench LIBRARY fanout READERS SIZE COUNT [GAP_NS]\n"); return 2; }
         return fanout(atoi(argv[3]), (size_t)atol(argv[4]), atol(argv[5]), argc > 6 ? (uint64_t)atoll(argv[6]) : 0);
