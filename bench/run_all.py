@@ -2,7 +2,8 @@
 """run_all.py - every benchmark in one run on one machine (make bench): Swift (ring-bench),
 C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as medians of
 --runs runs with min and max; also one producer to several readers in each of them
-(fanout_table.py, bench/python/bench_fanout.py). Writes bench/results/results.json,
+(fanout_table.py, bench/python/bench_fanout.py), and 1, 2 and 4 producers into one consumer
+(mpsc_table.py, bench/python/bench_mpsc.py). Writes bench/results/results.json,
 results.md (the tables the README includes) and throughput.png.
 
     run_all.py --ring-bench PATH --c-bench PATH --lib PATH --python PATH [--runs 3]
@@ -21,6 +22,7 @@ import tempfile
 import time
 
 import fanout_table
+import mpsc_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -143,9 +145,11 @@ def main() -> int:
     throughput += python_throughput.get("records", [])
     latency += python_latency.get("records", [])
     fanout += fanout_table.from_python(python_fanout.get("records", []))
+    # Several producers into one consumer (issue #15), beside faster-fifo, mp.Queue and pyzmq.
+    mpsc = mpsc_table.measure(args.ring_bench, args.c_bench, args.lib, args.python, args.runs)
 
     result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency,
-              "fanout": fanout}
+              "fanout": fanout, "mpsc": mpsc}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     render(result, args.out)
@@ -271,6 +275,7 @@ def render(result: dict, out: str) -> None:
         lines.append(f"| {name} | {cell(p50)} | {cell(p99)} | {cell(p999)} |")
     lines += ["", *targets(throughput, latency)]
     lines += fanout_table.render(result.get("fanout", []), os.cpu_count())
+    lines += mpsc_table.render(result.get("mpsc", []), throughput, os.cpu_count())
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
