@@ -75,6 +75,9 @@ single() {
 single "examples/swift readers: a gating and a lapping reader of one ring" \
     "readers: audit read 100000 of 100000, live read 2000 and missed 98000" \
     "$SWIFT_BIN/readers" "$WORK/readers.ring" 100000
+single "examples/swift producers: four producers into one ring" \
+    "producers: 4 producers wrote 20000 messages each; the consumer read 80000, each producer's in order" \
+    "$SWIFT_BIN/producers" "$WORK/producers.ring" 20000
 single "examples/python/hello.py" "hello" "$PYTHON" examples/python/hello.py "$WORK/hello.ring"
 single "examples/python/asyncio_pair.py: 5000 messages" "asyncio: received 5000 messages" \
     "$PYTHON" examples/python/asyncio_pair.py "$WORK/asyncio.ring" 5000

@@ -18,5 +18,6 @@ let package = Package(
         .executableTarget(name: "producer", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "consumer", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "readers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
+        .executableTarget(name: "producers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
     ]
 )
