@@ -324,8 +324,8 @@ extension RingProducer {
             expected: r.stamp, desired: Stamp.cancelled(at: w, claim: r.claim, size: end &- r.claim, geometry),
             ordering: .sequentiallyConsistent)
         _ = try? storage.publishClaims()
-        slot.claimState.store(RingLayout.claimIdle, ordering: .releasing)
-        storage.clearHeld(slot)
+        // SPEC.md §18.4 step 8, without the retry: the claim counts as cancelled.
+        acknowledgeCancelled(slot)
     }
 
     // MARK: With readers

@@ -134,6 +134,21 @@ struct SharedProducerTests {
         #expect(lapTally.received + missed == 3 * count, "lapping: \(lapTally.received) + \(missed) missed")
     }
 
+    /// An abandoned reservation is a cancelled claim: readers skip it, and it is counted
+    /// in the slot's cancelledCount (SPEC.md §18.4).
+    @Test func anAbandonedReservationIsACancelledClaim() throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 4096, producerSlots: 2)
+        let consumer = try ring.makeConsumer()
+        let producer = try ring.makeProducer()
+        let buffer = try #require(try producer.reserve(size: 10))
+        buffer.initializeMemory(as: UInt8.self, repeating: 0x41)
+        producer.abortReservation()
+        try producer.write(bytes("after"))
+        #expect(try consumer.read() == bytes("after"))
+        #expect(try ring.producers().first?.cancelledCount == 1)
+    }
+
     @Test func theLastProducerToCloseEndsTheStream() throws {
         let t = TempRing()
         let ring = try Ring.create(at: t.path, capacity: 4096, producerSlots: 2)
