@@ -166,7 +166,7 @@ test-interop-long:
 	RING_RACE_LONG=1 build/test_readers $(LIB)
 	RING_RACE_LONG=1 build/test_producers $(LIB)
 	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
-	    .venv/bin/python -m pytest Tests/python/test_race.py -q -p no:cacheprovider
+	    .venv/bin/python -m pytest Tests/python/test_race.py Tests/python/test_producers.py -q -p no:cacheprovider
 
 # ringpy for pip users: `make wheel` builds the wheel for PYTHON (python3) that needs no Swift,
 # repaired and tagged manylinux_2_35 by auditwheel (scripts/build_wheel.sh says why that

@@ -69,6 +69,7 @@ typedef struct {
     uint64_t max_message;
     int policy;
     uint32_t reader_slots;         /* slots of the reader table; 0 for a 1.0 ring */
+    uint32_t producer_slots;       /* slots of the producer table; 0: one producer at a time */
     int closing;                   /* close() was called: every call raises ClosedError, blocked ones give up */
     int released;                  /* close() has let go of the handles */
     int writer_closed;             /* close_writer() was called: every write raises ClosedError */

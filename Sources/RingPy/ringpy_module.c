@@ -112,8 +112,9 @@ static int add_errors(PyObject *module, ringpy_state *st) {
         && (st->CorruptError = new_error(module, "CorruptError", "The file holds values no valid ring holds.", st->RingError, NULL, NULL))
         && (st->UnsupportedVersionError = new_error(module, "UnsupportedVersionError", "Another major format version, or unknown incompatible features.", st->RingError, NULL, NULL))
         && (st->BusyError = new_error(module, "BusyError",
-                "Another handle holds the producer or consumer role; or every reader slot of the ring is\n"
-                "taken, or another reader uses that durable name; or a RecordView is open.", st->RingError, NULL, NULL))
+                "Another handle holds the producer or consumer role; or every producer slot (a ring created\n"
+                "with producers=N) or reader slot of the ring is taken, or another reader uses that durable\n"
+                "name; or a RecordView is open.", st->RingError, NULL, NULL))
         && (st->OverwrittenError = new_error(module, "OverwrittenError", "A zero-copy view's record was reclaimed while it was held.", st->RingError, NULL, NULL))
         && (st->ForkedError = new_error(module, "ForkedError",
                 "This handle belongs to the process that opened it (it was inherited across fork): open the ring again.",

@@ -106,6 +106,9 @@ static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, P
     self->max_message = geometry.max_message_size;
     self->policy = (int)geometry.policy;
     self->reader_slots = geometry.reader_slots;
+    /* ring_geometry_t has no room for it: its own call (immutable too, validated at open). */
+    rc = ring_producer_slots(ring, &self->producer_slots);
+    if (rc != RING_OK) { ringpy_raise(self->st, rc, path); Py_DECREF(self); return NULL; }
     return self;
 }
 
@@ -194,24 +197,45 @@ static int parse_args_timeout(const char *fname, const char *const *names, int r
     return *timeout == -2 ? -1 : 0;
 }
 
+/* A count of table slots (readers=, producers=): an int from 0 to UINT32_MAX (the library
+ * judges the upper bound). -1 with TypeError or ValueError set. */
+static int parse_slots(PyObject *value, const char *arg, const char *table, uint32_t *out) {
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", arg, Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int over = 0;
+    long long n = PyLong_AsLongLongAndOverflow(value, &over);
+    if (n == -1 && PyErr_Occurred()) return -1;
+    if (over || n < 0 || n > (long long)UINT32_MAX) {
+        PyErr_Format(PyExc_ValueError, "%s must be a number of %s slots (0: none), not %R", arg, table, value);
+        return -1;
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
 PyDoc_STRVAR(create_doc,
-"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False, readers=0)\n--\n\n"
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False, readers=0, producers=0)\n--\n\n"
 "Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
 "mode: permission bits (0 to 0o777; the umask applies). replace atomically replaces an existing\n"
 "file; exist_ok opens an existing ring instead of raising FileExistsError, but only one this\n"
 "user owns and no one else may write (else PermissionError), unless allow_shared is true, and\n"
-"only one of the capacity (rounded), policy and reader slots asked for (else ValueError), unless\n"
-"any_geometry. readers: the slots of a reader table (format 1.1, SPEC.md §17; 1 to 496, more\n"
-"than 16 take a larger header): that many readers (ring.reader()) may each read every message;\n"
-"0 makes a 1.0 ring, read by one consumer (ring.get()).\n"
+"only one of the capacity (rounded), policy, reader and producer slots asked for (else\n"
+"ValueError), unless any_geometry. readers: the slots of a reader table (format 1.1, SPEC.md §17;\n"
+"1 to 496, more than 16 take a larger header): that many readers (ring.reader()) may each read\n"
+"every message; 0: one consumer (ring.get()). producers: the slots of a producer table (format\n"
+"1.1, SPEC.md §18; 1 to 16, reject-when-full only, else ValueError): that many producers, in any\n"
+"processes, may write at once (each Ring that writes takes a slot; BusyError when all are\n"
+"taken); 0: one producer at a time. With neither, a 1.0 ring.\n"
 "The whole capacity is allocated on disk (or in memory, for /dev/shm) when the ring is created.\n"
 "initial_position (a multiple of 8) starts both positions there, for tests of positions past 2**32.");
 
 static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames) {
     static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position",
-                                        "allow_shared", "any_geometry", "readers", NULL};
-    PyObject *values[10];
+                                        "allow_shared", "any_geometry", "readers", "producers", NULL};
+    PyObject *values[11];
     if (parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
@@ -247,28 +271,18 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
         if (initial == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
         if (flags & RING_CREATE_OPEN_EXISTING) { PyErr_SetString(PyExc_ValueError, "initial_position cannot be combined with exist_ok"); return NULL; }
     }
-    unsigned long readers = 0;
-    if (values[9]) {
-        if (!PyLong_Check(values[9])) {
-            PyErr_Format(PyExc_TypeError, "readers must be an int, not %.100s", Py_TYPE(values[9])->tp_name);
-            return NULL;
-        }
-        int over = 0;
-        long long n = PyLong_AsLongLongAndOverflow(values[9], &over);
-        if (n == -1 && PyErr_Occurred()) return NULL;
-        if (over || n < 0 || n > (long long)UINT32_MAX) {
-            PyErr_Format(PyExc_ValueError, "readers must be a number of reader slots (0: a 1.0 ring), not %R", values[9]);
-            return NULL;
-        }
-        readers = (unsigned long)n;
-    }
+    uint32_t readers = 0, producers = 0;
+    if (values[9] && parse_slots(values[9], "readers", "reader", &readers) < 0) return NULL;
+    if (values[10] && parse_slots(values[10], "producers", "producer", &producers) < 0) return NULL;
     PyObject *path, *encoded;
     if (convert_path(values[0], &path, &encoded) < 0) return NULL;
     ring_t *ring = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ring_create_readers(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags,
-                             (uint32_t)readers, initial, &ring);
+    /* The library checks the counts: too many slots, or producers under overwrite-oldest,
+     * is INVALID_ARGUMENT (ValueError). */
+    rc = ring_create_shared(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags,
+                            readers, producers, initial, &ring);
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
     PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
@@ -505,7 +519,9 @@ done:
 PyDoc_STRVAR(close_writer_doc, "close_writer()\n--\n\n"
 "End the stream: the consumer drains, then gets EndOfStreamError. Releases the producer role.\n"
 "Every later write on this Ring raises ClosedError (a put waiting for room gives up with it);\n"
-"another Ring opened on the file may start a new stream.");
+"another Ring opened on the file may start a new stream. On a ring with producer slots\n"
+"(producers=N) it gives this Ring's slot up, and the stream ends only when the last producer\n"
+"leaves with close_writer() (SPEC.md §18.8): while another one is writing, the stream goes on.");
 
 static PyObject *Ring_close_writer(RingObject *self, PyObject *unused) {
     (void)unused;
@@ -526,6 +542,90 @@ static PyObject *Ring_close_writer(RingObject *self, PyObject *unused) {
     }
     ringpy_unlock(&self->plock);
     return result;
+}
+
+/* Hooks for the golden vectors' producer operations (SPEC.md §16.5: `producer`, `reserve`,
+ * `commit`, `abandon`), which ringpy's API has no call for: take the producer role (a
+ * producer slot) now; reserve room for data and copy it in, leaving the reservation open;
+ * commit it as `length` bytes; give it up. Not zero-copy, not for applications. */
+static PyObject *Ring_take_producer(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    ringpy_lock(&self->plock);
+    ring_producer_t *p = ringpy_producer(self);
+    ringpy_unlock(&self->plock);
+    if (p == NULL) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *Ring_reserve_copy(RingObject *self, PyObject *data) {
+    if (ringpy_check(self) < 0) return NULL;
+    Py_buffer view;
+    if (get_buffer(data, &view) < 0) return NULL;
+    ringpy_lock(&self->plock);
+    int rc = CALL_FAILED;
+    ring_producer_t *p = ringpy_producer(self);
+    if (p != NULL) {
+        void *buffer = NULL;
+        rc = ring_reserve(p, (size_t)view.len, &buffer);
+        if (rc == RING_OK && view.len > 0) memcpy(buffer, view.buf, (size_t)view.len);
+    }
+    ringpy_unlock(&self->plock);
+    PyBuffer_Release(&view);
+    if (rc == RING_OK) Py_RETURN_NONE;
+    return fail(self, rc);
+}
+
+static PyObject *Ring_commit_reserved(RingObject *self, PyObject *length) {
+    size_t len = PyLong_AsSize_t(length);
+    if (len == (size_t)-1 && PyErr_Occurred()) return NULL;
+    if (ringpy_check(self) < 0) return NULL;
+    ringpy_lock(&self->plock);
+    int rc = self->producer == NULL ? RING_ERR_INVALID_ARGUMENT : ring_commit(self->producer, len);
+    ringpy_unlock(&self->plock);
+    if (rc == RING_OK) Py_RETURN_NONE;
+    return fail(self, rc);
+}
+
+static PyObject *Ring_abort_reserved(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    ringpy_lock(&self->plock);
+    int rc = self->producer == NULL ? RING_ERR_INVALID_ARGUMENT : ring_abort(self->producer);
+    ringpy_unlock(&self->plock);
+    if (rc == RING_OK) Py_RETURN_NONE;
+    return fail(self, rc);
+}
+
+/* Ring._producers(): [(slot, flags, claim_start, committed_count, cancelled_count), ...],
+ * flags the RING_PRODUCER_INFO_* bits (claim_start means something only with CLAIMING). */
+static PyObject *Ring_producers(RingObject *self, PyObject *unused) {
+    (void)unused;
+    if (ringpy_check(self) < 0) return NULL;
+    /* At most one entry per slot: the table never has more. */
+    size_t room = self->producer_slots > 0 ? self->producer_slots : 1;
+    ring_producer_info_t *infos = PyMem_Calloc(room, sizeof *infos);
+    if (infos == NULL) return PyErr_NoMemory();
+    size_t count = 0;
+    ringpy_lock(&self->rlock);
+    int rc = self->ring == NULL ? RING_ERR_CLOSED : ring_producers(self->ring, infos, room, &count);
+    ringpy_unlock(&self->rlock);
+    PyObject *list = NULL;
+    if (rc == RING_ERR_CLOSED) { ringpy_raise_closed(self->st); goto done; }
+    if (rc != RING_OK) { ringpy_raise(self->st, rc, self->path); goto done; }
+    if (count > room) count = room;
+    if ((list = PyList_New(0)) == NULL) goto done;
+    for (size_t i = 0; i < count; i++) {
+        const ring_producer_info_t *p = &infos[i];
+        PyObject *item = Py_BuildValue("(IIKKK)", (unsigned int)p->slot, (unsigned int)p->flags,
+                                       (unsigned long long)p->claim_start, (unsigned long long)p->committed_count,
+                                       (unsigned long long)p->cancelled_count);
+        if (item == NULL || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_CLEAR(list); goto done; }
+        Py_DECREF(item);
+    }
+done:
+    PyMem_Free(infos);
+    return list;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -834,14 +934,14 @@ static PyObject *Ring_stats_dict(RingObject *self, PyObject *unused) {
     (void)unused;
     ring_info_t i;
     if (info_of(self, &i) < 0) return NULL;
-    return Py_BuildValue("{s:K,s:K,s:i,s:(ii),s:K,s:K,s:K,s:K,s:K,s:O,s:I}",
+    return Py_BuildValue("{s:K,s:K,s:i,s:(ii),s:K,s:K,s:K,s:K,s:K,s:O,s:I,s:I}",
         "capacity", (unsigned long long)i.capacity, "max_message_size", (unsigned long long)i.max_message_size,
         "policy", (int)i.policy, "version", (int)i.version_major, (int)i.version_minor,
         "producer_position", (unsigned long long)i.producer_position,
         "consumer_position", (unsigned long long)i.consumer_position,
         "used_bytes", (unsigned long long)i.used_bytes, "message_count", (unsigned long long)i.message_count,
         "dropped_count", (unsigned long long)i.dropped_count, "writer_closed", i.writer_closed ? Py_True : Py_False,
-        "reader_slots", (unsigned int)self->reader_slots);
+        "reader_slots", (unsigned int)self->reader_slots, "producer_slots", (unsigned int)self->producer_slots);
 }
 
 static Py_ssize_t Ring_len(RingObject *self) {
@@ -923,6 +1023,7 @@ static PyObject *Ring_get_policy_value(RingObject *self, void *c) { (void)c; ret
 static PyObject *Ring_get_max_message(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->max_message); }
 static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(self->closing); }
 static PyObject *Ring_get_reader_slots(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->reader_slots); }
+static PyObject *Ring_get_producer_slots(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->producer_slots); }
 
 int ringpy_object_traverse(RingObject *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
@@ -975,6 +1076,17 @@ static PyMethodDef Ring_methods[] = {
      "_reader(cls, name, flags, gate_timeout_ms)\n--\n\nJoin as a reader (ring_reader_open): a new cls (Ring.reader)."},
     {"_readers", (PyCFunction)ringpy_ring_readers, METH_NOARGS,
      "_readers()\n--\n\nThe reader table as (slot, name, flags, cursor, lag_bytes, missed_count) tuples (Ring.readers)."},
+    {"_take_producer", (PyCFunction)Ring_take_producer, METH_NOARGS,
+     "_take_producer()\n--\n\nTake the producer role (a slot of a producer table) now (golden vectors)."},
+    {"_reserve", (PyCFunction)Ring_reserve_copy, METH_O,
+     "_reserve(data, /)\n--\n\nReserve room for data and copy it in, uncommitted (golden vectors; not zero-copy)."},
+    {"_commit", (PyCFunction)Ring_commit_reserved, METH_O,
+     "_commit(length, /)\n--\n\nCommit the open reservation as length bytes (golden vectors)."},
+    {"_abort", (PyCFunction)Ring_abort_reserved, METH_NOARGS,
+     "_abort()\n--\n\nGive the open reservation up (golden vectors)."},
+    {"_producers", (PyCFunction)Ring_producers, METH_NOARGS,
+     "_producers()\n--\n\nThe producer table as (slot, flags, claim_start, committed_count, cancelled_count)\n"
+     "tuples (Ring.producers)."},
     {"flush", (PyCFunction)Ring_flush, METH_NOARGS, flush_doc},
     {"_stats", (PyCFunction)Ring_stats_dict, METH_NOARGS, "A snapshot of the ring's state as a dict (policy as an int)."},
     {"close", (PyCFunction)Ring_close, METH_NOARGS, close_doc},
@@ -1032,6 +1144,9 @@ static PyGetSetDef Ring_getset[] = {
     {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
     {"reader_slots", (getter)Ring_get_reader_slots, NULL,
      "Slots of the ring's reader table (format 1.1): how many readers it can have; 0 for a 1.0 ring.", NULL},
+    {"producer_slots", (getter)Ring_get_producer_slots, NULL,
+     "Slots of the ring's producer table (format 1.1, SPEC.md §18): how many producers may write\n"
+     "at once; 0 for a ring with one producer at a time.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -33,7 +33,8 @@ def header_defines() -> dict[str, int]:
 
 def spec_tables() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """SPEC.md's constant table (name -> value) and field tables (name -> (offset, size)); the
-    fields of the reader-slot table (§17.4) are named SLOT_<name>, as the header names them."""
+    fields of the reader-slot table (§17.4) are named SLOT_<name>, and those of the producer-slot
+    table (§18.2: Offset, Size, Field "`name` (type)", ...) PSLOT_<name>, as the header names them."""
     constants, fields, columns, section = {}, {}, None, ""
     for line in SPEC.read_text().splitlines():
         if line.startswith("#"):
@@ -51,6 +52,8 @@ def spec_tables() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
         elif columns[:4] == ["Offset", "Size", "Type", "Field"] and cells[0].isdigit():
             slot = section.startswith("### 17.4")
             fields[("SLOT_" if slot else "") + cells[3]] = (int(cells[0]), int(cells[1]))
+        elif columns[:3] == ["Offset", "Size", "Field"] and section.startswith("### 18.2") and cells[0].isdigit():
+            fields["PSLOT_" + cells[2].split("`")[0]] = (int(cells[0]), int(cells[1]))
     return constants, fields
 
 
@@ -93,9 +96,10 @@ def test_the_header_matches_spec_tables():
     assert len(constants) >= 20 and len(fields) >= 20
     expected = dict(constants)
     for name, (offset, size) in fields.items():
-        if name.startswith("SLOT_"):
-            expected[f"SLOT_OFFSET_{upper_snake(name[5:])}"] = offset
-            expected[f"SLOT_SIZE_{upper_snake(name[5:])}"] = size
+        if name.startswith(("SLOT_", "PSLOT_")):
+            table, field = name.split("_", 1)
+            expected[f"{table}_OFFSET_{upper_snake(field)}"] = offset
+            expected[f"{table}_SIZE_{upper_snake(field)}"] = size
             continue
         expected[f"OFFSET_{upper_snake(name)}"] = offset
         expected[f"SIZE_{upper_snake(name)}"] = size

@@ -9,7 +9,9 @@ consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out
         assert ring.get() == b"hello"
 
 A ring created with ``readers=N`` (format 1.1) has several readers instead of one consumer:
-each ``ring.reader()`` reads every message on a cursor of its own (SPEC.md §17).
+each ``ring.reader()`` reads every message on a cursor of its own (SPEC.md §17). A ring
+created with ``producers=N`` (format 1.1) has several producers: up to N Ring objects, in any
+processes, write into it at once with the usual put calls (SPEC.md §18).
 
 The native core (``_ringpy``) is a C extension over libringformat.so, which ships inside
 this package; no Swift installation is needed at run time.
@@ -51,7 +53,7 @@ except ImportError:  # an editable install: the installed metadata has it
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
     "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "MemMapRingBuffer", "OverwrittenError",
-    "Policy", "Reader", "ReaderInfo", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
+    "Policy", "ProducerInfo", "Reader", "ReaderInfo", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
 ]
 
 #: How long one wait of the async helpers runs in a worker thread before looking again.
@@ -73,6 +75,10 @@ _READER_NEWEST = 2
 _INFO_GATING = 1
 _INFO_DURABLE = 2
 _INFO_LIVE = 4
+# Flags of ring_producer_info_t (ringformat.h).
+_PRODUCER_LIVE = 1
+_PRODUCER_CLAIMING = 2
+_PRODUCER_HELD = 4
 #: The longest gate timeout the reader table holds (a u32 of milliseconds).
 _GATE_TIMEOUT_MAX_MS = (1 << 32) - 1
 
@@ -142,6 +148,25 @@ class ReaderInfo(NamedTuple):
     missed_count: int
 
 
+class ProducerInfo(NamedTuple):
+    """One producer of a ring with a producer table, as the table shows it (Ring.producers())."""
+
+    #: The slot number in the producer table.
+    slot: int
+    #: A live process holds its slot (a producer that died leaves its slot for the next one).
+    live: bool
+    #: Where its claim in progress starts (it is writing, or died or stopped while writing);
+    #: None when it has none.
+    claim_start: Optional[int]
+    #: That claim was cancelled while the producer lived (it was stopped for longer than the
+    #: claim timeout): its bytes are held until it resumes (and writes again) or dies.
+    held: bool
+    #: Messages committed through this slot (by every producer that held it).
+    committed_count: int
+    #: Claims of this slot that were cancelled (and written again by a live producer).
+    cancelled_count: int
+
+
 class Ring(_RingBase, _Reading):
     """An open ring file.
 
@@ -153,6 +178,13 @@ class Ring(_RingBase, _Reading):
 
     A ring created with ``readers=N`` has no consumer role (get-like calls raise
     ValueError): up to N readers join it with ``ring.reader()``, each reading every message.
+
+    A ring created with ``producers=N`` (reject-when-full) has a producer table instead of
+    the single producer role: the first put-like call of a Ring takes one of its N slots
+    (BusyError when all are taken), and up to N Rings, in any processes, write at once with
+    put, try_put, put_many, put_async and close_writer as usual. The consumer (or every
+    reader) gets each message once and whole; the messages of one producer keep their order.
+    The stream ends when the last producer leaves with close_writer().
     """
 
     __slots__ = ()
@@ -165,7 +197,7 @@ class Ring(_RingBase, _Reading):
     def stats(self) -> dict:
         """A snapshot: capacity, max_message_size, policy, version, producer_position,
         consumer_position, used_bytes, message_count, dropped_count, writer_closed,
-        reader_slots. On a ring with readers consumer_position is tailPosition (the oldest
+        reader_slots, producer_slots. On a ring with readers consumer_position is tailPosition (the oldest
         record still in the ring, SPEC.md §17.3), and used_bytes and message_count (and
         len()) count the records from there: what the slowest reader may still read, not
         what any one reader has left."""
@@ -214,6 +246,15 @@ class Ring(_RingBase, _Reading):
                            bool(flags & _INFO_LIVE), cursor, lag, missed)
                 for slot, name, flags, cursor, lag, missed in self._readers()]
 
+    def producers(self) -> List[ProducerInfo]:
+        """The producers in the ring's producer table (a ring created with ``producers=N``):
+        every slot a producer holds, or that a dead or stopped producer left with a claim in
+        progress; [] on a ring without a producer table."""
+        return [ProducerInfo(slot, bool(flags & _PRODUCER_LIVE),
+                             claim_start if flags & _PRODUCER_CLAIMING else None,
+                             bool(flags & _PRODUCER_HELD), committed, cancelled)
+                for slot, flags, claim_start, committed, cancelled in self._producers()]
+
     async def put_async(self, data, timeout: Union[float, None] = None) -> None:
         """put() that does not block the event loop.
 
@@ -235,6 +276,8 @@ class Ring(_RingBase, _Reading):
         state = "closed" if self.closed else f"capacity={self.capacity} policy={self.policy.name}"
         if not self.closed and self.reader_slots:
             state += f" reader_slots={self.reader_slots}"
+        if not self.closed and self.producer_slots:
+            state += f" producer_slots={self.producer_slots}"
         return f"<ringpy.Ring {self.path!r} {state}>"
 
 

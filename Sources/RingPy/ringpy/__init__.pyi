@@ -3,7 +3,9 @@
 A ring is a file of length-prefixed messages shared through mmap by one producer and one
 consumer, in any processes and languages (Swift, C, Python). Bytes in, bytes out. A ring
 created with readers=N (format 1.1) has up to N readers instead of the consumer, each
-reading every message on a cursor of its own (Ring.reader(), SPEC.md §17).
+reading every message on a cursor of its own (Ring.reader(), SPEC.md §17). A ring created
+with producers=N (format 1.1) has up to N producers writing at once, in any processes
+(SPEC.md §18).
 """
 
 import enum
@@ -64,7 +66,8 @@ class UnsupportedVersionError(RingError):
 
 class BusyError(RingError):
     """Another handle (in this or another process) holds the producer or consumer role; or
-    every reader slot of the ring is taken, or a live reader uses that durable name (Ring.reader);
+    every producer slot of a ring created with producers=N is taken (a put-like call); or every
+    reader slot of the ring is taken, or a live reader uses that durable name (Ring.reader);
     or a RecordView of this Ring or Reader is open."""
 
 class OverwrittenError(RingError):
@@ -87,6 +90,7 @@ class Stats(TypedDict):
     dropped_count: int
     writer_closed: bool
     reader_slots: int
+    producer_slots: int
 
 class ReaderInfo(NamedTuple):
     """One reader of a ring, as its reader table shows it (Ring.readers())."""
@@ -107,6 +111,24 @@ class ReaderInfo(NamedTuple):
     lag_bytes: int
     #: Messages it missed because the producer lapped it.
     missed_count: int
+
+class ProducerInfo(NamedTuple):
+    """One producer of a ring with a producer table, as the table shows it (Ring.producers())."""
+
+    #: The slot number in the producer table.
+    slot: int
+    #: A live process holds its slot.
+    live: bool
+    #: Where its claim in progress starts (it is writing, or died or stopped while writing);
+    #: None when it has none.
+    claim_start: int | None
+    #: That claim was cancelled while the producer lived (stopped past the claim timeout):
+    #: its bytes are held until it resumes (and writes again) or dies.
+    held: bool
+    #: Messages committed through this slot (by every producer that held it).
+    committed_count: int
+    #: Claims of this slot that were cancelled (a live producer writes them again).
+    cancelled_count: int
 
 class RecordView:
     """A zero-copy view of the oldest message, inside the shared mapping.
@@ -143,6 +165,11 @@ class Ring:
 
     A ring created with readers=N has no consumer role (get-like calls raise ValueError):
     up to N readers join it with reader(), each reading every message.
+
+    A ring created with producers=N has a producer table: the first put-like call of a Ring
+    takes one of its N slots (BusyError when all are taken), and up to N Rings, in any
+    processes, write at once with the usual put calls. Each message arrives once and whole,
+    each producer's in its order; the stream ends when the last producer calls close_writer().
     """
 
     @classmethod
@@ -159,13 +186,17 @@ class Ring:
         allow_shared: bool = False,
         any_geometry: bool = False,
         readers: int = 0,
+        producers: int = 0,
     ) -> Self:
         """Create a ring file. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
-        instead of raising FileExistsError, only one of the capacity, policy and reader
-        slots asked for (else ValueError) unless any_geometry. readers: the slots of a
-        reader table (format 1.1; 1 to 496, more than 16 take a larger header), for that
-        many readers (reader()); 0 makes a 1.0 ring with one consumer.
+        instead of raising FileExistsError, only one of the capacity, policy, reader and
+        producer slots asked for (else ValueError) unless any_geometry. readers: the slots
+        of a reader table (format 1.1; 1 to 496, more than 16 take a larger header), for
+        that many readers (reader()); 0: one consumer. producers: the slots of a producer
+        table (format 1.1, SPEC.md §18; 1 to 16, reject-when-full only: ValueError for more
+        or under overwrite-oldest), for that many producers writing at once; 0: one
+        producer at a time. With neither, a 1.0 ring.
         initial_position (a multiple of 8) starts both positions there: for tests of
         positions past 2**32 and across 2**64."""
     @classmethod
@@ -186,6 +217,10 @@ class Ring:
     @property
     def reader_slots(self) -> int:
         """Slots of the reader table: how many readers the ring can have; 0 for a 1.0 ring."""
+    @property
+    def producer_slots(self) -> int:
+        """Slots of the producer table: how many producers may write at once; 0 for a ring
+        with one producer at a time."""
     def stats(self) -> Stats:
         """A snapshot of the ring's state. On a ring with readers consumer_position is
         tailPosition (the oldest record still in the ring, SPEC.md §17.3), and used_bytes and
@@ -215,6 +250,9 @@ class Ring:
     def readers(self) -> list[ReaderInfo]:
         """The readers in the reader table, live or not (a durable reader stays after it
         closed or died); [] on a ring without one."""
+    def producers(self) -> list[ProducerInfo]:
+        """The producers in the producer table: every slot a producer holds, or that a dead or
+        stopped producer left with a claim in progress; [] on a ring without one."""
 
     # Producer side.
     def put(self, data: Buffer, timeout: float | None = None) -> None:
@@ -231,7 +269,9 @@ class Ring:
     def close_writer(self) -> None:
         """End the stream: the consumer drains, then gets EndOfStreamError. Releases the
         producer role; every later write on this Ring raises ClosedError (a put waiting
-        for room gives up with it). Idempotent."""
+        for room gives up with it). Idempotent. On a ring with producer slots it gives this
+        Ring's slot up, and the stream ends only when the last producer leaves with
+        close_writer() (a producer that only closes, or dies, leaves it open)."""
 
     # Consumer side.
     def get(self, timeout: float | None = None) -> bytes:
