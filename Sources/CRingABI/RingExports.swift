@@ -17,7 +17,7 @@ public func abiVersion() -> UInt32 { UInt32(RING_ABI_VERSION) }
 @_cdecl("ring_format_version")
 public func abiFormatVersion(_ major: UnsafeMutablePointer<UInt16>?, _ minor: UnsafeMutablePointer<UInt16>?) {
     major?.pointee = RingLayout.versionMajor
-    // The newest format this library writes: 1.1 (rings with readers).
+    // The newest format this library writes: 1.1 (rings with readers, with producers).
     minor?.pointee = RingLayout.versionMinorReaders
 }
 
@@ -68,7 +68,7 @@ public func abiCreateAtPosition(_ path: UnsafePointer<CChar>?, _ capacity: UInt6
 
 func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
             _ flags: UInt32, _ initialPosition: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
-            readerSlots: Int = 0) -> Int32 {
+            readerSlots: Int = 0, producerSlots: Int = 0) -> Int32 {
     guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
     out.pointee = nil
     guard let policy = RingPolicy(rawValue: UInt32(bitPattern: policy)) else {
@@ -86,11 +86,12 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
             ring = try Ring.openOrCreate(at: p, capacity: cap, policy: policy, mode: mode,
                                          allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0,
                                          acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0,
-                                         readerSlots: readerSlots)
+                                         readerSlots: readerSlots, producerSlots: producerSlots)
         } else {
             ring = try Ring.create(at: p, capacity: cap, policy: policy, mode: mode,
                                    replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,
-                                   initialPosition: initialPosition, readerSlots: readerSlots)
+                                   initialPosition: initialPosition, readerSlots: readerSlots,
+                                   producerSlots: producerSlots)
         }
         out.pointee = RingHandle(ring).retainedPointer()
     }

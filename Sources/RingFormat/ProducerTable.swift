@@ -192,9 +192,12 @@ extension RingStorage {
             guard state <= RingLayout.producerSlotActive else { throw .corrupt(.badProducerSlot(slot: n, state: state)) }
             let claim = try slot.checkedClaimState()
             guard state == RingLayout.producerSlotActive || claim != RingLayout.claimIdle else { continue }
+            // An intent whose claim is published already (its producer died after committing) is no claim.
+            let published = try claimIsBehindFront(slot)
+            let claiming = claim != RingLayout.claimIdle && !published
             out.append(ProducerInfo(
                 slot: n, isLive: isLive(slot),
-                claimStart: claim == RingLayout.claimIdle ? nil : slot.claimStart.load(ordering: .relaxed),
+                claimStart: claiming ? slot.claimStart.load(ordering: .relaxed) : nil,
                 isHeld: claim == RingLayout.claimHeld,
                 committedCount: slot.committedCount.load(ordering: .relaxed),
                 cancelledCount: slot.cancelledCount.load(ordering: .relaxed)))

@@ -1,6 +1,6 @@
 // HeaderSpecTests.swift - the public C headers agree with SPEC.md and with
-// Layout.swift: every constant, every field offset and size (ringformat_layout.h),
-// every error code (ringformat.h).
+// Layout.swift: every constant, every field offset and size of the header, records,
+// reader slots and producer slots (ringformat_layout.h), every error code (ringformat.h).
 
 import Foundation
 import Testing
@@ -78,6 +78,24 @@ struct HeaderSpecTests {
             #expect(layout.defines["SLOT_OFFSET_" + key] == UInt64(f.offset), "RING_SLOT_OFFSET_\(key)")
             #expect(layout.defines["SLOT_SIZE_" + key] == UInt64(f.size), "RING_SLOT_SIZE_\(key)")
         }
+        for (name, f) in RingLayout.ProducerSlot.allFields {
+            let key = upperSnake(name)
+            #expect(layout.defines["PSLOT_OFFSET_" + key] == UInt64(f.offset), "RING_PSLOT_OFFSET_\(key)")
+            #expect(layout.defines["PSLOT_SIZE_" + key] == UInt64(f.size), "RING_PSLOT_SIZE_\(key)")
+        }
+    }
+
+    /// Every producer-slot field lies inside a slot, naturally aligned, and none overlaps another.
+    @Test func producerSlotFieldsFitTheirSlot() {
+        let fields = RingLayout.ProducerSlot.allFields.sorted { $0.layout.offset < $1.layout.offset }
+        for (a, b) in zip(fields, fields.dropFirst()) {
+            #expect(a.layout.offset + a.layout.size <= b.layout.offset, "\(a.name) overlaps \(b.name)")
+        }
+        for (name, f) in fields {
+            #expect(f.offset % f.size == 0 && f.offset + f.size <= RingLayout.producerSlotSize, "\(name)")
+        }
+        #expect(layout.defines["PRODUCER_SLOT_SIZE"].map(Int.init) == RingLayout.producerSlotSize)
+        #expect(RingLayout.producerSlotSize * RingLayout.maxProducerSlots == RingLayout.producerTableReserve)
     }
 
     /// The layout lives in one header: it defines nothing else, and ringformat.h
@@ -91,6 +109,10 @@ struct HeaderSpecTests {
         for (name, _) in RingLayout.ReaderSlot.allFields {
             expected.insert("SLOT_OFFSET_" + upperSnake(name))
             expected.insert("SLOT_SIZE_" + upperSnake(name))
+        }
+        for (name, _) in RingLayout.ProducerSlot.allFields {
+            expected.insert("PSLOT_OFFSET_" + upperSnake(name))
+            expected.insert("PSLOT_SIZE_" + upperSnake(name))
         }
         #expect(Set(layout.defines.keys) == expected, "ringformat_layout.h: extra \(Set(layout.defines.keys).subtracting(expected)), missing \(expected.subtracting(layout.defines.keys))")
         #expect(header.includes.contains("ringformat_layout.h"))

@@ -566,6 +566,11 @@ static void episode(int policy, int mode, double seconds, uint64_t seed, honest 
 /* What the third thread does and sees: ring_readers, joins and leaves, a few reads per join. */
 typedef struct joiner {
     honest *h;
+    /* The joiner's own handle of the ring (a gating join may wait up to 2 s for a hostile "reclaim in
+     * progress", holding its ring_t's lock all the while: on the honest sides' handle that would hold
+     * up their ring_info), mapped with a guard page as theirs is. */
+    ring_t *ring;
+    lib_map lm;
     int policy;
     uint64_t listed, list_errors[16], joins, join_errors[16], reads, read_errors[16], exact, garbage;
     int bad;
@@ -582,7 +587,7 @@ static void *joiner_thread(void *arg) {
         ring_reader_info_t infos[16];
         size_t count = 0;
         double t0 = now();
-        int rc = f_ring_readers(h->ring, infos, 16, &count);
+        int rc = f_ring_readers(j->ring, infos, 16, &count);
         note_slow(h, 1, t0, "ring_readers", 0);
         j->list_errors[code_index(rc)]++;
         if (rc == RING_OK) {
@@ -607,7 +612,7 @@ static void *joiner_thread(void *arg) {
         o.gate_timeout_ms = (uint32_t)(rnd() % 50);
         ring_consumer_t *c = NULL;
         t0 = now();
-        rc = f_ring_reader_open(h->ring, &o, &c);
+        rc = f_ring_reader_open(j->ring, &o, &c);
         /* A gating join waits up to 2 s for a reclaim in progress (a hostile odd
          * reclaimSequence looks like one: SPEC.md §17.5 step 5), then BUSY. */
         note_slow(h, 1, t0, "ring_reader_open", 2000000000LL);
@@ -676,6 +681,11 @@ static void reader_episode(int policy, double seconds, uint64_t seed, honest *to
     joiner *j = calloc(1, sizeof *j);
     j->h = h;
     j->policy = policy;
+    if (open_guarded(path, &j->ring, &j->lm) != RING_OK) {
+        FAILF("open (joiner): %s", f_ring_last_error_message());
+        f_ring_producer_free(h->p); f_ring_consumer_free(h->c); f_ring_free(h->ring); free(h); free(j);
+        return;
+    }
     pid_t pid = fork_flushed();
     if (pid == 0) scribbler_main(path, SCRIBBLE_READERS, seconds, 1.0, seed);
     pthread_t pt, ct, jt;
@@ -720,6 +730,8 @@ static void reader_episode(int policy, double seconds, uint64_t seed, honest *to
     f_ring_consumer_free(h->c);
     f_ring_free(h->ring);
     if (h->lm.guarded) munmap((void *)h->lm.end, 4096);
+    f_ring_free(j->ring);
+    if (j->lm.guarded) munmap((void *)j->lm.end, 4096);
     unlink(path);
     free(j);
     free(h);

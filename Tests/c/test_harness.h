@@ -30,7 +30,42 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <poll.h>
+
 #include "ringformat.h"
+
+/* Reads exactly n bytes from fd (EINTR retried): 0, or -1 at EOF or on an error. */
+static inline int read_full(int fd, void *buf, size_t n) {
+    uint8_t *p = buf;
+    while (n) {
+        ssize_t k = read(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k; n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Writes exactly n bytes to fd (EINTR retried): 0, or -1 on an error. */
+static inline int write_full(int fd, const void *buf, size_t n) {
+    const uint8_t *p = buf;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return -1;
+        p += k; n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Waits up to `seconds` for one byte on fd: the byte, or -1 (EOF or timeout). */
+static inline int read_byte_within(int fd, double seconds) {
+    struct pollfd pfd = { fd, POLLIN, 0 };
+    if (poll(&pfd, 1, (int)(seconds * 1000)) != 1) return -1;
+    uint8_t b;
+    return read_full(fd, &b, 1) == 0 ? b : -1;
+}
 
 /* f_<name>: the library's <name>, set by load_library(). */
 #define HARNESS_DECLARE(name) static __typeof__(name) *f_##name;

@@ -94,35 +94,6 @@ static const ring_reader_info_t *info_named(const ring_reader_info_t *infos, int
     return NULL;
 }
 
-static int read_full(int fd, void *buf, size_t n) {
-    uint8_t *p = buf;
-    while (n) {
-        ssize_t k = read(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k; n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return -1;
-        p += k; n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Waits up to `seconds` for one byte on fd: the byte, or -1 (EOF or timeout). */
-static int read_byte_within(int fd, double seconds) {
-    struct pollfd pfd = { fd, POLLIN, 0 };
-    if (poll(&pfd, 1, (int)(seconds * 1000)) != 1) return -1;
-    uint8_t b;
-    return read_full(fd, &b, 1) == 0 ? b : -1;
-}
 
 /* The size of message `len`'s record in a ring with readers (SPEC.md §17.2). */
 static uint64_t record_size(size_t len) { return (16 + (uint64_t)len + 7) & ~(uint64_t)7; }

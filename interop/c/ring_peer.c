@@ -35,6 +35,8 @@ FN(ring_producer_open); FN(ring_write_timeout); FN(ring_write_batch); FN(ring_pr
 FN(ring_producer_free); FN(ring_consumer_open); FN(ring_read_timeout); FN(ring_consumer_free);
 FN(ring_create_at_position); FN(ring_write); FN(ring_read); FN(ring_peek_batch); FN(ring_flush);
 FN(ring_reader_open); FN(ring_reader_missed); FN(ring_readers); FN(ring_create_readers); FN(ring_geometry);
+FN(ring_reserve); FN(ring_commit); FN(ring_abort);
+FN(ring_create_shared); FN(ring_producer_slots); FN(ring_settle_claims);
 
 static void load(void) {
     const char *lib = getenv("RINGFORMAT_LIB");
@@ -45,6 +47,11 @@ static void load(void) {
     LOAD(ring_producer_open); LOAD(ring_write_timeout); LOAD(ring_write_batch); LOAD(ring_producer_close_writer);
     LOAD(ring_producer_free); LOAD(ring_consumer_open); LOAD(ring_read_timeout); LOAD(ring_consumer_free);
     LOAD(ring_create_at_position); LOAD(ring_write); LOAD(ring_read); LOAD(ring_peek_batch); LOAD(ring_flush);
+    LOAD(ring_reserve); LOAD(ring_commit); LOAD(ring_abort);
+    /* RINGFORMAT_1.2: only rings with producers need them. */
+    p_ring_create_shared = (__typeof__(ring_create_shared) *)dlsym(h, "ring_create_shared");
+    p_ring_producer_slots = (__typeof__(ring_producer_slots) *)dlsym(h, "ring_producer_slots");
+    p_ring_settle_claims = (__typeof__(ring_settle_claims) *)dlsym(h, "ring_settle_claims");
     /* RINGFORMAT_1.1: only rings with readers need them (need_readers says so if the library lacks them). */
     p_ring_reader_open = (__typeof__(ring_reader_open) *)dlsym(h, "ring_reader_open");
     p_ring_reader_missed = (__typeof__(ring_reader_missed) *)dlsym(h, "ring_reader_missed");
@@ -84,6 +91,13 @@ static int run_script(const char *ops, const char *path) {
     static char ids[MAX_READERS][64];
     static ring_consumer_t *readers[MAX_READERS];
     int nreaders = 0;
+    /* The producers of producer .. write-as / reserve / commit / abandon, by their ids; a
+     * reservation's text waits in reserved[k] until its commit. */
+    enum { MAX_PRODUCERS = 16 };
+    static char pids[MAX_PRODUCERS][64];
+    static ring_producer_t *producers[MAX_PRODUCERS];
+    static size_t reserved[MAX_PRODUCERS];
+    int nproducers = 0;
     static char line[65536];
     static uint8_t msg[65536];
     int rc = 0, number = 0;
@@ -98,15 +112,22 @@ static int run_script(const char *ops, const char *path) {
              || !strcmp(line, "reader-read") || !strcmp(line, "leave")) && !ring) {
             fprintf(stderr, "%s:%d: no create before %s\n", ops, number, line); return 2;
         }
-        if (!strncmp(line, "write", 5) && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
+        int plain_write = !strcmp(line, "write") || !strcmp(line, "write-hex") || !strcmp(line, "write-fill");
+        if (plain_write && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
         if (!strcmp(line, "create")) {
-            /* create CAPACITY POLICY [POSITION] [readers N] */
-            unsigned long long capacity = 0, position = 0, slots = 0; char policy[32] = "";
+            /* create CAPACITY POLICY [POSITION] [readers N] [producers N] */
+            unsigned long long capacity = 0, position = 0, slots = 0, pslots = 0; char policy[32] = "";
             if (sscanf(rest, "%llu %31s %llu", &capacity, policy, &position) < 2) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
             const char *r = strstr(rest, "readers ");
             if (r && sscanf(r, "readers %llu", &slots) != 1) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
+            const char *ps = strstr(rest, "producers ");
+            if (ps && sscanf(ps, "producers %llu", &pslots) != 1) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
             int pol = strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST;
-            if (slots) {
+            if (pslots) {
+                if (!p_ring_create_shared) { fprintf(stderr, "ring_peer: the library has no ring_create_shared\n"); return 2; }
+                if ((rc = p_ring_create_shared(path, capacity, pol, 0600, RING_CREATE_REPLACE, (uint32_t)slots,
+                                               (uint32_t)pslots, position, &ring))) die("ring_create_shared", rc);
+            } else if (slots) {
                 need_readers();
                 if ((rc = p_ring_create_readers(path, capacity, pol, 0600, RING_CREATE_REPLACE, (uint32_t)slots, position, &ring))) die("ring_create_readers", rc);
             } else if ((rc = p_ring_create_at_position(path, capacity, pol, 0600, RING_CREATE_REPLACE, position, &ring))) {
@@ -160,6 +181,48 @@ static int run_script(const char *ops, const char *path) {
                     if ((rc = p_ring_read(readers[k], msg, sizeof msg, &len))) die("ring_read (reader)", rc);
                 }
             }
+        } else if (!strcmp(line, "producer")) {
+            /* producer ID */
+            if (nproducers == MAX_PRODUCERS || sscanf(rest, "%63s", pids[nproducers]) != 1) { fprintf(stderr, "%s:%d: bad producer\n", ops, number); return 2; }
+            if ((rc = p_ring_producer_open(ring, &producers[nproducers]))) die("ring_producer_open", rc);
+            reserved[nproducers++] = 0;
+        } else if (!strcmp(line, "write-as") || !strcmp(line, "write-batch-as") || !strcmp(line, "reserve")
+                   || !strcmp(line, "commit") || !strcmp(line, "abandon") || !strcmp(line, "crash")) {
+            /* write-as ID [TEXT], write-batch-as ID WORD..., reserve ID [TEXT], commit ID, abandon ID, crash ID */
+            char id[64] = "";
+            if (sscanf(rest, "%63s", id) != 1) { fprintf(stderr, "%s:%d: bad %s\n", ops, number, line); return 2; }
+            int k = 0;
+            while (k < nproducers && strcmp(pids[k], id)) k++;
+            if (k == nproducers) { fprintf(stderr, "%s:%d: %s of a producer not opened: %s\n", ops, number, line, id); return 2; }
+            const char *text = rest + strlen(id);
+            if (*text == ' ') text++;
+            if (!strcmp(line, "write-as")) {
+                if ((rc = p_ring_write(producers[k], text, strlen(text)))) die("ring_write", rc);
+            } else if (!strcmp(line, "write-batch-as")) {
+                ring_message_t words[256];
+                size_t count = 0, written = 0;
+                static char copy[65536];
+                snprintf(copy, sizeof copy, "%s", text);
+                for (char *w = strtok(copy, " "); w && count < 256; w = strtok(NULL, " ")) {
+                    words[count].data = w; words[count].len = strlen(w); count++;
+                }
+                if ((rc = p_ring_write_batch(producers[k], words, count, &written))) die("ring_write_batch", rc);
+                if (written != count) { fprintf(stderr, "%s:%d: the batch did not fit\n", ops, number); return 2; }
+            } else if (!strcmp(line, "reserve")) {
+                void *buffer = NULL;
+                if ((rc = p_ring_reserve(producers[k], strlen(text), &buffer))) die("ring_reserve", rc);
+                memcpy(buffer, text, strlen(text));
+                reserved[k] = strlen(text);
+            } else if (!strcmp(line, "commit")) {
+                if ((rc = p_ring_commit(producers[k], reserved[k]))) die("ring_commit", rc);
+            } else if (!strcmp(line, "abandon")) {
+                if ((rc = p_ring_abort(producers[k]))) die("ring_abort", rc);
+            } else {
+                /* The C ABI cannot drop a producer without closing it (SPEC.md §16.5): this writer
+                 * makes no vector that uses crash (it still reads them). */
+                fclose(f);
+                return 77;
+            }
         } else if (!strcmp(line, "close-writer")) {
             if (!p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
             if ((rc = p_ring_producer_close_writer(p))) die("ring_producer_close_writer", rc);
@@ -168,6 +231,7 @@ static int run_script(const char *ops, const char *path) {
     }
     fclose(f);
     for (int k = 0; k < nreaders; k++) p_ring_consumer_free(readers[k]);
+    for (int k = 0; k < nproducers; k++) p_ring_producer_free(producers[k]);
     if (ring && (rc = p_ring_flush(ring))) die("ring_flush", rc);
     p_ring_producer_free(p); p_ring_consumer_free(c); p_ring_free(ring);
     return 0;
@@ -177,12 +241,17 @@ static int print_expect(const char *path) {
     ring_t *ring; ring_consumer_t *c; ring_info_t i;
     int rc = p_ring_open(path, &ring);
     if (rc) die("ring_open", rc);
+    uint32_t pslots = 0;
+    if (p_ring_producer_slots && (rc = p_ring_producer_slots(ring, &pslots))) die("ring_producer_slots", rc);
+    /* A ring with producers: the claims of producers that are gone are settled first, as a reader would. */
+    if (pslots && (rc = p_ring_settle_claims(ring))) die("ring_settle_claims", rc);
     if ((rc = p_ring_info(ring, &i))) die("ring_info", rc);
     printf("capacity %llu\npolicy %s\nproducerPosition %llu\nconsumerPosition %llu\ndroppedCount %llu\n"
            "writerClosed %u\nmessageCount %llu\n", (unsigned long long)i.capacity,
            i.policy == RING_OVERWRITE_OLDEST ? "overwrite" : "reject", (unsigned long long)i.producer_position,
            (unsigned long long)i.consumer_position, (unsigned long long)i.dropped_count, i.writer_closed,
            (unsigned long long)i.message_count);
+    if (pslots) printf("producerSlots %u\n", pslots);
     ring_geometry_t g = { 0 };
     if (p_ring_geometry && (rc = p_ring_geometry(ring, &g))) die("ring_geometry", rc);
     if (g.reader_slots) {

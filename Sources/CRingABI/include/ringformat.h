@@ -7,7 +7,8 @@
  * pkg-config --static for libringformat.a), or dlopen("libringformat.so.1") and
  * look the functions up with dlsym: every function below is a plain C symbol, of
  * the version node RINGFORMAT_1, or of the newer node that the heading of its
- * section names (the several-readers functions: node 1.1). The library carries its own Swift runtime; it
+ * section names (the several-readers functions: node 1.1; the several-producers
+ * functions: node 1.2). The library carries its own Swift runtime; it
  * needs only libc, libm, libstdc++ and libgcc_s at run time.
  *
  * Conventions
@@ -62,9 +63,11 @@ typedef enum ring_error {
     RING_ERR_INVALID_SIZE        = -3,  /**< Message over the maximum, or a bad capacity/size argument. */
     RING_ERR_CLOSED              = -4,  /**< The handle was closed. */
     RING_ERR_END_OF_STREAM       = -5,  /**< The producer closed the stream and it is drained. */
-    RING_ERR_CORRUPT             = -6,  /**< The file holds values no valid ring holds. */
+    RING_ERR_CORRUPT             = -6,  /**< The file holds values no valid ring holds; ring_last_error_message() names the
+                                             reason of SPEC.md §13, §17.9 or §18.10 (e.g. a bad producer table or claim). */
     RING_ERR_UNSUPPORTED_VERSION = -7,  /**< Another major version, unknown incompatible flags or policy. */
-    RING_ERR_BUSY                = -8,  /**< The role is held by another handle, or a reservation/peek is open. */
+    RING_ERR_BUSY                = -8,  /**< The role is held by another handle, or a reservation/peek is open; or every
+                                             reader slot / producer slot is taken. */
     RING_ERR_SYSTEM              = -9,  /**< A system call failed: see ring_last_errno(). */
     RING_ERR_BUFFER_TOO_SMALL    = -10, /**< The caller's buffer is too small; the needed size is reported. */
     RING_ERR_INVALID_ARGUMENT    = -11, /**< A NULL pointer or an argument out of range. */
@@ -182,6 +185,7 @@ typedef struct ring_geometry {
     uint16_t version_minor;
     uint32_t reader_slots;      /**< Slots of the reader table (format 1.1); 0 for a 1.0 ring. */
 } ring_geometry_t;
+/* ring_geometry_t has no room left: the producer slots are ring_producer_slots() (RINGFORMAT_1.2). */
 
 /**
  * Fills *geometry with the ring's immutable fields, as validated at open: reads
@@ -205,6 +209,10 @@ void ring_free(ring_t *ring);
 /**
  * Takes the producer role (SPEC.md §11). Errors: BUSY when another handle,
  * here or in another process, holds it; CLOSED; CORRUPT.
+ * On a ring with producer slots (ring_create_shared, SPEC.md §18) each call takes a
+ * free slot instead, so up to that many producers, in any processes, write at once
+ * with every producer function below; BUSY when every slot is taken (a slot a killed
+ * producer left may be busy for a moment while its claim is settled).
  * Release with ring_producer_free().
  */
 int ring_producer_open(ring_t *ring, ring_producer_t **out);
@@ -236,13 +244,17 @@ int ring_commit(ring_producer_t *producer, size_t len);
 /** Abandons the open reservation. */
 int ring_abort(ring_producer_t *producer);
 
-/** Ends the stream (the consumer drains, then gets END_OF_STREAM) and closes the producer. */
+/**
+ * Ends the stream (the consumer drains, then gets END_OF_STREAM) and closes the producer.
+ * On a ring with producer slots the stream ends when the last live producer so leaves
+ * (SPEC.md §18.8); until then this only gives the slot up.
+ */
 int ring_producer_close_writer(ring_producer_t *producer);
 
 /** msync of the ring's mapping. Errors: CLOSED, SYSTEM. */
 int ring_producer_flush(ring_producer_t *producer);
 
-/** Closes the producer without ending the stream; the role is released. Idempotent. */
+/** Closes the producer without ending the stream; the role (or producer slot) is released. Idempotent. */
 int ring_producer_close(ring_producer_t *producer);
 
 /** Closes (if needed) and releases the handle. NULL is ignored. */
@@ -428,6 +440,62 @@ enum {
  * A 1.0 ring has none. Errors: INVALID_ARGUMENT, CLOSED, CORRUPT.
  */
 int ring_readers(ring_t *ring, ring_reader_info_t *infos, size_t capacity, size_t *count);
+
+/* ------------------------------------------------------------------------ */
+/* Several producers (format 1.1, SPEC.md §18; since RINGFORMAT_1.2)         */
+
+/**
+ * Like ring_create_readers, for a ring with a producer table of producer_slots slots
+ * (1 to RING_MAX_PRODUCER_SLOTS, 16): each ring_producer_open takes a slot, and up to
+ * that many producers, in any processes, write into the one ring at once; the consumer
+ * (or each reader, with reader_slots) sees every message whole, each producer's in its
+ * order. A producer killed at any instruction never blocks the others; a stopped one
+ * holds the readers back for RING_CLAIM_TIMEOUT_MS at most (SPEC.md §18.7).
+ * producer_slots 0 makes a ring with one producer, exactly as ring_create_readers does.
+ * reader_slots and initial_position as ring_create_readers (initial_position only
+ * without RING_CREATE_OPEN_EXISTING). Errors: as ring_create_readers; INVALID_ARGUMENT
+ * for more than 16 producer slots, or producer slots with RING_OVERWRITE_OLDEST
+ * (several producers need reject-when-full, SPEC.md §18.1).
+ */
+int ring_create_shared(const char *path, uint64_t capacity, int policy, uint32_t mode, uint32_t flags,
+                       uint32_t reader_slots, uint32_t producer_slots, uint64_t initial_position, ring_t **out);
+
+/** Sets *slots to the ring's producer slots (0: a ring with one producer). Errors: INVALID_ARGUMENT, CLOSED, FORKED. */
+int ring_producer_slots(ring_t *ring, uint32_t *slots);
+
+/** One producer slot of a ring in use (ring_producers). */
+typedef struct ring_producer_info {
+    uint32_t slot;             /**< Slot number. */
+    uint32_t flags;            /**< RING_PRODUCER_INFO_* bits. */
+    uint64_t claim_start;      /**< With RING_PRODUCER_INFO_CLAIMING: where its claim in progress starts; else 0. */
+    uint64_t committed_count;  /**< Messages it committed. */
+    uint64_t cancelled_count;  /**< Claims of its that were cancelled: abandoned reservations (ring_abort), and
+                                    claims a settler cancelled while it was stopped (counted when it resumes). */
+    uint64_t reserved[2];      /**< 0. */
+} ring_producer_info_t;
+
+/** Bits of ring_producer_info_t.flags. */
+enum {
+    RING_PRODUCER_INFO_LIVE     = 1, /**< A live process holds the slot. */
+    RING_PRODUCER_INFO_CLAIMING = 2, /**< A claim of this slot is being made or written, or is held. */
+    RING_PRODUCER_INFO_HELD     = 4  /**< That claim was cancelled while its producer lived: its bytes are held. */
+};
+
+/**
+ * The producers of the ring: the slots held by a producer (or left by one that died)
+ * and those with a claim in progress. Fills infos[0..capacity) and sets *count to how
+ * many there are (which may be more than capacity: call again with more room). A ring
+ * without producer slots has none. Errors: INVALID_ARGUMENT, CLOSED, CORRUPT, FORKED.
+ */
+int ring_producers(ring_t *ring, ring_producer_info_t *infos, size_t capacity, size_t *count);
+
+/**
+ * Publishes the claims at the front that are done and cancels those whose producer died
+ * (SPEC.md §18.5, §18.7), as a reader waiting behind them would; a claim of a live producer
+ * is left alone. For inspection tools and tests (a reader settles by itself when it waits).
+ * Does nothing on a ring without producer slots. Errors: CLOSED, CORRUPT, FORKED.
+ */
+int ring_settle_claims(ring_t *ring);
 
 #ifdef __cplusplus
 }

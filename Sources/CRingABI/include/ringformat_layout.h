@@ -2,7 +2,8 @@
  * ringformat_layout.h - the wire format of RingFormat 1.1 as C constants:
  * every constant of SPEC.md §1.3 and the offset and size of every header
  * field (SPEC.md §3), record-header field (SPEC.md §6.1, §17.2) and reader-slot
- * field (SPEC.md §17.4, as RING_SLOT_OFFSET_* within a slot), under the names
+ * field (SPEC.md §17.4, as RING_SLOT_OFFSET_* within a slot) and producer-slot
+ * field (SPEC.md §18.2, as RING_PSLOT_OFFSET_* within a slot), under the names
  * SPEC.md uses (RING_ + UPPER_SNAKE of the name). Only macros: no types, no
  * functions, no includes; usable from C, C++ and any FFI generator.
  *
@@ -52,6 +53,20 @@
 #define RING_READER_FLAG_DURABLE     2
 #define RING_READER_NAME_LOCK_OFFSET 512
 #define RING_UNKNOWN_INDEX           0xFFFFFFFFFFFFFFFFULL
+/* Several producers (SPEC.md §18). */
+#define RING_MAX_PRODUCER_SLOTS      16
+#define RING_PRODUCER_SLOT_SIZE      64
+#define RING_PRODUCER_SLOT_FREE      0
+#define RING_PRODUCER_SLOT_ACTIVE    1
+#define RING_CLAIM_IDLE              0
+#define RING_CLAIM_INTENT            1
+#define RING_CLAIM_HELD              2
+#define RING_RECORD_KIND_FILLER      3
+#define RING_RECORD_KIND_MESSAGE_MORE 4
+#define RING_STAMP_CLAIMED           1 /* bits 62..63 of a claim's control word (SPEC.md §18.3) */
+#define RING_STAMP_CANCELLED         2
+#define RING_STAMP_PUBLISHED         3
+#define RING_CLAIM_TIMEOUT_MS        1000
 
 /* Header fields: offset and size in bytes (SPEC.md §3). */
 #define RING_OFFSET_MAGIC             0
@@ -72,6 +87,8 @@
 #define RING_SIZE_COMPAT_FLAGS        4
 #define RING_OFFSET_READER_SLOTS      36
 #define RING_SIZE_READER_SLOTS        4
+#define RING_OFFSET_PRODUCER_SLOTS    40
+#define RING_SIZE_PRODUCER_SLOTS      4
 #define RING_OFFSET_HEADER_CHECKSUM   124
 #define RING_SIZE_HEADER_CHECKSUM     4
 #define RING_OFFSET_PRODUCER_POSITION 128
@@ -86,6 +103,10 @@
 #define RING_SIZE_NEXT_INDEX          8
 #define RING_OFFSET_RECLAIM_SEQUENCE  168
 #define RING_SIZE_RECLAIM_SEQUENCE    4
+#define RING_OFFSET_HELD_CLAIMS       176
+#define RING_SIZE_HELD_CLAIMS         4
+#define RING_OFFSET_RECLAIM_OWNER     180
+#define RING_SIZE_RECLAIM_OWNER       4
 #define RING_OFFSET_PRODUCER_OWNER    248
 #define RING_SIZE_PRODUCER_OWNER      8
 #define RING_OFFSET_CONSUMER_POSITION 256
@@ -101,7 +122,7 @@
 #define RING_OFFSET_WRITER_WAITERS    396
 #define RING_SIZE_WRITER_WAITERS      4
 
-/* Record header fields (SPEC.md §6.1). */
+/* Record header fields (SPEC.md §6.1; index: §17.2, §18.3). */
 #define RING_OFFSET_LENGTH            0
 #define RING_SIZE_LENGTH              4
 #define RING_OFFSET_KIND              4
@@ -129,5 +150,25 @@
 #define RING_SLOT_SIZE_SLEEPING          4
 #define RING_SLOT_OFFSET_NAME            48
 #define RING_SLOT_SIZE_NAME              64
+
+/* Producer-slot fields (SPEC.md §18.2): offset and size within a slot; slot k is at
+ * headerSize - RING_PRODUCER_TABLE_RESERVE + k * RING_PRODUCER_SLOT_SIZE (the header's
+ * last 1 KiB), its first byte the slot's lock byte. */
+#define RING_PSLOT_OFFSET_STATE           0
+#define RING_PSLOT_SIZE_STATE             4
+#define RING_PSLOT_OFFSET_CLAIM_STATE     4
+#define RING_PSLOT_SIZE_CLAIM_STATE       4
+#define RING_PSLOT_OFFSET_OWNER           8
+#define RING_PSLOT_SIZE_OWNER             8
+#define RING_PSLOT_OFFSET_CLAIM_START     16
+#define RING_PSLOT_SIZE_CLAIM_START       8
+#define RING_PSLOT_OFFSET_CLAIM_END       24
+#define RING_PSLOT_SIZE_CLAIM_END         8
+#define RING_PSLOT_OFFSET_COMMITTED_COUNT 32
+#define RING_PSLOT_SIZE_COMMITTED_COUNT   8
+#define RING_PSLOT_OFFSET_CANCELLED_COUNT 40
+#define RING_PSLOT_SIZE_CANCELLED_COUNT   8
+#define RING_PSLOT_OFFSET_SLEEPING        48
+#define RING_PSLOT_SIZE_SLEEPING          4
 
 #endif /* RINGFORMAT_LAYOUT_H */
