@@ -2,11 +2,12 @@
 # run_examples.sh - builds and runs every example of examples/ (the code README.md quotes), each
 # in a fresh temporary directory (under $TMPDIR, else /dev/shm), checking exit codes and what
 # they print. Run by `make test-examples`, which then runs scripts/check_readme_examples.py.
-#  - examples/swift: the package, built in its own scratch path (examples/swift/.build-examples);
+#  - examples/swift: the package, built in its own scratch path (examples/swift/.build-examples),
+#    and its readers and producers programs;
 #  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
 #    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
 #    the consumer first, half the producer;
-#  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py and readers.py;
+#  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py, readers.py and producers.py;
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
 #    against an installed copy, with pkg-config and CMake, dynamically and statically).
@@ -78,6 +79,9 @@ single "examples/swift readers: a gating and a lapping reader of one ring" \
 single "examples/swift producers: four producers into one ring" \
     "producers: 4 producers wrote 20000 messages each; the consumer read 80000, each producer's in order" \
     "$SWIFT_BIN/producers" "$WORK/producers.ring" 20000
+single "examples/python/producers.py: four producer processes, 5000 messages each" \
+    "producers: 4 processes put 5000 messages each; the consumer got all 20000, each producer's in order" \
+    "$PYTHON" examples/python/producers.py "$WORK/python-producers.ring" 5000
 single "examples/python/hello.py" "hello" "$PYTHON" examples/python/hello.py "$WORK/hello.ring"
 single "examples/python/asyncio_pair.py: 5000 messages" "asyncio: received 5000 messages" \
     "$PYTHON" examples/python/asyncio_pair.py "$WORK/asyncio.ring" 5000
