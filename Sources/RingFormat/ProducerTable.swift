@@ -192,9 +192,10 @@ extension RingStorage {
             guard state <= RingLayout.producerSlotActive else { throw .corrupt(.badProducerSlot(slot: n, state: state)) }
             let claim = try slot.checkedClaimState()
             guard state == RingLayout.producerSlotActive || claim != RingLayout.claimIdle else { continue }
-            // An intent whose claim is published already (its producer died after committing) is no claim.
+            // An intent whose claim is published already (its producer died after committing) is no
+            // claim; a HELD one is shown while its bytes are held, published (as cancelled) or not.
             let published = try claimIsBehindFront(slot)
-            let claiming = claim != RingLayout.claimIdle && !published
+            let claiming = claim == RingLayout.claimHeld || (claim == RingLayout.claimIntent && !published)
             out.append(ProducerInfo(
                 slot: n, isLive: isLive(slot),
                 claimStart: claiming ? slot.claimStart.load(ordering: .relaxed) : nil,
