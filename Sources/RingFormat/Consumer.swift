@@ -601,6 +601,7 @@ public final class RingConsumer {
 
     /// Rings with producers: publishes and settles the claim at the front (SPEC.md §18.7);
     /// true if producerPosition moved, so a read may find a message now.
+    @inline(never)
     func settleFront() throws(RingError) -> Bool {
         // Producers publish their own claims: a reader only settles a front that stays put,
         // so polling an empty ring costs no loads of the producers' line (once a millisecond).

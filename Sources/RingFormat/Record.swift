@@ -132,6 +132,7 @@ enum RecordIO {
     /// if a claim started at the position — a current CANCELLED skips the claim — then
     /// padding, fillers and messages of kind 1 or 4. The index is known only at a claim's
     /// start, from a PUBLISHED control word.
+    @inline(never)
     static func parseShared(_ data: UnsafeMutableRawPointer, at position: UInt64, committed: UInt64,
                             geometry g: RingGeometry) throws(RingError) -> LocatedRecord {
         var pos = position

@@ -46,6 +46,7 @@ package enum ClaimStep: String {
 extension RingProducer {
     /// Writes `count` messages given by `message(i)` as one claim: the longest prefix that
     /// fits now (SPEC.md §18.4). Returns how many were written (0: the ring is full).
+    @inline(never)
     func sharedWrite(count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
         guard count > 0, let slot = producerSlot else { return 0 }
         let g = geometry
@@ -79,6 +80,7 @@ extension RingProducer {
     }
 
     /// A batch of shared-producer writes: as many claims as it takes while they fit.
+    @inline(never)
     func sharedWriteBatch(count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
         var written = 0
         while written < count {
@@ -220,6 +222,7 @@ extension RingProducer {
 
     /// Whether a message of `payload` bytes has room now (for waits), settling the front
     /// on the way (SPEC.md §18.7).
+    @inline(never)
     func sharedHasRoom(payload: Int) throws(RingError) -> Bool {
         try storage.settleFront(&frontWatch)
         return try planClaim(count: 1, size: { _ in payload }) != nil
@@ -256,6 +259,7 @@ extension RingProducer {
     // MARK: Zero-copy reservations
 
     /// Claims room for one message of up to `size` bytes and returns its payload bytes.
+    @inline(never)
     func sharedReserve(size: Int) throws(RingError) -> UnsafeMutableRawBufferPointer? {
         guard let slot = producerSlot else { return nil }
         var turns = 0
@@ -277,6 +281,7 @@ extension RingProducer {
     /// Commits the open reservation as a message of `length` bytes (SPEC.md §18.4): a
     /// filler ends the claim if the message is shorter than reserved. If a settler cancelled
     /// the claim meanwhile, its bytes (held for us) are written again in a new claim.
+    @inline(never)
     func sharedCommitReservation(length: Int) throws(RingError) {
         guard let r = sharedReservation, let slot = producerSlot else { return }
         sharedReservation = nil
