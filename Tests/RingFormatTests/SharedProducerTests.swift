@@ -149,6 +149,32 @@ struct SharedProducerTests {
         #expect(try ring.producers().first?.cancelledCount == 1)
     }
 
+    /// A gating reader is never passed by a reclaim, also when it is inside a run of
+    /// cancelled claims that reaches the front (SPEC.md §18.9): tailPosition 1016 at the
+    /// start of the run, the reader at 3032 inside it, the front at 3152 after it.
+    @Test func aReclaimNeverPassesAGatingReaderInsideCancelledClaims() throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 4096, readerSlots: 1, producerSlots: 2)
+        let reader = try ring.makeReader(ReaderOptions(gating: true))
+        let a = try ring.makeProducer(), b = try ring.makeProducer()
+        try a.write([UInt8](repeating: 1, count: 1000))                  // [0, 1016)
+        #expect(try reader.read() == [UInt8](repeating: 1, count: 1000))  // reader at 1016
+        _ = try #require(try a.reserve(size: 2000))                       // [1016, 3032), cancelled
+        a.abortReservation()
+        // Needs 3112 bytes: the reclaim takes [0, 1016), up to the reader; still FULL.
+        #expect(try b.tryWrite([UInt8](repeating: 2, count: 2032)) == false)
+        #expect(RawFile.get(t.path, RingLayout.Header.consumerPosition, as: UInt64.self) == 1016)
+        #expect(try reader.tryRead() == nil)                              // passes the cancelled claim: at 3032
+        _ = try #require(try b.reserve(size: 100))                        // [3032, 3152), cancelled
+        b.abortReservation()
+        // Needs 2992 bytes: only the run of cancelled claims could be reclaimed, and the reader is inside it.
+        #expect(try a.tryWrite([UInt8](repeating: 3, count: 2032)) == false)
+        let tail = RawFile.get(t.path, RingLayout.Header.consumerPosition, as: UInt64.self)
+        let cursor = try #require(try ring.readers().first).cursor
+        #expect(cursor == 3032)
+        #expect(cursor &- tail < 1 << 62, "tailPosition \(tail) passed the gating reader at \(cursor)")
+    }
+
     @Test func theLastProducerToCloseEndsTheStream() throws {
         let t = TempRing()
         let ring = try Ring.create(at: t.path, capacity: 4096, producerSlots: 2)
