@@ -246,6 +246,11 @@ extension RingStorage {
     /// SPEC.md §18.7 steps 1-4 for the claim at front `f`.
     func settle(front f: UInt64, stuckFor: UInt64) throws(RingError) {
         let g = geometry
+        /// What no producer's claim explains is a lie of the table once the front has stayed put
+        /// for twice the claim timeout (SPEC.md §18.7 step 1); until then a producer may be moving.
+        func judge() throws(RingError) {
+            if stuckFor > 2 * FrontWatch.claimTimeoutNanoseconds { throw .corrupt(.badClaim(position: f)) }
+        }
         // acquire: pairs with the claimers' seq_cst CAS (their intents are visible after it).
         let cl = claimPosition.load(ordering: .acquiring)
         let w = Stamp.position(ofClaimAt: f, g)
@@ -259,7 +264,7 @@ extension RingStorage {
         case .none:
             guard let k = try ownerOfUnstampedClaim(at: f, limit: cl) else {
                 // No producer says it made this claim: the table lies (SPEC.md §18.10).
-                if stuckFor > 2 * FrontWatch.claimTimeoutNanoseconds { throw .corrupt(.badClaim(position: f)) }
+                try judge()
                 return
             }
             owner = k
@@ -273,7 +278,7 @@ extension RingStorage {
         // relaxed: after the seq_cst claimState load.
         guard state != RingLayout.claimIdle, slot.claimStart.load(ordering: .relaxed) == f else {
             // The producer moved on (it committed meanwhile), or the slot lies.
-            if stuckFor > 2 * FrontWatch.claimTimeoutNanoseconds { throw .corrupt(.badClaim(position: f)) }
+            try judge()
             return
         }
         let end = slot.claimEnd.load(ordering: .relaxed)
@@ -282,7 +287,7 @@ extension RingStorage {
         // as the producer's store of claimState).
         guard try slot.checkedClaimState() == state, slot.claimStart.load(ordering: .relaxed) == f else { return }
         guard end &- f >= UInt64(RingLayout.indexedRecordHeaderSize), end &- f <= cl &- f else {
-            if stuckFor > 2 * FrontWatch.claimTimeoutNanoseconds { throw .corrupt(.badClaim(position: f)) }
+            try judge()
             return
         }
         let cancelled = Stamp.cancelled(at: w, claim: f, size: end &- f, g)

@@ -49,16 +49,9 @@ extension RingProducer {
     @inline(never)
     func sharedWrite(count: Int, message: (Int) -> UnsafeRawBufferPointer) throws(RingError) -> Int {
         guard count > 0, let slot = producerSlot else { return 0 }
-        let g = geometry
-        var turns = 0
+        // Each turn ends in a write, or in a claim a settler cancelled (after its timeout).
         while true {
-            turns += 1
-            if turns > g.capacity / RingLayout.recordAlignment + RingConsumer.retryLimit {
-                throw .corrupt(.positionsUnstable)
-            }
-            guard let (c, plan) = try planClaim(count: count, size: { message($0).count }) else { return 0 }
-            guard try stake(slot, at: c, end: plan.end) else { continue }
-            guard let stamp = try stamp(slot, at: c) else { continue }
+            guard let (c, plan, stamp) = try claim(slot, count: count, size: { message($0).count }) else { return 0 }
             ClaimStep.reach(.stamped)
             var position = c
             if plan.pad > 0 {
@@ -77,6 +70,21 @@ extension RingProducer {
             guard try commitClaim(slot, at: c, stamp: stamp, messages: plan.count) else { continue }
             return plan.count
         }
+    }
+
+    /// Steps 1-4 of SPEC.md §18.4, again while another producer claims first or a settler
+    /// cancels the claim before it is stamped: where the claim starts, what it holds and its
+    /// CLAIMED stamp. Nil if not even the first message fits now.
+    func claim(_ slot: ProducerSlot, count: Int, size: (Int) -> Int)
+        throws(RingError) -> (UInt64, (end: UInt64, count: Int, pad: Int), UInt64)? {
+        // Each turn that does not end is a claim another producer made meanwhile (SPEC.md §13).
+        for _ in 0..<(geometry.capacity / RingLayout.recordAlignment + RingConsumer.retryLimit) {
+            guard let (c, plan) = try planClaim(count: count, size: size) else { return nil }
+            guard try stake(slot, at: c, end: plan.end) else { continue }
+            guard let stamp = try stamp(slot, at: c) else { continue }
+            return (c, plan, stamp)
+        }
+        throw .corrupt(.positionsUnstable)
     }
 
     /// A batch of shared-producer writes: as many claims as it takes while they fit.
@@ -261,21 +269,11 @@ extension RingProducer {
     /// Claims room for one message of up to `size` bytes and returns its payload bytes.
     @inline(never)
     func sharedReserve(size: Int) throws(RingError) -> UnsafeMutableRawBufferPointer? {
-        guard let slot = producerSlot else { return nil }
-        var turns = 0
-        while true {
-            turns += 1
-            if turns > geometry.capacity / RingLayout.recordAlignment + RingConsumer.retryLimit {
-                throw .corrupt(.positionsUnstable)
-            }
-            guard let (c, plan) = try planClaim(count: 1, size: { _ in size }) else { return nil }
-            guard try stake(slot, at: c, end: plan.end) else { continue }
-            guard let stamp = try stamp(slot, at: c) else { continue }
-            let start = c &+ UInt64(plan.pad)
-            sharedReservation = SharedReservation(claim: c, pad: plan.pad, recordStart: start, capacity: size, stamp: stamp)
-            let offset = Int(truncatingIfNeeded: start & geometry.mask)
-            return UnsafeMutableRawBufferPointer(start: data + offset + messageHeaderSize, count: size)
-        }
+        guard let slot = producerSlot, let (c, plan, stamp) = try claim(slot, count: 1, size: { _ in size }) else { return nil }
+        let start = c &+ UInt64(plan.pad)
+        sharedReservation = SharedReservation(claim: c, pad: plan.pad, recordStart: start, capacity: size, stamp: stamp)
+        let offset = Int(truncatingIfNeeded: start & geometry.mask)
+        return UnsafeMutableRawBufferPointer(start: data + offset + messageHeaderSize, count: size)
     }
 
     /// Commits the open reservation as a message of `length` bytes (SPEC.md §18.4): a
