@@ -10,8 +10,8 @@ Producer P's i-th message carries index P << 32 | i and the workload's bytes for
 gating reader must receive every message of every producer once, whole, each producer's in
 its own order ("overwritten 0", counted per producer), and the two must agree (same count and
 stream checksum: they read one stream in one order). The lapping reader: received + missed =
-produced, and the gaps it saw in each producer's indexes add up to the library's missed
-count. The stream ends only when the last producer has closed it.
+produced, and the gaps it saw in each producer's indexes (with those after each producer's
+last message it got) add up to the library's missed count. The stream ends only when the last producer has closed it.
 
     run_producers.py --ringctl PATH --workload PATH --c-peer PATH --python PATH [--count N]
 """
@@ -52,7 +52,7 @@ def main() -> int:
         "c gating": subprocess.Popen([args.c_peer, "reader", ring, "--until-end", "--producers", "4", *common],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
         "python lapping": subprocess.Popen([*py_peer, "reader", ring, "--until-end", "--lapping", "--producers", "4",
-                                            "--no-checksum", *common],
+                                            "--per-producer", str(args.count), "--no-checksum", *common],
                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
     }
     anchor = subprocess.Popen([args.ringctl, "write", ring, "--stdin", "--close"], stdin=subprocess.PIPE)

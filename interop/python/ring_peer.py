@@ -47,6 +47,9 @@ def main(argv: list[str]) -> int:
                         help="produce: message i has index PRODUCER_ID << 32 | i (several producers, SPEC.md §18)")
     parser.add_argument("--producers", type=int, default=0,
                         help="consume/reader: messages come from this many producers (index >> 32), each in order")
+    parser.add_argument("--per-producer", type=int, default=0,
+                        help="with --producers: each producer wrote this many, so a producer's last messages "
+                             "that never arrived count as overwritten too")
     parser.add_argument("--no-checksum", action="store_true",
                         help="check every byte but skip the (pure-Python, slow) stream checksum")
     a = parser.parse_args(argv)
@@ -133,6 +136,9 @@ def main(argv: list[str]) -> int:
         expected = index + 1
         received += 1
         total += len(message)
+    if a.per_producer:
+        # The gaps after each producer's last message received: no later message shows them.
+        skipped += sum((p << 32) + a.per_producer - per_producer[p] for p in range(a.producers))
     missed = f" missed {source.missed_count}" if is_reader else ""
     if is_reader:
         source.close()
