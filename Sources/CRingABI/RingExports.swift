@@ -68,32 +68,59 @@ public func abiCreateAtPosition(_ path: UnsafePointer<CChar>?, _ capacity: UInt6
 
 func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, _ mode: UInt32,
             _ flags: UInt32, _ initialPosition: UInt64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
-            readerSlots: Int = 0, producerSlots: Int = 0) -> Int32 {
-    guard let path, let out else { return fail(Code.invalidArgument, "path and out must not be NULL") }
+            readerSlots: Int = 0, producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0) -> Int32 {
+    guard let out else { return fail(Code.invalidArgument, "out must not be NULL") }
     out.pointee = nil
+    let anonymous = flags & UInt32(RING_CREATE_ANONYMOUS) != 0
+    guard path != nil || anonymous else { return fail(Code.invalidArgument, "path must not be NULL") }
     guard let policy = RingPolicy(rawValue: UInt32(bitPattern: policy)) else {
         return fail(Code.invalidArgument, "unknown policy \(policy)")
     }
-    let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING | RING_CREATE_ALLOW_SHARED | RING_CREATE_ANY_GEOMETRY)
+    let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING | RING_CREATE_ALLOW_SHARED | RING_CREATE_ANY_GEOMETRY
+                       | RING_CREATE_ANONYMOUS | RING_CREATE_DOUBLE_MAP | RING_CREATE_SINGLE_MAP)
     guard flags & ~known == 0 else { return fail(Code.invalidArgument, "unknown flags \(flags)") }
     guard let cap = Int(exactly: capacity) else {
         return fail(.invalidSize(size: Int.max, maximum: RingLayout.maxCapacity))
     }
-    let p = RingPath(cString: path)  // the bytes, unchanged: POSIX paths need not be UTF-8
+    guard let mapping = mapping(flags) else {
+        return fail(Code.invalidArgument, "RING_CREATE_DOUBLE_MAP and RING_CREATE_SINGLE_MAP together")
+    }
     return call { () throws(RingError) in
         let ring: Ring
-        if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
-            ring = try Ring.openOrCreate(at: p, capacity: cap, policy: policy, mode: mode,
+        if anonymous {
+            guard flags & UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING) == 0 else {
+                throw .invalidArgument("RING_CREATE_ANONYMOUS does not take RING_CREATE_REPLACE or RING_CREATE_OPEN_EXISTING")
+            }
+            ring = try Ring.anonymous(name: path.map { String(cString: $0) } ?? "ring", capacity: cap, policy: policy,
+                                      initialPosition: initialPosition, readerSlots: readerSlots,
+                                      producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
+                                      mapping: mapping)
+        } else if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
+            ring = try Ring.openOrCreate(at: RingPath(cString: path!), capacity: cap, policy: policy, mode: mode,
                                          allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0,
                                          acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0,
-                                         readerSlots: readerSlots, producerSlots: producerSlots)
+                                         readerSlots: readerSlots, producerSlots: producerSlots,
+                                         itemType: itemType, itemAlignment: itemAlignment, mapping: mapping)
         } else {
-            ring = try Ring.create(at: p, capacity: cap, policy: policy, mode: mode,
+            // The path's bytes, unchanged: POSIX paths need not be UTF-8.
+            ring = try Ring.create(at: RingPath(cString: path!), capacity: cap, policy: policy, mode: mode,
                                    replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,
                                    initialPosition: initialPosition, readerSlots: readerSlots,
-                                   producerSlots: producerSlots)
+                                   producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
+                                   mapping: mapping)
         }
         out.pointee = RingHandle(ring).retainedPointer()
+    }
+}
+
+/// The mapping RING_CREATE_DOUBLE_MAP / RING_CREATE_SINGLE_MAP (or the RING_OPEN_ flags of the
+/// same values) ask for; nil for both at once.
+func mapping(_ flags: UInt32) -> RingMapping? {
+    switch (flags & UInt32(RING_CREATE_DOUBLE_MAP) != 0, flags & UInt32(RING_CREATE_SINGLE_MAP) != 0) {
+    case (true, true): return nil
+    case (true, false): return .double
+    case (false, true): return .single
+    case (false, false): return .automatic
     }
 }
 

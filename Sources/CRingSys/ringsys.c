@@ -581,3 +581,45 @@ void ringsys_unguard_mapping(void *handle) {
 #endif
 
 const char *ringsys_version(void) { return RINGFORMAT_VERSION_STRING; }
+
+void *ringsys_map_double(int fd, size_t header, size_t capacity) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || header % (size_t)page != 0 || capacity % (size_t)page != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    size_t total = header + 2 * capacity;
+    /* The reservation: address space nobody else will be given while we map over it. */
+    unsigned char *base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return NULL;
+    void *first = mmap(base, header + capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+    void *second = first == MAP_FAILED ? MAP_FAILED
+        : mmap(base + header + capacity, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)header);
+    if (second == MAP_FAILED) {
+        int saved = errno;
+        munmap(base, total);
+        errno = saved;
+        return NULL;
+    }
+    return base;
+}
+
+int ringsys_memfd(const char *name) {
+#if defined(__linux__)
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd >= 0 || errno != ENOSYS) return fd >= 0 ? fd : -errno;
+#endif
+    char shm[64];
+    for (int attempt = 0; attempt < 64; attempt++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        snprintf(shm, sizeof shm, "/ringformat-%ld-%ld-%d", (long)getpid(), (long)ts.tv_nsec, attempt);
+        int fd = shm_open(shm, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            shm_unlink(shm);
+            return fd;
+        }
+        if (errno != EEXIST) return -errno;
+    }
+    return -EEXIST;
+}

@@ -118,6 +118,9 @@ public final class RingConsumer {
     static let retryLimit = 10_000
 
     init(storage: RingStorage) throws(RingError) {
+        guard !storage.geometry.isTyped else {
+            throw .invalidArgument("\(storage.path) is a typed ring (SPEC.md §19): read it with an ItemConsumer")
+        }
         try storage.takeRole(.consumer)
         self.storage = storage
         self.data = storage.data

@@ -28,6 +28,19 @@ public struct RingGeometry: Sendable, Equatable {
     public let readerSlots: Int
     /// Slots of the producer table (SPEC.md §18); 0 for a single-producer ring.
     public let producerSlots: Int
+    /// A typed ring's item type (SPEC.md §19); nil for a ring of byte records.
+    public let itemType: ItemType?
+    /// The alignment a typed ring's items were written for; 0 for a ring of byte records.
+    public let itemAlignment: Int
+
+    /// Whether the ring holds fixed-size items (1.1, SPEC.md §19).
+    @inlinable public var isTyped: Bool { itemType != nil }
+    /// Bytes of one item (typed rings); 0 for a ring of byte records.
+    @inlinable public var itemSize: Int { itemType?.size ?? 0 }
+    /// Items a typed ring holds: floor(capacity / itemSize) (SPEC.md §19.1); 0 for byte rings.
+    @inlinable public var itemCapacity: Int { isTyped ? capacity / itemSize : 0 }
+    /// The most producerPosition - consumerPosition may be: capacity bytes, or itemCapacity items.
+    @inlinable public var positionSpan: UInt64 { UInt64(isTyped ? itemCapacity : capacity) }
 
     /// Whether the ring has a reader table (1.1, SPEC.md §17).
     @inlinable public var hasReaders: Bool { readerSlots > 0 }
@@ -87,7 +100,7 @@ enum Header {
     /// both positions at `initialPosition`, writer open, everything else zero.
     static func image(capacity: Int, policy: RingPolicy, initialPosition: UInt64,
                       headerSize: Int = RingLayout.defaultHeaderSize, readerSlots: Int = 0,
-                      producerSlots: Int = 0) -> [UInt8] {
+                      producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: headerSize)
         bytes.withUnsafeMutableBytes { raw in
             func put<T: FixedWidthInteger>(_ value: T, _ field: FieldLayout) {
@@ -96,17 +109,30 @@ enum Header {
             }
             for (i, b) in RingLayout.magicBytes.enumerated() { raw[RingLayout.Header.magic.offset + i] = b }
             put(RingLayout.versionMajor, RingLayout.Header.versionMajor)
-            let minor = readerSlots > 0 || producerSlots > 0 ? RingLayout.versionMinorReaders : RingLayout.versionMinor
+            let minor = readerSlots > 0 || producerSlots > 0 || itemType != nil
+                ? RingLayout.versionMinorReaders : RingLayout.versionMinor
             put(minor, RingLayout.Header.versionMinor)
             put(UInt32(headerSize), RingLayout.Header.headerSize)
             put(UInt64(capacity), RingLayout.Header.capacity)
             put(policy.rawValue, RingLayout.Header.policy)
             let incompat = (readerSlots > 0 ? RingLayout.incompatReaders : 0)
                 | (producerSlots > 0 ? RingLayout.incompatProducers : 0)
+                | (itemType != nil ? RingLayout.incompatItems : 0)
             put(incompat, RingLayout.Header.incompatFlags)
             put(UInt32(0), RingLayout.Header.compatFlags)
             put(UInt32(readerSlots), RingLayout.Header.readerSlots)
             put(UInt32(producerSlots), RingLayout.Header.producerSlots)
+            if let itemType {
+                // SPEC.md §19.1: the description at ITEM_TYPE_OFFSET, its length and CRC in the identity line.
+                let text = Array(itemType.description.utf8)
+                for (i, b) in text.enumerated() { raw[RingLayout.itemTypeOffset + i] = b }
+                put(UInt32(itemType.size), RingLayout.Header.itemSize)
+                put(UInt32(itemAlignment), RingLayout.Header.itemAlignment)
+                put(UInt32(text.count), RingLayout.Header.typeLength)
+                let typeCRC = ringChecksum(UnsafeRawBufferPointer(
+                    rebasing: raw[RingLayout.itemTypeOffset..<(RingLayout.itemTypeOffset + text.count)]))
+                put(typeCRC, RingLayout.Header.typeChecksum)
+            }
             let crc = ringChecksum(UnsafeRawBufferPointer(rebasing: raw[0..<RingLayout.checksumCoveredBytes]))
             put(crc, RingLayout.Header.headerChecksum)
             put(initialPosition, RingLayout.Header.producerPosition)
@@ -175,22 +201,77 @@ enum Header {
             }
             producerSlots = Int(slots)
         }
+        var itemType: ItemType?
+        var itemAlignment = 0
+        if incompat & RingLayout.incompatItems != 0 {
+            guard incompat & (RingLayout.incompatReaders | RingLayout.incompatProducers) == 0 else {
+                // SPEC.md §19.1: not defined in 1.1.
+                throw .unsupportedVersion(.incompatibleFlags(incompat))
+            }
+            (itemType, itemAlignment) = try validateItemType(header, capacity: Int(capacity))
+        }
         let expected = Int(headerSize) + Int(capacity)
         if fileSize < expected { throw .corrupt(.truncated(fileSize: fileSize, expected: expected)) }
         if fileSize > expected { throw .corrupt(.fileSizeMismatch(fileSize: fileSize, expected: expected)) }
         return RingGeometry(headerSize: Int(headerSize), capacity: Int(capacity), policy: policy,
                             versionMajor: major, versionMinor: minor,
                             compatFlags: get(RingLayout.Header.compatFlags, as: UInt32.self),
-                            readerSlots: readerSlots, producerSlots: producerSlots)
+                            readerSlots: readerSlots, producerSlots: producerSlots,
+                            itemType: itemType, itemAlignment: itemAlignment)
+    }
+
+    /// Checks a typed ring's item fields and type description (SPEC.md §19.5) in the private header copy.
+    static func validateItemType(_ header: UnsafeRawBufferPointer, capacity: Int) throws(RingError) -> (ItemType, Int) {
+        func get(_ field: FieldLayout) -> Int {
+            Int(UInt32(littleEndian: header.loadUnaligned(fromByteOffset: field.offset, as: UInt32.self)))
+        }
+        let size = get(RingLayout.Header.itemSize)
+        let alignment = get(RingLayout.Header.itemAlignment)
+        let length = get(RingLayout.Header.typeLength)
+        guard size >= 1, size <= RingLayout.maxItemSize, size <= capacity else {
+            throw .corrupt(.badItemType("itemSize \(size) is not 1 to \(RingLayout.maxItemSize) and at most the capacity \(capacity)"))
+        }
+        guard alignment.nonzeroBitCount == 1, alignment <= RingLayout.maxItemAlignment, size % alignment == 0 else {
+            throw .corrupt(.badItemType("itemAlignment \(alignment) is not a power of two up to \(RingLayout.maxItemAlignment) dividing itemSize \(size)"))
+        }
+        guard length >= 1, length <= RingLayout.maxTypeLength else {
+            throw .corrupt(.badItemType("typeLength \(length) is not 1 to \(RingLayout.maxTypeLength)"))
+        }
+        let start = RingLayout.itemTypeOffset
+        let text = UnsafeRawBufferPointer(rebasing: header[start..<(start + length)])
+        let stored = UInt32(get(RingLayout.Header.typeChecksum))
+        let computed = ringChecksum(text)
+        guard stored == computed else {
+            throw .corrupt(.badItemType("typeChecksum 0x\(String(stored, radix: 16)) does not match the description's CRC-32 0x\(String(computed, radix: 16))"))
+        }
+        guard text.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .corrupt(.badItemType("the type description holds a byte that is not printable ASCII"))
+        }
+        guard header[(start + length)..<(start + RingLayout.maxTypeLength)].allSatisfy({ $0 == 0 }) else {
+            throw .corrupt(.badItemType("non-zero bytes after the type description"))
+        }
+        let description = String(decoding: text, as: UTF8.self)
+        let type: ItemType
+        do throws(RingError) { type = try ItemType(description) } catch {
+            if case .invalidArgument(let why) = error { throw .corrupt(.badItemType(why)) }
+            throw error
+        }
+        guard type.size == size else {
+            throw .corrupt(.badItemType("the description \"\(description)\" is \(type.size) bytes, itemSize says \(size)"))
+        }
+        return (type, alignment)
     }
 
     /// Checks a pair of positions read from the shared header (SPEC.md §13).
+    /// In a typed ring positions count items: no alignment, at most itemCapacity apart (SPEC.md §19.3).
     @inline(__always)
-    static func checkPositions(producer: UInt64, consumer: UInt64, capacity: Int) throws(RingError) {
-        let alignMask = UInt64(RingLayout.recordAlignment - 1)
-        if producer & alignMask != 0 { throw .corrupt(.misalignedPosition(producer)) }
-        if consumer & alignMask != 0 { throw .corrupt(.misalignedPosition(consumer)) }
-        if producer &- consumer > UInt64(capacity) {
+    static func checkPositions(producer: UInt64, consumer: UInt64, geometry: RingGeometry) throws(RingError) {
+        if !geometry.isTyped {
+            let alignMask = UInt64(RingLayout.recordAlignment - 1)
+            if producer & alignMask != 0 { throw .corrupt(.misalignedPosition(producer)) }
+            if consumer & alignMask != 0 { throw .corrupt(.misalignedPosition(consumer)) }
+        }
+        if producer &- consumer > geometry.positionSpan {
             throw .corrupt(.positionsOutOfOrder(producer: producer, consumer: consumer))
         }
     }

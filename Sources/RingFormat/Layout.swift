@@ -66,6 +66,14 @@ public enum RingLayout {
         public static let readerSlots = FieldLayout(offset: 36, size: 4)
         /// Number of producer-table slots (1.1, INCOMPAT_PRODUCERS; SPEC.md §18.1).
         public static let producerSlots = FieldLayout(offset: 40, size: 4)
+        /// Bytes of one item of a typed ring (1.1, INCOMPAT_ITEMS; SPEC.md §19.1).
+        public static let itemSize = FieldLayout(offset: 44, size: 4)
+        /// The alignment a typed ring's items were written for (SPEC.md §19.1).
+        public static let itemAlignment = FieldLayout(offset: 48, size: 4)
+        /// Bytes of a typed ring's type description at itemTypeOffset (SPEC.md §19.1).
+        public static let typeLength = FieldLayout(offset: 52, size: 4)
+        /// CRC-32 of the type description (SPEC.md §19.1).
+        public static let typeChecksum = FieldLayout(offset: 56, size: 4)
         /// CRC-32 of bytes 0..<checksumCoveredBytes of the header.
         public static let headerChecksum = FieldLayout(offset: 124, size: 4)
 
@@ -110,7 +118,9 @@ public enum RingLayout {
             ("magic", magic), ("versionMajor", versionMajor), ("versionMinor", versionMinor),
             ("headerSize", headerSize), ("capacity", capacity), ("policy", policy),
             ("incompatFlags", incompatFlags), ("compatFlags", compatFlags),
-            ("readerSlots", readerSlots), ("producerSlots", producerSlots), ("headerChecksum", headerChecksum),
+            ("readerSlots", readerSlots), ("producerSlots", producerSlots),
+            ("itemSize", itemSize), ("itemAlignment", itemAlignment), ("typeLength", typeLength),
+            ("typeChecksum", typeChecksum), ("headerChecksum", headerChecksum),
             ("producerPosition", producerPosition), ("claimPosition", claimPosition),
             ("droppedCount", droppedCount), ("writerState", writerState),
             ("nextIndex", nextIndex), ("reclaimSequence", reclaimSequence),
@@ -136,10 +146,21 @@ public enum RingLayout {
     public static let incompatReaders: UInt32 = 1
     /// incompatFlags bit: the ring has a producer table (SPEC.md §18.1).
     public static let incompatProducers: UInt32 = 2
-    /// incompatFlags bit left for typed rings (SPEC.md §17.1); not implemented here.
+    /// incompatFlags bit: a typed ring of fixed-size items (SPEC.md §19.1).
     public static let incompatItems: UInt32 = 4
     /// The incompatFlags bits this implementation understands.
-    public static let knownIncompatFlags: UInt32 = incompatReaders | incompatProducers
+    public static let knownIncompatFlags: UInt32 = incompatReaders | incompatProducers | incompatItems
+
+    // MARK: SPEC.md §19 Typed rings
+
+    /// Largest itemSize.
+    public static let maxItemSize = 65536
+    /// Largest itemAlignment.
+    public static let maxItemAlignment = 64
+    /// Header offset of the type description.
+    public static let itemTypeOffset = 512
+    /// Longest type description.
+    public static let maxTypeLength = 512
     /// The header checksum covers bytes 0..<checksumCoveredBytes.
     public static let checksumCoveredBytes = 124
     /// Offset of the reader table (1.1; zero in 1.0).
@@ -365,6 +386,10 @@ public enum RingLayout {
         ("STAMP_CANCELLED", stampCancelled),
         ("STAMP_PUBLISHED", stampPublished),
         ("CLAIM_TIMEOUT_MS", UInt64(claimTimeoutMs)),
+        ("MAX_ITEM_SIZE", UInt64(maxItemSize)),
+        ("MAX_ITEM_ALIGNMENT", UInt64(maxItemAlignment)),
+        ("ITEM_TYPE_OFFSET", UInt64(itemTypeOffset)),
+        ("MAX_TYPE_LENGTH", UInt64(maxTypeLength)),
     ]
 
     // MARK: Derived quantities (SPEC.md §2, §6)

@@ -60,6 +60,9 @@ public final class RingProducer {
     public var isClosed: Bool { closed }
 
     init(storage: RingStorage) throws(RingError) {
+        guard !storage.geometry.isTyped else {
+            throw .invalidArgument("\(storage.path) is a typed ring (SPEC.md §19): write it with an ItemProducer")
+        }
         self.storage = storage
         self.data = storage.data
         self.geometry = storage.geometry

@@ -9,6 +9,16 @@ import Darwin
 import Atomics
 import CRingSys
 
+/// How a ring's data region is mapped (SPEC.md §20.1).
+public enum RingMapping: Sendable, Equatable {
+    /// Typed rings are double-mapped where the host allows, rings of byte records mapped once.
+    case automatic
+    /// Mapped once: a run that wraps is two spans.
+    case single
+    /// Mapped twice back to back where the host allows (else once): every run is one span.
+    case double
+}
+
 /// An open ring file.
 ///
 /// ```swift
@@ -76,36 +86,70 @@ public final class Ring {
     ///   - producerSlots: 0 (the default) makes a ring with one producer; 1 to 16 makes a
     ///     1.1 ring with a producer table: up to that many producers write into it at once
     ///     (`makeProducer` takes a slot, SPEC.md §18). Reject-when-full only.
+    ///   - mapping: `.double` maps the data region twice back to back where the host allows
+    ///     (SPEC.md §20.1), so the committed bytes are one span (`RingConsumer.committedSpans`).
     /// - Throws: `invalidSize` for a bad capacity or initial position,
     ///   `invalidArgument` for a mode with other than permission bits, for more than 16
     ///   producer slots or for producer slots under overwrite-oldest, `system` for I/O failures.
     public static func create(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
-        readerSlots: Int = 0, producerSlots: Int = 0
+        readerSlots: Int = 0, producerSlots: Int = 0, mapping: RingMapping = .automatic
     ) throws(RingError) -> Ring {
         try create(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
                    replaceExisting: replaceExisting, initialPosition: initialPosition, readerSlots: readerSlots,
-                   producerSlots: producerSlots)
+                   producerSlots: producerSlots, mapping: mapping)
     }
 
-    /// `create(at:...)` for a path given as bytes (the C ABI's and Python's paths).
-    package static func create(
-        at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
-        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
-        readerSlots: Int = 0, producerSlots: Int = 0
-    ) throws(RingError) -> Ring {
-        let cap = try Header.roundedCapacity(capacity)
+    /// The checked header of a new ring (SPEC.md §7), and its capacity. For a typed ring
+    /// `capacity` counts items (SPEC.md §19.1).
+    static func newImage(
+        capacity: Int, policy: RingPolicy, initialPosition: UInt64, readerSlots: Int, producerSlots: Int,
+        itemType: ItemType?, itemAlignment: Int
+    ) throws(RingError) -> (image: [UInt8], capacity: Int) {
         try Header.checkProducerSlots(producerSlots, policy: policy)
-        guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
-            throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
-        }
-        guard mode & ~0o777 == 0 else {
-            throw .invalidArgument("mode 0o\(String(mode, radix: 8)) has bits other than permission bits (0o777 at most)")
+        var alignment = 0
+        let cap: Int
+        if let itemType {
+            guard readerSlots == 0, producerSlots == 0 else {
+                throw .invalidArgument("typed rings do not combine with reader or producer tables in format 1.1 (SPEC.md §19.1)")
+            }
+            alignment = itemAlignment == 0 ? min(8, 1 << itemType.size.trailingZeroBitCount) : itemAlignment
+            guard alignment.nonzeroBitCount == 1, alignment <= RingLayout.maxItemAlignment, itemType.size % alignment == 0 else {
+                throw .invalidArgument("item alignment \(itemAlignment): not a power of two up to \(RingLayout.maxItemAlignment) dividing the item size \(itemType.size)")
+            }
+            let (bytes, overflow) = capacity.multipliedReportingOverflow(by: itemType.size)
+            guard capacity > 0, !overflow, bytes <= RingLayout.maxCapacity else {
+                throw .invalidSize(size: capacity, maximum: RingLayout.maxCapacity / itemType.size)
+            }
+            cap = try Header.roundedCapacity(bytes)
+        } else {
+            cap = try Header.roundedCapacity(capacity)
+            guard initialPosition % UInt64(RingLayout.recordAlignment) == 0 else {
+                throw .invalidSize(size: Int(truncatingIfNeeded: initialPosition), maximum: Int.max)
+            }
         }
         let headerSize = try Header.headerSize(forReaderSlots: readerSlots)
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition,
-                                 headerSize: headerSize, readerSlots: readerSlots, producerSlots: producerSlots)
+                                 headerSize: headerSize, readerSlots: readerSlots, producerSlots: producerSlots,
+                                 itemType: itemType, itemAlignment: alignment)
+        return (image, cap)
+    }
+
+    /// `create(at:...)` for a path given as bytes (the C ABI's and Python's paths); with
+    /// `itemType` a typed ring of `capacity` items (SPEC.md §19).
+    package static func create(
+        at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
+        mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
+        readerSlots: Int = 0, producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0,
+        mapping: RingMapping = .automatic
+    ) throws(RingError) -> Ring {
+        guard mode & ~0o777 == 0 else {
+            throw .invalidArgument("mode 0o\(String(mode, radix: 8)) has bits other than permission bits (0o777 at most)")
+        }
+        let (image, cap) = try newImage(capacity: capacity, policy: policy, initialPosition: initialPosition,
+                                        readerSlots: readerSlots, producerSlots: producerSlots,
+                                        itemType: itemType, itemAlignment: itemAlignment)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
         let directory = path.directory
 
@@ -147,7 +191,49 @@ public final class Ring {
         }
         Ring.syncDirectory(directory)
         // Validate what we made through the same path every reader takes.
-        return try Ring(storage: try RingStorage(path: path, fd: fd))
+        return try Ring(storage: try RingStorage(path: path, fd: fd, mapping: mapping))
+    }
+
+    /// Creates a ring without a file (SPEC.md §20.2): in anonymous shared memory (memfd),
+    /// with no path and nothing left behind when the last handle and mapping are gone. Share
+    /// it with `fork()`ed children, which open it again with `open(descriptor:)` from
+    /// `descriptor`. The other parameters are those of `create(at:...)`; with `itemType`
+    /// it is a typed ring of `capacity` items (see `createItems`).
+    /// - Throws: as `create(at:...)`.
+    public static func anonymous(
+        name: String = "ring", capacity: Int, policy: RingPolicy = .rejectWhenFull, initialPosition: UInt64 = 0,
+        readerSlots: Int = 0, producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0,
+        mapping: RingMapping = .automatic
+    ) throws(RingError) -> Ring {
+        let (image, cap) = try newImage(capacity: capacity, policy: policy, initialPosition: initialPosition,
+                                        readerSlots: readerSlots, producerSlots: producerSlots,
+                                        itemType: itemType, itemAlignment: itemAlignment)
+        let fd = try FileDescriptor.anonymous(name: name)
+        try fd.closeOnError { () throws(RingError) in
+            try Ring.build(fd, image: image, fileSize: RingLayout.fileSize(headerSize: image.count, capacity: cap))
+        }
+        return try Ring(storage: try RingStorage(path: RingPath("memfd:" + name), fd: fd, mapping: mapping))
+    }
+
+    /// Creates a typed ring of at least `itemCapacity` items of `type` (SPEC.md §19) at `path`.
+    ///
+    /// Items carry no record header and every slot is usable; the ring holds
+    /// `floor(capacity / type.size)` items for the power-of-two capacity chosen. By default
+    /// the data region is double-mapped where the host allows (SPEC.md §20.1), so every run
+    /// of items is one span.
+    /// - Parameters:
+    ///   - itemAlignment: what the items are aligned for (0: the largest power of two up to 8
+    ///     dividing the size); a Swift type's `MemoryLayout.alignment`.
+    ///   - initialPosition: the item count both positions start at.
+    /// - Throws: `invalidArgument` for a bad alignment, `invalidSize` for a bad count, as `create(at:...)`.
+    public static func createItems(
+        at path: String, type: ItemType, itemCapacity: Int, itemAlignment: Int = 0,
+        policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600, replaceExisting: Bool = false,
+        initialPosition: UInt64 = 0, mapping: RingMapping = .automatic
+    ) throws(RingError) -> Ring {
+        try create(at: RingPath(path), capacity: itemCapacity, policy: policy, mode: mode,
+                   replaceExisting: replaceExisting, initialPosition: initialPosition,
+                   itemType: type, itemAlignment: itemAlignment, mapping: mapping)
     }
 
     /// A new file under a random name beside `path`, for systems without nameless files.
@@ -208,11 +294,38 @@ public final class Ring {
         try open(at: RingPath(path))
     }
 
-    /// `open(at:)` for a path given as bytes.
-    package static func open(at path: RingPath) throws(RingError) -> Ring {
-        let fd = try FileDescriptor.open(path, O_RDWR)
-        return try Ring(storage: try RingStorage(path: path, fd: fd))
+    /// Opens an existing ring file, mapping its data region as `mapping` says (SPEC.md §20.1).
+    public static func open(at path: String, mapping: RingMapping) throws(RingError) -> Ring {
+        try open(at: RingPath(path), mapping: mapping)
     }
+
+    /// `open(at:)` for a path given as bytes.
+    package static func open(at path: RingPath, mapping: RingMapping = .automatic) throws(RingError) -> Ring {
+        let fd = try FileDescriptor.open(path, O_RDWR)
+        return try Ring(storage: try RingStorage(path: path, fd: fd, mapping: mapping))
+    }
+
+    /// Opens the ring held by the open descriptor `descriptor`: a ring without a file inherited
+    /// across `fork()` or received over a Unix socket, or any ring file (SPEC.md §20.2). The
+    /// descriptor is duplicated; the caller keeps its own.
+    /// - Throws: as `open(at:)`.
+    public static func open(descriptor: Int32, mapping: RingMapping = .automatic) throws(RingError) -> Ring {
+        let fd = try FileDescriptor(rawValue: descriptor).duplicate()
+        return try Ring(storage: try RingStorage(path: RingPath("descriptor \(descriptor)"), fd: fd, mapping: mapping))
+    }
+
+    /// The ring's open descriptor (owned by the ring: duplicate it to keep it, never close it),
+    /// to hand a ring without a file to a child or another process.
+    public var descriptor: Int32 { storage.fd.rawValue }
+
+    /// Whether the data region is mapped twice back to back (SPEC.md §20.1).
+    public var isDoubleMapped: Bool { storage.isDoubleMapped }
+
+    /// A typed ring's item type (SPEC.md §19); nil for a ring of byte records.
+    public var itemType: ItemType? { storage.geometry.itemType }
+
+    /// The item type's description as a C string that lives as long as the ring (the C ABI's).
+    package var itemTypeCString: UnsafePointer<CChar>? { storage.itemTypeCString.map { UnsafePointer($0) } }
 
     /// Opens the ring at `path`, creating it if there is none. Of several
     /// processes doing this at once, one creates and the others open its ring.
@@ -233,20 +346,24 @@ public final class Ring {
                          producerSlots: producerSlots)
     }
 
-    /// `openOrCreate(at:...)` for a path given as bytes.
+    /// `openOrCreate(at:...)` for a path given as bytes; with `itemType` a typed ring of
+    /// `capacity` items, and an existing ring must have that type.
     package static func openOrCreate(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0,
+        itemType: ItemType? = nil, itemAlignment: Int = 0, mapping: RingMapping = .automatic
     ) throws(RingError) -> Ring {
-        let wanted = try Header.roundedCapacity(capacity)
-        _ = try Header.headerSize(forReaderSlots: readerSlots)
-        try Header.checkProducerSlots(producerSlots, policy: policy)
+        let wanted = try newImage(capacity: capacity, policy: policy, initialPosition: 0, readerSlots: readerSlots,
+                                  producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment).capacity
         // Each turn ends in a ring, an error, or a race with a process that removed or
         // created the file in between; such races cannot go on for long.
         for _ in 0..<64 {
             do throws(RingError) {
-                let ring = try open(at: path)
+                let ring = try open(at: path, mapping: mapping)
                 if !allowShared { try ring.storage.checkPrivate() }
+                if !acceptAnyGeometry && ring.itemType != itemType {
+                    throw .invalidArgument("\(path) holds a ring of items \(ring.itemType.map { "\"\($0)\"" } ?? "none (byte records)"), not the \(itemType.map { "\"\($0)\"" } ?? "byte records") asked for")
+                }
                 if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy
                                           || ring.geometry.readerSlots != readerSlots
                                           || ring.geometry.producerSlots != producerSlots) {
@@ -256,7 +373,8 @@ public final class Ring {
             } catch .system(_, let code) where code == ENOENT {
                 do throws(RingError) {
                     return try create(at: path, capacity: capacity, policy: policy, mode: mode, readerSlots: readerSlots,
-                                      producerSlots: producerSlots)
+                                      producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
+                                      mapping: mapping)
                 } catch .system(_, let code) where code == EEXIST {
                     // Another process won the race (open its ring), or the name is a dangling link.
                     if SystemCalls.isSymbolicLink(path) {
@@ -269,6 +387,20 @@ public final class Ring {
     }
 
     // MARK: Roles
+
+    /// Takes the producer role of a typed ring (SPEC.md §19.4).
+    /// - Throws: `busy(.producer)`, `closed`, `invalidArgument` on a ring of byte records.
+    public func makeItemProducer() throws(RingError) -> ItemProducer {
+        guard !isClosed else { throw .closed }
+        return try ItemProducer(storage: storage)
+    }
+
+    /// Takes the consumer role of a typed ring (SPEC.md §19.4).
+    /// - Throws: `busy(.consumer)`, `closed`, `invalidArgument` on a ring of byte records.
+    public func makeItemConsumer() throws(RingError) -> ItemConsumer {
+        guard !isClosed else { throw .closed }
+        return try ItemConsumer(storage: storage)
+    }
 
     /// Takes the producer role (SPEC.md §11).
     /// - Throws: `busy(.producer)` if another handle holds it, `closed`.
@@ -336,6 +468,18 @@ public final class Ring {
         // Who may move consumerPosition past records we walk: the overwrite-oldest producer,
         // or, in a ring with readers, the producer under either policy (SPEC.md §17.3).
         let reclaimable = g.policy == .overwriteOldest || g.hasReaders
+        if g.isTyped {
+            // A typed ring has no records to walk: the positions count its items (SPEC.md §19.3).
+            let (p, c) = try storage.snapshotPositions()
+            // acquire: pairs with ItemProducer.closeWriter's release store.
+            let state = storage.writerState.load(ordering: .acquiring)
+            guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
+            return RingStats(
+                capacity: g.capacity, policy: g.policy, versionMajor: g.versionMajor, versionMinor: g.versionMinor,
+                producerPosition: p, consumerPosition: c, messageCount: Int(p &- c),
+                payloadBytes: Int(p &- c) * g.itemSize, droppedCount: storage.droppedCount.load(ordering: .relaxed),
+                isWriterClosed: state == RingLayout.writerStateClosed)
+        }
         var attempts = 0
         while true {
             attempts += 1

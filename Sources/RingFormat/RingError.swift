@@ -53,6 +53,8 @@ public enum CorruptionReason: Sendable, Equatable {
     case badClaimPosition(UInt64)
     /// A claim at or after the front that no producer made, or whose records or stamp do not parse (SPEC.md §18.10).
     case badClaim(position: UInt64)
+    /// A typed ring's item fields or type description break SPEC.md §19.1-§19.2; the text says how.
+    case badItemType(String)
 }
 
 /// Why a well-formed file cannot be used by this implementation (SPEC.md §14).
@@ -181,6 +183,8 @@ extension CorruptionReason: CustomStringConvertible {
             return "claimPosition \(position) is misaligned, behind producerPosition or more than the capacity past the tail"
         case let .badClaim(position):
             return "the claim at position \(position) has no producer, or its records or control word do not parse"
+        case let .badItemType(why):
+            return "bad item type: \(why)"
         }
     }
 }

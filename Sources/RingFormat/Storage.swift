@@ -18,6 +18,13 @@ final class RingStorage: @unchecked Sendable {
     let geometry: RingGeometry
     /// First byte of the data region (base + headerSize).
     let data: UnsafeMutableRawPointer
+    /// Whether the data region is mapped a second time right after the first (SPEC.md §20.1):
+    /// then data[x] and data[x + capacity] are the same byte.
+    let isDoubleMapped: Bool
+    /// Bytes mapped at base: headerSize + capacity, or headerSize + 2 * capacity double-mapped.
+    let mappedLength: Int
+    /// A typed ring's type description as a C string, for the C ABI; nil for byte rings.
+    let itemTypeCString: UnsafeMutablePointer<CChar>?
 
     // Atomic views of the mutable header words (SPEC.md §3.2-§3.4).
     let producerPosition: UnsafeAtomic<UInt64>
@@ -62,8 +69,10 @@ final class RingStorage: @unchecked Sendable {
     /// up with `corrupt(.positionsUnstable)` (SPEC.md §13).
     static let snapshotAttempts = 10_000
 
-    /// Takes ownership of `fd`: validates the header it holds and maps the file.
-    init(path: RingPath, fd: FileDescriptor) throws(RingError) {
+    /// Takes ownership of `fd`: validates the header it holds and maps the file, twice over
+    /// its data region if `mapping` asks for it and the host allows (SPEC.md §20.1).
+    init(path: RingPath, fd: FileDescriptor, mapping: RingMapping = .automatic) throws(RingError) {
+        var doubled = false
         do throws(RingError) {
             // SPEC.md §13: a directory is SYSTEM(EISDIR), any other non-regular file SYSTEM(EINVAL).
             let size: Int
@@ -79,13 +88,29 @@ final class RingStorage: @unchecked Sendable {
             }
             let geometry = try Header.validate(UnsafeRawBufferPointer(copy), fileSize: size)
             self.geometry = geometry
-            self.base = try fd.mapShared(length: geometry.fileSize)
+            let wantDouble = mapping == .double || (mapping == .automatic && geometry.isTyped)
+            if wantDouble, let twice = fd.mapDouble(headerSize: geometry.headerSize, capacity: geometry.capacity) {
+                self.base = twice
+                doubled = true
+            } else {
+                self.base = try fd.mapShared(length: geometry.fileSize)
+            }
         } catch {
             fd.close()
             throw error
         }
         self.path = path
         self.fd = fd
+        self.isDoubleMapped = doubled
+        if let type = geometry.itemType {
+            let text = Array(type.description.utf8CString)
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: text.count)
+            copy.initialize(from: text, count: text.count)
+            itemTypeCString = copy
+        } else {
+            itemTypeCString = nil
+        }
+        self.mappedLength = doubled ? geometry.fileSize + geometry.capacity : geometry.fileSize
         self.forkGeneration = ringsys_fork_generation()
         self.classicLocks = ringsys_classic_locks()
         self.data = base + geometry.headerSize
@@ -93,7 +118,7 @@ final class RingStorage: @unchecked Sendable {
         truncationWord = .allocate(capacity: 1)
         truncationWord.initialize(to: Int32.AtomicRepresentation(0))
         truncationFlag = UnsafeAtomic(at: truncationWord)
-        guardSlot = ringsys_guard_mapping(base, geometry.fileSize,
+        guardSlot = ringsys_guard_mapping(base, mappedLength,
                                           UnsafeMutableRawPointer(truncationWord).assumingMemoryBound(to: Int32.self))
         producerPosition = RingStorage.atomic64(base, RingLayout.Header.producerPosition)
         droppedCount = RingStorage.atomic64(base, RingLayout.Header.droppedCount)
@@ -125,7 +150,8 @@ final class RingStorage: @unchecked Sendable {
 
     deinit {
         ringsys_unguard_mapping(guardSlot)
-        SystemCalls.unmap(base, length: geometry.fileSize)
+        SystemCalls.unmap(base, length: mappedLength)
+        itemTypeCString?.deallocate()
         truncationWord.deinitialize(count: 1)
         truncationWord.deallocate()
         fd.close()
@@ -282,7 +308,7 @@ final class RingStorage: @unchecked Sendable {
             // acquire: as for c1.
             let c2 = consumerPosition.load(ordering: .acquiring)
             if c1 == c2 {
-                try Header.checkPositions(producer: p, consumer: c2, capacity: geometry.capacity)
+                try Header.checkPositions(producer: p, consumer: c2, geometry: geometry)
                 return (p, c2)
             }
             // Both sides are busy; let them run.

@@ -124,6 +124,28 @@ struct FileDescriptor: Sendable, Equatable {
         _ = try valueOrErrno("fsync") { fsync(rawValue) }
     }
 
+    /// The file's data region mapped twice after its header (SPEC.md §20.1), or nil where the
+    /// host cannot (sizes not page multiples, or the fixed mappings failed). The
+    /// corresponding C function is `ringsys_map_double`.
+    func mapDouble(headerSize: Int, capacity: Int) -> UnsafeMutableRawPointer? {
+        ringsys_map_double(rawValue, headerSize, capacity)
+    }
+
+    /// A new descriptor of the same open file description, close-on-exec. The corresponding
+    /// C function is `fcntl(F_DUPFD_CLOEXEC)`.
+    func duplicate() throws(RingError) -> FileDescriptor {
+        FileDescriptor(rawValue: try valueOrErrno("fcntl(F_DUPFD_CLOEXEC) of descriptor \(rawValue)") {
+            fcntl(rawValue, F_DUPFD_CLOEXEC, 0)
+        })
+    }
+
+    /// A new anonymous shared-memory file (SPEC.md §20.2). The corresponding C function is `ringsys_memfd`.
+    static func anonymous(name: String) throws(RingError) -> FileDescriptor {
+        let fd = ringsys_memfd(name)
+        guard fd >= 0 else { throw .system(operation: "memfd_create \(name)", errno: -fd) }
+        return FileDescriptor(rawValue: fd)
+    }
+
     /// A shared, read-write mapping of the first `length` bytes. The corresponding C function is `mmap`.
     func mapShared(length: Int) throws(RingError) -> UnsafeMutableRawPointer {
         let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, rawValue, 0)

@@ -497,6 +497,163 @@ int ring_producers(ring_t *ring, ring_producer_info_t *infos, size_t capacity, s
  */
 int ring_settle_claims(ring_t *ring);
 
+/* ------------------------------------------------------------------------ */
+/* Typed rings, mappings, rings without a file (format 1.1, SPEC.md §19, §20;  */
+/* since RINGFORMAT_1.3)                                                      */
+
+/** More flags of ring_create(), ring_create_readers(), ring_create_shared(), ring_create_items(). */
+enum {
+    RING_CREATE_ANONYMOUS   = 16, /**< No file: the ring lives in anonymous shared memory (memfd, SPEC.md §20.2); the
+                                       path argument is only its name in messages (NULL: "ring"), and nothing is left
+                                       behind. Share it with fork()ed children (ring_open_fd) or over a Unix socket. Not
+                                       with REPLACE or OPEN_EXISTING. */
+    RING_CREATE_DOUBLE_MAP  = 32, /**< Map the data region twice back to back (SPEC.md §20.1); see RING_OPEN_DOUBLE_MAP. */
+    RING_CREATE_SINGLE_MAP  = 64  /**< Map it once, even for a typed ring; see RING_OPEN_SINGLE_MAP. */
+};
+
+/** Flags of ring_open_flags() and ring_open_fd(). */
+enum {
+    RING_OPEN_DOUBLE_MAP = 32, /**< Map the data region twice, so every run of records or items is one span; where the
+                                    host cannot (SPEC.md §20.1), the ring is mapped once (ring_is_double_mapped says). */
+    RING_OPEN_SINGLE_MAP = 64  /**< Map once. Without either flag a typed ring is double-mapped where possible and a
+                                    byte ring is mapped once. */
+};
+
+/**
+ * Creates a typed ring (SPEC.md §19) of at least item_capacity items of the type
+ * item_type, a type description of SPEC.md §19.2 (for example "<f8", "(3)<f4",
+ * "{ts:<i8@0,px:<f8@8}16"); the item size is the description's size. item_alignment is
+ * what the items are aligned for (a power of two up to 64 dividing the size; 0: the
+ * largest power of two up to 8 that divides the size). policy, mode and flags as
+ * ring_create (RING_CREATE_ANONYMOUS, the map flags too); initial_position is an item
+ * count. Errors: INVALID_ARGUMENT (a bad description, alignment, or OPEN_EXISTING
+ * finding another type), INVALID_SIZE (item_capacity 0 or too large), SYSTEM, as ring_create.
+ */
+int ring_create_items(const char *path, const char *item_type, uint32_t item_alignment, uint64_t item_capacity,
+                      int policy, uint32_t mode, uint32_t flags, uint64_t initial_position, ring_t **out);
+
+/** Like ring_open, with RING_OPEN_* flags. */
+int ring_open_flags(const char *path, uint32_t flags, ring_t **out);
+
+/**
+ * Opens the ring held by descriptor fd (a ring without a file inherited across fork(),
+ * received over a Unix socket, or any open ring file), with RING_OPEN_* flags. The
+ * descriptor is duplicated: the caller keeps fd. Errors: as ring_open.
+ */
+int ring_open_fd(int fd, uint32_t flags, ring_t **out);
+
+/** Sets *fd to the ring's descriptor (owned by the ring: do not close it; dup it to keep it). */
+int ring_fd(ring_t *ring, int *fd);
+
+/** Sets *yes to 1 if the ring's data region is mapped twice back to back (SPEC.md §20.1), else 0. */
+int ring_is_double_mapped(ring_t *ring, int *yes);
+
+/** What a typed ring holds (ring_item_info). */
+typedef struct ring_item_info {
+    uint32_t item_size;        /**< Bytes of one item; 0 for a byte ring. */
+    uint32_t item_alignment;   /**< Alignment the items were written for. */
+    uint64_t item_capacity;    /**< Items the ring holds. */
+    const char *item_type;     /**< The type description (NUL-terminated, owned by the ring: valid until
+                                    ring_free); "" for a byte ring. */
+    uint64_t reserved[2];      /**< 0. */
+} ring_item_info_t;
+
+/** The ring's item type; a byte ring reports item_size 0. Errors: INVALID_ARGUMENT, CLOSED. */
+int ring_item_info(ring_t *ring, ring_item_info_t *info);
+
+/** A run of bytes in the mapping (ring_items_writable, ring_items_readable, ring_committed_spans). */
+typedef struct ring_span {
+    void *data;
+    size_t len;
+} ring_span_t;
+
+/** Opaque handle of the producer role of a typed ring. */
+typedef struct ring_item_producer ring_item_producer_t;
+/** Opaque handle of the consumer role of a typed ring. */
+typedef struct ring_item_consumer ring_item_consumer_t;
+
+/**
+ * Takes the producer role of a typed ring (ring_producer_open refuses typed rings with
+ * INVALID_ARGUMENT, and this refuses byte rings so). Errors: BUSY, INVALID_ARGUMENT,
+ * CLOSED, FORKED, CORRUPT. Release with ring_item_producer_free().
+ */
+int ring_item_producer_open(ring_t *ring, ring_item_producer_t **out);
+
+/**
+ * Writes count items (count * item_size bytes at items) as one commit: all of them or
+ * none. Reject-when-full: waits up to timeout_ns for room, then RING_ERR_FULL; more items
+ * than the ring holds is RING_ERR_INVALID_SIZE. Overwrite-oldest: never waits, drops the
+ * oldest items (a batch larger than the ring is committed in pieces of item_capacity
+ * items, so the last item_capacity remain). Errors also: CLOSED, FORKED, CORRUPT, BUSY
+ * (spans of ring_items_writable are out).
+ */
+int ring_write_items(ring_item_producer_t *producer, const void *items, size_t count, int64_t timeout_ns);
+
+/**
+ * The free item slots at the producer's position, in place: spans[0] and spans[1] (len 0
+ * if unused) hold *count whole items in all; one span when double-mapped; mapped once,
+ * the first span may end inside an item that straddles the end of the region. Write items
+ * there, then ring_items_commit. Waits up to timeout_ns for at least one free slot under
+ * reject-when-full; under overwrite-oldest the free slots are those holding no unread
+ * item (*count may be 0).
+ */
+int ring_items_writable(ring_item_producer_t *producer, ring_span_t spans[2], size_t *count, int64_t timeout_ns);
+
+/** Commits the first count items written into the spans of ring_items_writable (count <= its *count; 0: none). */
+int ring_items_commit(ring_item_producer_t *producer, size_t count);
+
+/** Ends the stream (SPEC.md §8.3) and closes the producer. */
+int ring_item_producer_close_writer(ring_item_producer_t *producer);
+
+/** Gives up the producer role (idempotent). */
+int ring_item_producer_close(ring_item_producer_t *producer);
+
+/** Closes (if needed) and frees the handle. NULL is ignored. */
+void ring_item_producer_free(ring_item_producer_t *producer);
+
+/** Takes the consumer role of a typed ring. Errors: as ring_item_producer_open. Release with ring_item_consumer_free(). */
+int ring_item_consumer_open(ring_t *ring, ring_item_consumer_t **out);
+
+/**
+ * Reads up to max_count items into buf (room for max_count * item_size bytes), oldest
+ * first, consuming them; *count gets how many. Waits up to timeout_ns for the first one
+ * (RING_ERR_EMPTY; RING_ERR_END_OF_STREAM once the stream is closed and drained).
+ */
+int ring_read_items(ring_item_consumer_t *consumer, void *buf, size_t max_count, size_t *count, int64_t timeout_ns);
+
+/**
+ * Lends the unread items in place, oldest first, without consuming them: spans as
+ * ring_items_writable, *count items in all (waits up to timeout_ns for one). Until
+ * ring_items_consume, other reads on the consumer are RING_ERR_BUSY. Under
+ * overwrite-oldest the producer may drop lent items: ring_items_consume tells.
+ */
+int ring_items_readable(ring_item_consumer_t *consumer, ring_span_t spans[2], size_t *count, int64_t timeout_ns);
+
+/**
+ * Ends a lend of ring_items_readable, consuming its first count items (0: none).
+ * RING_ERR_OVERWRITTEN: under overwrite-oldest the producer dropped items of the lend
+ * while it was held; what was read from them is not to be trusted (nothing is consumed
+ * but what the producer dropped, which ring_items_missed counts).
+ */
+int ring_items_consume(ring_item_consumer_t *consumer, size_t count);
+
+/** Items this consumer missed because the producer dropped them under overwrite-oldest. */
+int ring_items_missed(ring_item_consumer_t *consumer, uint64_t *missed);
+
+/** Gives up the consumer role (idempotent). */
+int ring_item_consumer_close(ring_item_consumer_t *consumer);
+
+/** Closes (if needed) and frees the handle. NULL is ignored. */
+void ring_item_consumer_free(ring_item_consumer_t *consumer);
+
+/**
+ * The committed, unread bytes of a byte ring as spans (records, and a padding record if
+ * the run passes the end), without consuming: one span when double-mapped, else up to
+ * two. For tools and tests; the record format is SPEC.md §6. Errors: INVALID_ARGUMENT
+ * (a typed ring), BUSY (a peek is open), CLOSED, CORRUPT.
+ */
+int ring_committed_spans(ring_consumer_t *consumer, ring_span_t spans[2]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,6 +67,11 @@
 #define RING_STAMP_CANCELLED         2
 #define RING_STAMP_PUBLISHED         3
 #define RING_CLAIM_TIMEOUT_MS        1000
+/* Typed rings (SPEC.md §19). */
+#define RING_MAX_ITEM_SIZE           65536
+#define RING_MAX_ITEM_ALIGNMENT      64
+#define RING_ITEM_TYPE_OFFSET        512
+#define RING_MAX_TYPE_LENGTH         512
 
 /* Header fields: offset and size in bytes (SPEC.md §3). */
 #define RING_OFFSET_MAGIC             0
@@ -89,6 +94,14 @@
 #define RING_SIZE_READER_SLOTS        4
 #define RING_OFFSET_PRODUCER_SLOTS    40
 #define RING_SIZE_PRODUCER_SLOTS      4
+#define RING_OFFSET_ITEM_SIZE         44
+#define RING_SIZE_ITEM_SIZE           4
+#define RING_OFFSET_ITEM_ALIGNMENT    48
+#define RING_SIZE_ITEM_ALIGNMENT      4
+#define RING_OFFSET_TYPE_LENGTH       52
+#define RING_SIZE_TYPE_LENGTH         4
+#define RING_OFFSET_TYPE_CHECKSUM     56
+#define RING_SIZE_TYPE_CHECKSUM       4
 #define RING_OFFSET_HEADER_CHECKSUM   124
 #define RING_SIZE_HEADER_CHECKSUM     4
 #define RING_OFFSET_PRODUCER_POSITION 128

@@ -172,6 +172,24 @@ void *ringsys_guard_mapping(void *base, size_t length, int32_t *faulted);
 /** Stops guarding the mapping registered in slot (before unmapping it). NULL is ignored. */
 void ringsys_unguard_mapping(void *slot);
 
+/**
+ * Maps a ring file of header + capacity bytes with its data region twice back to
+ * back (SPEC.md §20.1): reserves header + 2 * capacity bytes of address space, maps
+ * the file over its start (offset 0, header + capacity bytes) and the data region
+ * (offset header, capacity bytes) again right after it, both MAP_SHARED | MAP_FIXED.
+ * Returns the base, or NULL with errno set (EINVAL: header or capacity is not a multiple
+ * of the page size); on failure nothing stays mapped. One munmap of
+ * header + 2 * capacity bytes unmaps it all.
+ */
+void *ringsys_map_double(int fd, size_t header, size_t capacity);
+
+/**
+ * A new anonymous shared-memory file for a ring without a file (SPEC.md §20.2):
+ * memfd_create(name, MFD_CLOEXEC) on Linux, else shm_open of a random name that
+ * is unlinked at once. Returns a descriptor or -errno.
+ */
+int ringsys_memfd(const char *name);
+
 /** Records the detail of the last error on the calling thread (message is copied, truncated to 255 bytes). */
 void ringsys_set_last_error(int err, const char *message);
 

@@ -1,0 +1,236 @@
+// ItemConsumer.swift - the reading side of a typed ring (SPEC.md §19.4): copy
+// up to n items out, or lend them in place, then give them back with one
+// position update. Under overwrite-oldest the producer may drop items being
+// read; a give-back by CAS tells, and the dropped items are counted as missed.
+
+import Atomics
+
+/// The single reader of a typed ring (SPEC.md §19).
+///
+/// Reads are FIFO. Under overwrite-oldest the consumer keeps only items whose position it
+/// could move past with a compare-and-swap, so it never returns an item the producer was
+/// overwriting, and it counts the items the producer dropped before it read them
+/// (`missedCount`). While spans are lent (`readableSpans`), other reads fail with
+/// `busy(.consumer)` until `consume(_:)`. Meant for one thread at a time.
+public final class ItemConsumer: ItemHandle {
+    let overwrite: Bool
+    /// consumerPosition as we last read or wrote it, in items.
+    @exclusivity(unchecked)
+    var tail: UInt64
+    /// Items the producer dropped before we read them (overwrite-oldest).
+    @exclusivity(unchecked)
+    public private(set) var missedCount: UInt64 = 0
+    /// The lent run: its start and count, until `consume(_:)`.
+    @exclusivity(unchecked)
+    var lent: (start: UInt64, count: Int)?
+
+    init(storage: RingStorage) throws(RingError) {
+        overwrite = storage.geometry.policy == .overwriteOldest
+        tail = 0
+        try super.init(storage: storage, role: .consumer) { _, c in c }
+        tail = start
+    }
+
+    override func dropLent() { lent = nil }
+
+    @inline(__always)
+    func checkUsable() throws(RingError) {
+        guard !closed else { throw .closed }
+        try storage.checkProcess()
+        guard lent == nil else { throw .busy(.consumer) }
+    }
+
+    /// The unread run from our position, checked (SPEC.md §19.3): its start and length.
+    /// Under overwrite-oldest a consumerPosition the producer moved is taken over first,
+    /// and the items it passed are counted as missed.
+    func available() throws(RingError) -> (start: UInt64, count: Int) {
+        var attempts = 0
+        while true {
+            if overwrite {
+                // acquire: pairs with the producer's CAS in ItemProducer.makeRoom.
+                let position = storage.consumerPosition.load(ordering: .acquiring)
+                let moved = position &- tail
+                if moved != 0 {
+                    // Only the producer moves it past us, never back and never past its own position.
+                    guard moved <= UInt64.max / 2 else { throw .corrupt(.positionsOutOfOrder(producer: tail, consumer: position)) }
+                    missedCount &+= moved
+                    tail = position
+                }
+            }
+            // acquire: pairs with the producer's seq_cst store in ItemProducer.publish, so the
+            // item bytes before that position are visible.
+            let head = storage.producerPosition.load(ordering: .acquiring)
+            let used = head &- tail
+            if used <= UInt64(itemCapacity) { return (tail, Int(used)) }
+            // Under overwrite-oldest the producer moves consumerPosition before its own
+            // position: a consumerPosition loaded before that may look too far behind.
+            // acquire: as above.
+            guard overwrite, storage.consumerPosition.load(ordering: .acquiring) != tail else {
+                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: tail))
+            }
+            attempts += 1
+            if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
+        }
+    }
+
+    /// Gives back `count` items read from `start` (SPEC.md §19.4 step 3); false if, under
+    /// overwrite-oldest, the producer dropped some of them meanwhile (what was read of them
+    /// is then not to be trusted).
+    @inline(__always)
+    func giveBack(from start: UInt64, count: Int) throws(RingError) -> Bool {
+        try storage.checkNotTruncated()
+        let end = start &+ UInt64(count)
+        if overwrite {
+            // seq_cst CAS: pairs with the producer's CAS in ItemProducer.makeRoom; its release
+            // half keeps our loads of the items before it (SPEC.md §9.2).
+            guard storage.consumerPosition.compareExchange(expected: start, desired: end,
+                                                           ordering: .sequentiallyConsistent).exchanged else {
+                return false
+            }
+        } else {
+            // seq_cst store: pairs with the producer's acquire load in ItemProducer.free (its
+            // release half keeps our loads of the items before it) and orders the writerWaiters
+            // load in signalIfWaiting after it (SPEC.md §10).
+            storage.consumerPosition.store(end, ordering: .sequentiallyConsistent)
+        }
+        tail = end
+        WaitWord.signalIfWaiting(storage.spaceChannel)
+        return true
+    }
+
+    // MARK: Reading with a copy
+
+    /// Reads and consumes up to `maxItems` items into `buffer` (room for `maxItems * itemSize`
+    /// bytes), oldest first, without waiting; returns how many (0: none now).
+    /// - Throws: `endOfStream` once the producer closed the stream and it is drained,
+    ///   `invalidArgument` for a buffer too small, `closed`, `corrupt`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, maxItems: Int) throws(RingError) -> Int {
+        try checkUsable()
+        guard maxItems > 0 else { return 0 }
+        guard buffer.count >= maxItems * itemSize else {
+            throw .invalidArgument("a buffer of \(buffer.count) bytes has no room for \(maxItems) items of \(itemSize) bytes")
+        }
+        var attempts = 0
+        while true {
+            let (start, available) = try self.available()
+            let count = min(available, maxItems)
+            if count == 0 {
+                if try isEnded() { throw .endOfStream }
+                return 0
+            }
+            spans(from: start, count: count).copy(to: buffer.baseAddress!)
+            if try giveBack(from: start, count: count) { return count }
+            // The producer dropped items we were copying: take the new position and read again.
+            attempts += 1
+            if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
+        }
+    }
+
+    /// Like `read(into:maxItems:)`, waiting up to `timeout` for at least one item (nil: no limit).
+    /// - Throws: `empty` when the timeout passes; as `read(into:maxItems:)`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, maxItems: Int, timeout: Duration?) throws(RingError) -> Int {
+        let deadline = Deadline(after: timeout)
+        while true {
+            let n = try read(into: buffer, maxItems: maxItems)
+            if n > 0 || maxItems <= 0 { return n }
+            guard try waitForData(deadline) else {
+                let last = try read(into: buffer, maxItems: maxItems)
+                if last == 0 { throw .empty }
+                return last
+            }
+        }
+    }
+
+    // MARK: Reading in place
+
+    /// Lends the unread items in place, oldest first, without consuming them (vmcircbuffer's
+    /// reader `slice()`): one span when double-mapped. Waits up to `timeout` for one item
+    /// (nil: no limit). End the lend with `consume(_:)`.
+    /// - Throws: `empty` when the timeout passes, `endOfStream`, `busy` while a lend is out, `closed`, `corrupt`.
+    public func readableSpans(timeout: Duration? = .zero) throws(RingError) -> ItemSpans {
+        try checkUsable()
+        let deadline = Deadline(after: timeout)
+        while true {
+            let (start, count) = try available()
+            if count > 0 {
+                lent = (start, count)
+                return spans(from: start, count: count)
+            }
+            if try isEnded() { throw .endOfStream }
+            guard try waitForData(deadline) else {
+                let (start, count) = try available()
+                guard count > 0 else { throw .empty }
+                lent = (start, count)
+                return spans(from: start, count: count)
+            }
+        }
+    }
+
+    /// Ends the lend of `readableSpans`, consuming its first `count` items (0: none). Returns
+    /// false if, under overwrite-oldest, the producer dropped lent items while they were held
+    /// (OVERWRITTEN): what was read from them is not to be trusted, and nothing is consumed
+    /// but what the producer dropped.
+    /// - Throws: `invalidSize` for more than were lent, `closed`.
+    @discardableResult
+    public func consume(_ count: Int) throws(RingError) -> Bool {
+        guard !closed else { throw .closed }
+        try storage.checkProcess()
+        guard let lent, count >= 0, count <= lent.count else { throw .invalidSize(size: count, maximum: lent?.count ?? 0) }
+        self.lent = nil
+        if overwrite {
+            // Unchanged since the lend? Then the producer dropped none of it (it moves the position first).
+            if count == 0 {
+                atomicMemoryFence(ordering: .acquiring)
+                return storage.consumerPosition.load(ordering: .relaxed) == lent.start
+            }
+            if try giveBack(from: lent.start, count: count) { return true }
+            _ = try available()   // counts what was dropped
+            return false
+        }
+        if count > 0 { _ = try giveBack(from: lent.start, count: count) }
+        return true
+    }
+
+    /// The unread items in place, oldest first, without consuming or lending them
+    /// (NumericRingBuffer's `unwrapped()`); `body` gets the run and the result is whether,
+    /// under overwrite-oldest, the producer left it alone while `body` ran (false: what
+    /// `body` read is not to be trusted). The memory is valid while this consumer lives.
+    public func withUnread<R>(_ body: (ItemSpans) throws(RingError) -> R) throws(RingError) -> (result: R, intact: Bool) {
+        try checkUsable()
+        let (start, count) = try available()
+        let result = try body(spans(from: start, count: count))
+        guard overwrite else { return (result, true) }
+        // acquire fence: keeps the loads `body` made ahead of the load below (a seqlock reader's
+        // check, SPEC.md §8.2 Peeks); pairs with the producer's CAS in ItemProducer.makeRoom.
+        atomicMemoryFence(ordering: .acquiring)
+        return (result, storage.consumerPosition.load(ordering: .relaxed) == start)
+    }
+
+    /// Unread items now (a snapshot; under overwrite-oldest the producer may drop some next).
+    public var count: Int { (try? available().count) ?? 0 }
+
+    // MARK: End of stream and waiting
+
+    /// Whether the producer closed the stream and no item is left.
+    func isEnded() throws(RingError) -> Bool {
+        // acquire: pairs with the release store in ItemProducer.closeWriter.
+        let state = storage.writerState.load(ordering: .acquiring)
+        if state == RingLayout.writerStateOpen { return false }
+        guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
+        // Every commit happened before the close: look at the final position again.
+        return try available().count == 0
+    }
+
+    /// Sleeps until producerPosition moves past our position or the stream ends, or the
+    /// deadline passes (false).
+    func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
+        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
+            if interrupted.load(ordering: .relaxed) { throw .closed }
+            // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
+            let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
+            let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
+            return head != position
+                || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
+        }
+    }
+}
