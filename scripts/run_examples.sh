@@ -7,6 +7,8 @@
 #  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
 #    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
 #    the consumer first, half the producer;
+#  - examples/swift typed (a typed ring of structs) and examples/c/items.c (a typed ring
+#    without a file, shared with a forked child);
 #  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py, readers.py and producers.py;
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
@@ -79,6 +81,9 @@ single "examples/swift readers: a gating and a lapping reader of one ring" \
 single "examples/swift producers: four producers into one ring" \
     "producers: 4 producers wrote 20000 messages each; the consumer read 80000, each producer's in order" \
     "$SWIFT_BIN/producers" "$WORK/producers.ring" 20000
+single "examples/swift typed: a typed ring of 24-byte structs, read in place" \
+    "typed: 100000 quotes of 24 bytes read in place through one span each time, every one checked" \
+    "$SWIFT_BIN/typed" "$WORK/typed.ring" 100000
 single "examples/python/producers.py: four producer processes, 5000 messages each" \
     "producers: 4 processes put 5000 messages each; the consumer got all 20000, each producer's in order" \
     "$PYTHON" examples/python/producers.py "$WORK/python-producers.ring" 5000
@@ -102,6 +107,15 @@ if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/produc
         "$WORK/producer_consumer" "$WORK/c.ring" 5000
 else
     fail "examples/c/producer_consumer.c does not build"
+fi
+
+if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/items" \
+       examples/c/items.c -L"$WORK/lib" -Wl,-rpath,"$WORK/lib" -lringformat; then
+    single "examples/c/items.c: a typed ring without a file, shared with a forked child" \
+        "items: 100000 float64 values from a forked child through a ring without a file, read in place" \
+        "$WORK/items" 100000
+else
+    fail "examples/c/items.c does not build"
 fi
 
 # The ringctl tour, with the ringctl of this build.

@@ -339,11 +339,12 @@ public final class Ring {
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
-        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0
+        allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0,
+        itemType: ItemType? = nil, itemAlignment: Int = 0
     ) throws(RingError) -> Ring {
         try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
                          allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry, readerSlots: readerSlots,
-                         producerSlots: producerSlots)
+                         producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment)
     }
 
     /// `openOrCreate(at:...)` for a path given as bytes; with `itemType` a typed ring of

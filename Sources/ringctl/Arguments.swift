@@ -24,6 +24,7 @@ enum Limits {
     static let dataBytes = NumberLimit(0...RingLayout.maxCapacity)
     static let readerSlots = NumberLimit(0...RingLayout.maxReaderSlots(headerSize: RingLayout.maxHeaderSize))
     static let producerSlots = NumberLimit(0...RingLayout.maxProducerSlots)
+    static let itemAlignment = NumberLimit(0...RingLayout.maxItemAlignment)
 }
 
 /// --policy: what a write into a full ring does.

@@ -35,6 +35,14 @@ struct Create: ParsableCommand {
             help: "Producer slots: 0 makes a ring with one producer; 1 to 16 a 1.1 ring that many producers write into at once (reject-when-full only).")
     var producers: String = "0"
 
+    @Option(name: .customLong("item-type"),
+            help: "Make a typed ring of fixed-size items of this type (SPEC.md §19.2, e.g. \"<f8\" or \"{ts:<i8@0,px:<f8@8}16\"); --capacity then counts items.")
+    var itemType: String?
+
+    @Option(name: .customLong("item-alignment"), parsing: .unconditional,
+            help: "With --item-type: what the items are aligned for (a power of two up to 64 dividing the size; default: the largest up to 8).")
+    var itemAlignment: String = "0"
+
     @Flag(help: "Replace an existing file at the path (atomically).")
     var replace = false
 
@@ -55,6 +63,14 @@ struct Create: ParsableCommand {
         _ = try checked("--initial-position", initialPosition, Limits.position)
         _ = try checked("--readers", readers, Limits.readerSlots)
         _ = try checked("--producers", producers, Limits.producerSlots)
+        _ = try checked("--item-alignment", itemAlignment, Limits.itemAlignment)
+        if let itemType {
+            do throws(RingError) { _ = try ItemType(itemType) } catch {
+                throw ValidationError("--item-type: \(error)")
+            }
+        } else if itemAlignment != "0" {
+            throw ValidationError("--item-alignment needs --item-type")
+        }
         if openOrCreate && (replace || initialPosition != "0") {
             throw ValidationError("--open-or-create cannot be used with --replace or --initial-position")
         }
@@ -70,17 +86,26 @@ struct Create: ParsableCommand {
         let slots = Int(try checked("--readers", readers, Limits.readerSlots))
         let producerSlots = Int(try checked("--producers", producers, Limits.producerSlots))
         let policy = policy.policy
+        let alignment = Int(try checked("--item-alignment", itemAlignment, Limits.itemAlignment))
         let ring = try onRing(path) { () throws(RingError) -> Ring in
-            openOrCreate
-                ? try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
-                                        allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry,
-                                        readerSlots: slots, producerSlots: producerSlots)
-                : try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
-                                  replaceExisting: replace, initialPosition: start, readerSlots: slots,
-                                  producerSlots: producerSlots)
+            let type = try itemType.map { (text) throws(RingError) in try ItemType(text) }
+            if openOrCreate {
+                return try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
+                                             allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry,
+                                             readerSlots: slots, producerSlots: producerSlots,
+                                             itemType: type, itemAlignment: alignment)
+            }
+            if let type {
+                return try Ring.createItems(at: path, type: type, itemCapacity: capacity, itemAlignment: alignment,
+                                            policy: policy, mode: mode, replaceExisting: replace, initialPosition: start)
+            }
+            return try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
+                                   replaceExisting: replace, initialPosition: start, readerSlots: slots,
+                                   producerSlots: producerSlots)
         }
         print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)"
               + (slots > 0 ? " readers \(ring.geometry.readerSlots)" : "")
-              + (producerSlots > 0 ? " producers \(ring.geometry.producerSlots)" : ""))
+              + (producerSlots > 0 ? " producers \(ring.geometry.producerSlots)" : "")
+              + (ring.itemType.map { " items \(ring.geometry.itemCapacity) of \"\($0)\"" } ?? ""))
     }
 }

@@ -76,12 +76,23 @@ struct Report {
     func textLines() -> [String] {
         var out: [String] = []
         if let g = geometry {
-            out += ["version \(g.versionMajor).\(g.versionMinor)", "fileSize \(g.fileSize)",
-                    "maxMessageSize \(g.maxMessageSize)"]
+            out += ["version \(g.versionMajor).\(g.versionMinor)", "fileSize \(g.fileSize)"]
+            if let type = g.itemType {
+                out += ["itemType \(type)", "itemSize \(type.size)", "itemAlignment \(g.itemAlignment)",
+                        "itemCapacity \(g.itemCapacity)"]
+            } else {
+                out.append("maxMessageSize \(g.maxMessageSize)")
+            }
         }
         if let s = stats {
-            out += ["usedBytes \(s.usedBytes)", "freeBytes \(s.freeBytes)", "messageCount \(s.messageCount)",
-                    "payloadBytes \(s.payloadBytes)", "writerClosed \(s.isWriterClosed)"]
+            if geometry?.isTyped == true {
+                // A typed ring's positions count items (SPEC.md §19.3).
+                out += ["itemCount \(s.messageCount)", "payloadBytes \(s.payloadBytes)", "droppedCount \(s.droppedCount)",
+                        "writerClosed \(s.isWriterClosed)"]
+            } else {
+                out += ["usedBytes \(s.usedBytes)", "freeBytes \(s.freeBytes)", "messageCount \(s.messageCount)",
+                        "payloadBytes \(s.payloadBytes)", "writerClosed \(s.isWriterClosed)"]
+            }
         }
         for role in roles { out.append("\(role.role.rawValue)Role \(Report.describe(role))") }
         if let w = waiters { out += ["waitingReaders \(w.readers)", "waitingWriters \(w.writers)"] }
@@ -110,6 +121,9 @@ struct Report {
                 ("capacity", .number(UInt64(g.capacity))), ("policy", .string("\(g.policy)")),
                 ("fileSize", .number(UInt64(g.fileSize))), ("maxMessageSize", .number(UInt64(g.maxMessageSize))),
                 ("readerSlots", .number(UInt64(g.readerSlots))), ("producerSlots", .number(UInt64(g.producerSlots))),
+                ("itemType", g.itemType.map { .string($0.description) } ?? .null),
+                ("itemSize", .number(UInt64(g.itemSize))), ("itemAlignment", .number(UInt64(g.itemAlignment))),
+                ("itemCapacity", .number(UInt64(g.itemCapacity))),
             ])))
         } else {
             fields.append(("geometry", .null))

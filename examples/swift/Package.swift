@@ -19,5 +19,6 @@ let package = Package(
         .executableTarget(name: "consumer", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "readers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "producers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
+        .executableTarget(name: "typed", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
     ]
 )
