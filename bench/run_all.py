@@ -3,7 +3,8 @@
 C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as medians of
 --runs runs with min and max; also one producer to several readers in each of them
 (fanout_table.py, bench/python/bench_fanout.py), and 1, 2 and 4 producers into one consumer
-(mpsc_table.py, bench/python/bench_mpsc.py). Writes bench/results/results.json,
+(mpsc_table.py, bench/python/bench_mpsc.py); typed rings beside mm-toolbox and numpy_ringbuffer
+(typed_table.py, bench/python/bench_typed.py). Writes bench/results/results.json,
 results.md (the tables the README includes) and throughput.png.
 
     run_all.py --ring-bench PATH --c-bench PATH --lib PATH --python PATH [--runs 3]
@@ -23,6 +24,7 @@ import time
 
 import fanout_table
 import mpsc_table
+import typed_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -147,9 +149,11 @@ def main() -> int:
     fanout += fanout_table.from_python(python_fanout.get("records", []))
     # Several producers into one consumer (issue #15), beside faster-fifo, mp.Queue and pyzmq.
     mpsc = mpsc_table.measure(args.ring_bench, args.c_bench, args.lib, args.python, args.runs)
+    # Typed rings (issue #16), beside mm-toolbox and numpy_ringbuffer.
+    typed = typed_table.measure(args.python, args.runs)
 
     result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency,
-              "fanout": fanout, "mpsc": mpsc}
+              "fanout": fanout, "mpsc": mpsc, "typed": typed}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     render(result, args.out)
@@ -276,6 +280,7 @@ def render(result: dict, out: str) -> None:
     lines += ["", *targets(throughput, latency)]
     lines += fanout_table.render(result.get("fanout", []), os.cpu_count())
     lines += mpsc_table.render(result.get("mpsc", []), throughput, os.cpu_count())
+    lines += typed_table.render(result.get("typed", []))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
