@@ -8,8 +8,9 @@
  * look the functions up with dlsym: every function below is a plain C symbol, of
  * the version node RINGFORMAT_1, or of the newer node that the heading of its
  * section names (the several-readers functions: node 1.1; the several-producers
- * functions: node 1.2). The library carries its own Swift runtime; it
- * needs only libc, libm, libstdc++ and libgcc_s at run time.
+ * functions: node 1.2; typed rings, mappings and rings without a file: node 1.3).
+ * The library carries its own Swift runtime; it needs only libc, libm, libstdc++
+ * and libgcc_s at run time.
  *
  * Conventions
  *  - Every function returns RING_OK (0) or a negative ring_error_t code, and
@@ -113,10 +114,10 @@ typedef struct ring_message {
 typedef struct ring_info {
     uint64_t capacity;          /**< Bytes in the data region (a power of two). */
     uint64_t max_message_size;  /**< Largest message accepted. */
-    uint64_t producer_position; /**< Free-running byte position of the producer. */
+    uint64_t producer_position; /**< Free-running byte position of the producer (a typed ring: item count). */
     uint64_t consumer_position; /**< Free-running byte position of the consumer. */
-    uint64_t used_bytes;        /**< producer_position - consumer_position. */
-    uint64_t message_count;     /**< Unread messages. */
+    uint64_t used_bytes;        /**< producer_position - consumer_position (a typed ring: unread items). */
+    uint64_t message_count;     /**< Unread messages (a typed ring: unread items). */
     uint64_t dropped_count;     /**< Messages dropped by overwrite-oldest. */
     uint32_t policy;            /**< ring_policy_t. */
     uint32_t writer_closed;     /**< 1 if the producer closed the stream. */
