@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER TEST_READERS TEST_PRODUCERS] - checks of the C ABI
+# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER TEST_READERS TEST_PRODUCERS TEST_ITEMS] - checks of the C ABI
 # (ring-workload, the Swift producer and consumer, is taken from beside RINGCTL):
 #  1. the library exports exactly the functions of ringformat.h, each in the version node the
 #     header gives it (RINGFORMAT_1; the several-readers functions RINGFORMAT_1.1, the several-producers
-#     functions RINGFORMAT_1.2), and needs no
+#     functions RINGFORMAT_1.2, the typed-ring functions RINGFORMAT_1.3), and needs no
 #     Swift runtime;
 #  2. the dlopen tests (Tests/c/test_abi.c); then, if given, every read API against a racing
 #     producer process (Tests/c/test_race.c), fork semantics (Tests/c/test_fork.c), a
 #     hostile peer scribbling the file and the reader table under ASan (Tests/c/hostile_peer.c)
-#     several readers of one ring (Tests/c/test_readers.c) and several producers of one ring
-#     (Tests/c/test_producers.c);
+#     several readers of one ring (Tests/c/test_readers.c), several producers of one ring
+#     (Tests/c/test_producers.c) and typed rings, mappings and rings without a file (Tests/c/test_items.c);
 #     RING_RACE_LONG=1 runs their long versions;
 #  3. `make install` into a temporary prefix (the SONAME, symlinks, stripping, split debug info,
 #     the archive's symbols), the C example (examples/c/producer_consumer.c) built against it
@@ -17,7 +17,7 @@
 #     statically, run; then `make uninstall` leaves the prefix empty;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
-LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}; TEST_READERS=${8:-}; TEST_PRODUCERS=${9:-}
+LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}; TEST_READERS=${8:-}; TEST_PRODUCERS=${9:-}; TEST_ITEMS=${10:-}
 HEADER=Sources/CRingABI/include/ringformat.h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringformat-c.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -63,7 +63,8 @@ else pass "no Swift runtime among the dependencies: $(ldd "$LIB" | awk '{print $
 if "$TEST_ABI" "$LIB" interop/bad_inputs.tsv; then pass "dlopen tests"; else fail "dlopen tests"; fi
 for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics" "$HOSTILE:hostile peer (ASan)" \
          "$TEST_READERS:several readers: broadcast, lapping, killed and durable readers" \
-         "$TEST_PRODUCERS:several producers: four processes, killed and stopped producers"; do
+         "$TEST_PRODUCERS:several producers: four processes, killed and stopped producers" \
+         "$TEST_ITEMS:typed rings: items and spans, both mappings, a racing producer, rings without a file"; do
     prog=${t%%:*}; what=${t#*:}
     [ -n "$prog" ] || continue
     if TMPDIR="$WORK" "$prog" "$LIB"; then pass "$what"; else fail "$what"; fi

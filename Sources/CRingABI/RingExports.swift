@@ -148,7 +148,7 @@ public func abiInfo(_ pointer: OpaquePointer?, _ info: UnsafeMutablePointer<ring
         let s = try ring.stats()
         var i = ring_info_t()
         i.capacity = UInt64(s.capacity)
-        i.max_message_size = UInt64(ring.maxMessageSize)
+        i.max_message_size = ring.geometry.isTyped ? 0 : UInt64(ring.maxMessageSize)
         i.producer_position = s.producerPosition
         i.consumer_position = s.consumerPosition
         i.used_bytes = UInt64(s.usedBytes)
@@ -171,7 +171,7 @@ public func abiGeometry(_ pointer: OpaquePointer?, _ out: UnsafeMutablePointer<r
         let g = ring.geometry
         var r = ring_geometry_t()
         r.capacity = UInt64(g.capacity)
-        r.max_message_size = UInt64(g.maxMessageSize)
+        r.max_message_size = g.isTyped ? 0 : UInt64(g.maxMessageSize)
         r.policy = g.policy.rawValue
         r.header_size = UInt32(g.headerSize)
         r.version_major = g.versionMajor

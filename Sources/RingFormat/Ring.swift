@@ -307,10 +307,11 @@ public final class Ring {
 
     /// Opens the ring held by the open descriptor `descriptor`: a ring without a file inherited
     /// across `fork()` or received over a Unix socket, or any ring file (SPEC.md §20.2). The
-    /// descriptor is duplicated; the caller keeps its own.
+    /// file is opened again, as a new open file description (so that role locks stay this
+    /// ring's own, SPEC.md §11.3); the caller keeps its descriptor.
     /// - Throws: as `open(at:)`.
     public static func open(descriptor: Int32, mapping: RingMapping = .automatic) throws(RingError) -> Ring {
-        let fd = try FileDescriptor(rawValue: descriptor).duplicate()
+        let fd = try FileDescriptor(rawValue: descriptor).reopen()
         return try Ring(storage: try RingStorage(path: RingPath("descriptor \(descriptor)"), fd: fd, mapping: mapping))
     }
 

@@ -131,6 +131,19 @@ struct FileDescriptor: Sendable, Equatable {
         ringsys_map_double(rawValue, headerSize, capacity)
     }
 
+    /// A new open file description of the same file, close-on-exec: role locks belong to open
+    /// file descriptions (SPEC.md §11.3), so a ring opened from a descriptor must not share the
+    /// caller's. Linux reopens `/proc/self/fd/N` (a memfd too); where there is no /proc, the
+    /// descriptor is duplicated (sharing the description, and so its locks). The corresponding
+    /// C function is `open`.
+    func reopen() throws(RingError) -> FileDescriptor {
+        let fd = openPath(RingPath("/proc/self/fd/\(rawValue)"), O_RDWR | O_CLOEXEC, 0)
+        if fd >= 0 { return FileDescriptor(rawValue: fd) }
+        let code = errno
+        guard code == ENOENT else { throw .system(operation: "open /proc/self/fd/\(rawValue)", errno: code) }
+        return try duplicate()
+    }
+
     /// A new descriptor of the same open file description, close-on-exec. The corresponding
     /// C function is `fcntl(F_DUPFD_CLOEXEC)`.
     func duplicate() throws(RingError) -> FileDescriptor {

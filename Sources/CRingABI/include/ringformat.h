@@ -113,7 +113,7 @@ typedef struct ring_message {
 /** A snapshot of a ring's state (ring_info). */
 typedef struct ring_info {
     uint64_t capacity;          /**< Bytes in the data region (a power of two). */
-    uint64_t max_message_size;  /**< Largest message accepted. */
+    uint64_t max_message_size;  /**< Largest message accepted (0 for a typed ring). */
     uint64_t producer_position; /**< Free-running byte position of the producer (a typed ring: item count). */
     uint64_t consumer_position; /**< Free-running byte position of the consumer. */
     uint64_t used_bytes;        /**< producer_position - consumer_position (a typed ring: unread items). */
@@ -179,7 +179,7 @@ int ring_info(ring_t *ring, ring_info_t *info);
 /** The immutable fields of a ring, validated when it was opened (ring_geometry). */
 typedef struct ring_geometry {
     uint64_t capacity;          /**< Bytes in the data region (a power of two). */
-    uint64_t max_message_size;  /**< Largest message accepted. */
+    uint64_t max_message_size;  /**< Largest message accepted (0 for a typed ring). */
     uint32_t policy;            /**< ring_policy_t. */
     uint32_t header_size;       /**< Offset of the data region in the file. */
     uint16_t version_major;     /**< Format version of the file. */
@@ -538,8 +538,11 @@ int ring_open_flags(const char *path, uint32_t flags, ring_t **out);
 
 /**
  * Opens the ring held by descriptor fd (a ring without a file inherited across fork(),
- * received over a Unix socket, or any open ring file), with RING_OPEN_* flags. The
- * descriptor is duplicated: the caller keeps fd. Errors: as ring_open.
+ * received over a Unix socket, or any open ring file), with RING_OPEN_* flags. The file is
+ * opened again as a new open file description (Linux: /proc/self/fd/N), so role locks are
+ * this ring's own (SPEC.md §20.2); the caller keeps fd. A forked child must call this before
+ * it frees the ring it inherited (freeing closes the child's copy of the descriptor).
+ * Errors: as ring_open.
  */
 int ring_open_fd(int fd, uint32_t flags, ring_t **out);
 
@@ -600,7 +603,8 @@ int ring_write_items(ring_item_producer_t *producer, const void *items, size_t c
  */
 int ring_items_writable(ring_item_producer_t *producer, ring_span_t spans[2], size_t *count, int64_t timeout_ns);
 
-/** Commits the first count items written into the spans of ring_items_writable (count <= its *count; 0: none). */
+/** Commits the first count items written into the spans of ring_items_writable (count <= its *count; 0: none).
+ *  RING_ERR_INVALID_SIZE for a larger count, or when no spans are out. */
 int ring_items_commit(ring_item_producer_t *producer, size_t count);
 
 /** Ends the stream (SPEC.md §8.3) and closes the producer. */
@@ -631,7 +635,8 @@ int ring_read_items(ring_item_consumer_t *consumer, void *buf, size_t max_count,
 int ring_items_readable(ring_item_consumer_t *consumer, ring_span_t spans[2], size_t *count, int64_t timeout_ns);
 
 /**
- * Ends a lend of ring_items_readable, consuming its first count items (0: none).
+ * Ends a lend of ring_items_readable, consuming its first count items (0: none);
+ * RING_ERR_INVALID_SIZE for more than were lent, or when nothing is lent.
  * RING_ERR_OVERWRITTEN: under overwrite-oldest the producer dropped items of the lend
  * while it was held; what was read from them is not to be trusted (nothing is consumed
  * but what the producer dropped, which ring_items_missed counts).
