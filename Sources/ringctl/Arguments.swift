@@ -17,6 +17,8 @@ func checked(_ name: String, _ text: String, _ limit: NumberLimit, note: String 
 enum Limits {
     static let capacity = NumberLimit(1...RingLayout.maxCapacity)
     static let position = NumberLimit(0...UInt64.max, step: UInt64(RingLayout.recordAlignment))
+    /// A typed ring's positions count items: any u64 (SPEC.md §19.3).
+    static let itemPosition = NumberLimit(0...UInt64.max)
     static let mode = NumberLimit(0...0o777, radix: 8)
     static let count = NumberLimit(0...Int.max)
     static let milliseconds = NumberLimit(0...Int.max)

@@ -24,7 +24,8 @@ struct Create: ParsableCommand {
     @Option(parsing: .unconditional, help: "Permission bits of the new file, octal, at most 777.")
     var mode: String = "600"
 
-    @Option(name: .customLong("initial-position"), parsing: .unconditional, help: "Both positions start here (a multiple of 8).")
+    @Option(name: .customLong("initial-position"), parsing: .unconditional,
+            help: "Both positions start here (a multiple of 8; with --item-type an item count, any value).")
     var initialPosition: String = "0"
 
     @Option(parsing: .unconditional,
@@ -60,7 +61,7 @@ struct Create: ParsableCommand {
     func validate() throws {
         _ = try checked("--capacity", capacity, Limits.capacity)
         _ = try checked("--mode", mode, Limits.mode)
-        _ = try checked("--initial-position", initialPosition, Limits.position)
+        _ = try checked("--initial-position", initialPosition, itemType == nil ? Limits.position : Limits.itemPosition)
         _ = try checked("--readers", readers, Limits.readerSlots)
         _ = try checked("--producers", producers, Limits.producerSlots)
         _ = try checked("--item-alignment", itemAlignment, Limits.itemAlignment)
@@ -82,7 +83,7 @@ struct Create: ParsableCommand {
     func run() throws {
         let capacity = Int(try checked("--capacity", capacity, Limits.capacity))
         let mode = UInt32(try checked("--mode", mode, Limits.mode))
-        let start = try checked("--initial-position", initialPosition, Limits.position)
+        let start = try checked("--initial-position", initialPosition, itemType == nil ? Limits.position : Limits.itemPosition)
         let slots = Int(try checked("--readers", readers, Limits.readerSlots))
         let producerSlots = Int(try checked("--producers", producers, Limits.producerSlots))
         let policy = policy.policy
