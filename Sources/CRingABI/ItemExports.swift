@@ -213,10 +213,10 @@ public func abiItemsReadable(_ pointer: OpaquePointer?, _ spans: UnsafeMutablePo
 /// ring_items_consume
 @_cdecl("ring_items_consume")
 public func abiItemsConsume(_ pointer: OpaquePointer?, _ count: Int) -> Int32 {
-    var intact = true
-    let rc = withItemConsumer(pointer) { (c) throws(RingError) in intact = try c.consume(count) }
-    if rc == Code.ok && !intact {
-        return fail(Code.overwritten, static: "the producer dropped lent items while they were held (overwrite-oldest)")
+    var dropped = 0
+    let rc = withItemConsumer(pointer) { (c) throws(RingError) in dropped = try c.consume(count) }
+    if rc == Code.ok && dropped > 0 {
+        return fail(Code.overwritten, "the producer dropped the first \(dropped) of the \(count) items given back while they were held (overwrite-oldest); the rest were consumed")
     }
     return rc
 }

@@ -606,7 +606,13 @@ void *ringsys_map_double(int fd, size_t header, size_t capacity) {
 
 int ringsys_memfd(const char *name) {
 #if defined(__linux__)
-    int fd = memfd_create(name, MFD_CLOEXEC);
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U /* linux/memfd.h of 6.3 */
+#endif
+    /* Not executable, and sealed so: kernels from 6.3 warn about (or, with vm.memfd_noexec=2,
+     * refuse) a memfd without it; older kernels refuse the flag with EINVAL. */
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+    if (fd < 0 && errno == EINVAL) fd = memfd_create(name, MFD_CLOEXEC);
     if (fd >= 0 || errno != ENOSYS) return fd >= 0 ? fd : -errno;
 #endif
     char shm[64];

@@ -181,6 +181,11 @@ enum Header {
         guard incompat & ~RingLayout.knownIncompatFlags == 0 else {
             throw .unsupportedVersion(.incompatibleFlags(incompat))
         }
+        // SPEC.md §19.1: typed rings with a reader or producer table are not defined in 1.1.
+        if incompat & RingLayout.incompatItems != 0,
+           incompat & (RingLayout.incompatReaders | RingLayout.incompatProducers) != 0 {
+            throw .unsupportedVersion(.incompatibleFlags(incompat))
+        }
         var readerSlots = 0
         if incompat & RingLayout.incompatReaders != 0 {
             let slots = get(RingLayout.Header.readerSlots, as: UInt32.self)
@@ -204,10 +209,6 @@ enum Header {
         var itemType: ItemType?
         var itemAlignment = 0
         if incompat & RingLayout.incompatItems != 0 {
-            guard incompat & (RingLayout.incompatReaders | RingLayout.incompatProducers) == 0 else {
-                // SPEC.md §19.1: not defined in 1.1.
-                throw .unsupportedVersion(.incompatibleFlags(incompat))
-            }
             (itemType, itemAlignment) = try validateItemType(header, capacity: Int(capacity))
         }
         let expected = Int(headerSize) + Int(capacity)

@@ -38,6 +38,7 @@ public final class ItemConsumer: ItemHandle {
         guard !closed else { throw .closed }
         try storage.checkProcess()
         guard lent == nil else { throw .busy(.consumer) }
+        try storage.checkNotTruncated()
     }
 
     /// The unread run from our position, checked (SPEC.md §19.3): its start and length.
@@ -46,47 +47,65 @@ public final class ItemConsumer: ItemHandle {
     func available() throws(RingError) -> (start: UInt64, count: Int) {
         var attempts = 0
         while true {
-            if overwrite {
-                // acquire: pairs with the producer's CAS in ItemProducer.makeRoom.
-                let position = storage.consumerPosition.load(ordering: .acquiring)
-                let moved = position &- tail
-                if moved != 0 {
-                    // Only the producer moves it past us, never back and never past its own position.
-                    guard moved <= UInt64.max / 2 else { throw .corrupt(.positionsOutOfOrder(producer: tail, consumer: position)) }
-                    missedCount &+= moved
-                    tail = position
-                }
-            }
+            // acquire: pairs with the producer's CAS in ItemProducer.makeRoom (overwrite-oldest).
+            let position = overwrite ? storage.consumerPosition.load(ordering: .acquiring) : tail
             // acquire: pairs with the producer's seq_cst store in ItemProducer.publish, so the
             // item bytes before that position are visible.
             let head = storage.producerPosition.load(ordering: .acquiring)
-            let used = head &- tail
-            if used <= UInt64(itemCapacity) { return (tail, Int(used)) }
+            // Checked before anything is kept: the producer moves consumerPosition only forward
+            // and never past its own position, so it lies between our tail and head.
+            let moved = position &- tail
+            let used = head &- position
+            if moved <= head &- tail && used <= UInt64(itemCapacity) {
+                if moved != 0 {
+                    missedCount &+= moved
+                    tail = position
+                }
+                return (tail, Int(used))
+            }
             // Under overwrite-oldest the producer moves consumerPosition before its own
-            // position: a consumerPosition loaded before that may look too far behind.
+            // position: a consumerPosition loaded before a move and a later producerPosition
+            // may be too far apart. Only a pair that stays so is out of order.
             // acquire: as above.
-            guard overwrite, storage.consumerPosition.load(ordering: .acquiring) != tail else {
-                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: tail))
+            guard overwrite, storage.consumerPosition.load(ordering: .acquiring) != position else {
+                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: position))
             }
             attempts += 1
             if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
         }
     }
 
-    /// Gives back `count` items read from `start` (SPEC.md §19.4 step 3); false if, under
-    /// overwrite-oldest, the producer dropped some of them meanwhile (what was read of them
-    /// is then not to be trusted).
+    /// Gives back `count` items read from `start` (SPEC.md §19.4 step 3) and returns how many
+    /// of the first of them the producer dropped meanwhile (overwrite-oldest): 0 when all were
+    /// consumed intact; `count` when none is left (nothing was consumed: `available()` counts
+    /// them next). Otherwise the first ones were dropped (what was read of them is not to be
+    /// trusted; they are counted as missed) and the rest were consumed intact: a producer that
+    /// moved consumerPosition to `seen` had not overwritten the items from `seen` on, and our
+    /// CAS from `seen` succeeding means it has not moved again since.
     @inline(__always)
-    func giveBack(from start: UInt64, count: Int) throws(RingError) -> Bool {
+    func giveBack(from start: UInt64, count: Int) throws(RingError) -> Int {
         try storage.checkNotTruncated()
         let end = start &+ UInt64(count)
         if overwrite {
-            // seq_cst CAS: pairs with the producer's CAS in ItemProducer.makeRoom; its release
-            // half keeps our loads of the items before it (SPEC.md §9.2).
-            guard storage.consumerPosition.compareExchange(expected: start, desired: end,
-                                                           ordering: .sequentiallyConsistent).exchanged else {
-                return false
+            var expected = start
+            var attempts = 0
+            while true {
+                // seq_cst CAS: pairs with the producer's CAS in ItemProducer.makeRoom; its release
+                // half keeps our loads of the items before it (SPEC.md §9.2).
+                let (won, seen) = storage.consumerPosition.compareExchange(
+                    expected: expected, desired: end, ordering: .sequentiallyConsistent)
+                if won { break }
+                // The producer moved it: keep the items it left us, if any.
+                guard seen &- start < UInt64(count), seen &- start > expected &- start else { return count }
+                expected = seen
+                attempts += 1
+                if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
             }
+            let dropped = Int(expected &- start)
+            missedCount &+= UInt64(dropped)
+            tail = end
+            WaitWord.signalIfWaiting(storage.spaceChannel)
+            return dropped
         } else {
             // seq_cst store: pairs with the producer's acquire load in ItemProducer.free (its
             // release half keeps our loads of the items before it) and orders the writerWaiters
@@ -95,7 +114,7 @@ public final class ItemConsumer: ItemHandle {
         }
         tail = end
         WaitWord.signalIfWaiting(storage.spaceChannel)
-        return true
+        return 0
     }
 
     // MARK: Reading with a copy
@@ -107,20 +126,28 @@ public final class ItemConsumer: ItemHandle {
     public func read(into buffer: UnsafeMutableRawBufferPointer, maxItems: Int) throws(RingError) -> Int {
         try checkUsable()
         guard maxItems > 0 else { return 0 }
-        guard buffer.count >= maxItems * itemSize else {
-            throw .invalidArgument("a buffer of \(buffer.count) bytes has no room for \(maxItems) items of \(itemSize) bytes")
+        let wanted = min(maxItems, itemCapacity)
+        guard buffer.count >= wanted * itemSize else {
+            throw .invalidArgument("a buffer of \(buffer.count) bytes has no room for \(wanted) items of \(itemSize) bytes")
         }
         var attempts = 0
         while true {
             let (start, available) = try self.available()
-            let count = min(available, maxItems)
+            let count = min(available, wanted)
             if count == 0 {
                 if try isEnded() { throw .endOfStream }
                 return 0
             }
             spans(from: start, count: count).copy(to: buffer.baseAddress!)
-            if try giveBack(from: start, count: count) { return count }
-            // The producer dropped items we were copying: take the new position and read again.
+            let dropped = try giveBack(from: start, count: count)
+            if dropped == 0 { return count }
+            if dropped < count {
+                // The producer dropped the first ones while we copied: the rest are intact.
+                let base = buffer.baseAddress!
+                base.copyMemory(from: base + dropped * itemSize, byteCount: (count - dropped) * itemSize)
+                return count - dropped
+            }
+            // It dropped all we were copying: take the new position and read again.
             attempts += 1
             if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
         }
@@ -166,44 +193,56 @@ public final class ItemConsumer: ItemHandle {
         }
     }
 
-    /// Ends the lend of `readableSpans`, consuming its first `count` items (0: none). Returns
-    /// false if, under overwrite-oldest, the producer dropped lent items while they were held
-    /// (OVERWRITTEN): what was read from them is not to be trusted, and nothing is consumed
-    /// but what the producer dropped.
-    /// - Throws: `invalidSize` for more than were lent, `closed`.
+    /// Ends the lend of `readableSpans`, consuming its first `count` items (0: none), and
+    /// returns how many of those first `count` the producer dropped while they were held
+    /// (overwrite-oldest; OVERWRITTEN in C): what was read from them is not to be trusted, and
+    /// they are counted in `missedCount`; the rest were consumed intact. 0 under
+    /// reject-when-full.
+    /// - Throws: `invalidSize` for more than were lent (or nothing lent), `closed`, `corrupt`.
     @discardableResult
-    public func consume(_ count: Int) throws(RingError) -> Bool {
+    public func consume(_ count: Int) throws(RingError) -> Int {
         guard !closed else { throw .closed }
         try storage.checkProcess()
         guard let lent, count >= 0, count <= lent.count else { throw .invalidSize(size: count, maximum: lent?.count ?? 0) }
         self.lent = nil
-        if overwrite {
-            // Unchanged since the lend? Then the producer dropped none of it (it moves the position first).
-            if count == 0 {
-                atomicMemoryFence(ordering: .acquiring)
-                return storage.consumerPosition.load(ordering: .relaxed) == lent.start
-            }
-            if try giveBack(from: lent.start, count: count) { return true }
-            _ = try available()   // counts what was dropped
-            return false
+        try storage.checkNotTruncated()
+        guard overwrite else {
+            if count > 0 { _ = try giveBack(from: lent.start, count: count) }
+            return 0
         }
-        if count > 0 { _ = try giveBack(from: lent.start, count: count) }
-        return true
+        if count == 0 {
+            // How far the producer moved the position since the lend: it moves it before it writes.
+            // acquire fence: keeps the caller's loads of the lent items ahead of the load below.
+            atomicMemoryFence(ordering: .acquiring)
+            let moved = storage.consumerPosition.load(ordering: .relaxed) &- lent.start
+            guard moved != 0 else { return 0 }
+            _ = try available()   // takes the new position over and counts what was dropped
+            return moved > UInt64(lent.count) ? lent.count : Int(moved)
+        }
+        let dropped = try giveBack(from: lent.start, count: count)
+        if dropped == count { _ = try available() }   // counts what was dropped
+        return dropped
     }
 
     /// The unread items in place, oldest first, without consuming or lending them
-    /// (NumericRingBuffer's `unwrapped()`); `body` gets the run and the result is whether,
-    /// under overwrite-oldest, the producer left it alone while `body` ran (false: what
-    /// `body` read is not to be trusted). The memory is valid while this consumer lives.
-    public func withUnread<R>(_ body: (ItemSpans) throws(RingError) -> R) throws(RingError) -> (result: R, intact: Bool) {
+    /// (NumericRingBuffer's `unwrapped()`); `body` gets the run, and `dropped` says how many of
+    /// its first items the producer dropped (overwrite-oldest) while `body` ran: what `body`
+    /// read of those is not to be trusted; the rest were intact. The memory is valid while this
+    /// consumer lives.
+    /// - Throws: what `body` throws, `corrupt` (a file truncated under it), `closed`, `busy`.
+    public func withUnread<R>(_ body: (ItemSpans) throws(RingError) -> R) throws(RingError) -> (result: R, dropped: Int) {
         try checkUsable()
         let (start, count) = try available()
         let result = try body(spans(from: start, count: count))
-        guard overwrite else { return (result, true) }
+        // A peer that truncated the file turned the pages `body` read into zeros.
+        try storage.checkNotTruncated()
+        guard overwrite else { return (result, 0) }
         // acquire fence: keeps the loads `body` made ahead of the load below (a seqlock reader's
-        // check, SPEC.md §8.2 Peeks); pairs with the producer's CAS in ItemProducer.makeRoom.
+        // check, SPEC.md §8.2 Peeks); pairs with the producer's CAS (and the release fence after
+        // it) in ItemProducer.makeRoom.
         atomicMemoryFence(ordering: .acquiring)
-        return (result, storage.consumerPosition.load(ordering: .relaxed) == start)
+        let moved = storage.consumerPosition.load(ordering: .relaxed) &- start
+        return (result, moved > UInt64(count) ? count : Int(moved))
     }
 
     /// Unread items now (a snapshot; under overwrite-oldest the producer may drop some next).

@@ -69,8 +69,9 @@ public class ItemHandle {
         storage.releaseRole(role)
     }
 
-    /// Ends a wait of another thread on this handle with `closed`.
-    public func interrupt() {
+    /// Ends a wait of another thread on this handle with `closed` (for closing from another
+    /// thread, as the C ABI does); every later wait ends so too.
+    package func interrupt() {
         interrupted.store(true, ordering: .relaxed)
         WaitWord.wakeWithoutSignal(channel)
     }

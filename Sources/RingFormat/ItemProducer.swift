@@ -2,6 +2,8 @@
 // carry no record header; a batch of n items is one copy and one commit.
 // Positions count items.
 
+import Atomics
+
 /// The single writer of a typed ring (SPEC.md §19).
 ///
 /// It holds the producer role of its ring, as `RingProducer` does, until `close()`,
@@ -120,14 +122,20 @@ public final class ItemProducer: ItemHandle {
             // the position first owns the items it passes, and our overwrite stays after it.
             if storage.consumerPosition.compareExchange(expected: tail, desired: newTail,
                                                         ordering: .sequentiallyConsistent).exchanged {
+                // release fence: the item stores that follow become visible only after the CAS
+                // (an LL/SC CAS does not order later plain stores by itself), so a consumer that
+                // checks consumerPosition after reading in place sees the move first; pairs with
+                // the acquire fence in ItemConsumer.withUnread and consume(0).
+                atomicMemoryFence(ordering: .releasing)
                 // relaxed: statistics; only the producer writes droppedCount.
                 let dropped = storage.droppedCount.load(ordering: .relaxed)
                 storage.droppedCount.store(dropped &+ (newTail &- tail), ordering: .relaxed)
                 return
             }
-            // The consumer moved it meanwhile; a peer that keeps moving it ends this (SPEC.md §13).
+            // The consumer moved it meanwhile, by at least one item each time: an honest one
+            // cannot do so more than itemCapacity times (SPEC.md §13's bound, in items).
             turns += 1
-            if turns > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
+            if turns > itemCapacity + RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
         }
     }
 
@@ -156,19 +164,23 @@ public final class ItemProducer: ItemHandle {
     // MARK: Writing in place
 
     /// The free item slots at the producer's position, in place (vmcircbuffer's `slice()`):
-    /// fill some of them, then `commit(_:)`. Under reject-when-full, waits up to `timeout`
-    /// for at least one free slot (nil: no limit); under overwrite-oldest the free slots are
-    /// those holding no unread item (the span may be empty). One span when double-mapped.
-    /// - Throws: `full` when the timeout passes, `busy` if spans are already out, `closed`, `corrupt`.
-    public func writableSpans(timeout: Duration? = .zero) throws(RingError) -> ItemSpans {
+    /// fill some of them, then `commit(_:)`. At least `minimum` slots (1 to itemCapacity):
+    /// under reject-when-full it waits up to `timeout` for them (nil: no limit); under
+    /// overwrite-oldest it drops the oldest items to free them, and the span holds every slot
+    /// that holds no unread item. One span when double-mapped.
+    /// - Throws: `full` when the timeout passes, `busy` if spans are already out,
+    ///   `invalidSize` for a bad minimum, `closed`, `corrupt`.
+    public func writableSpans(minimum: Int = 1, timeout: Duration? = .zero) throws(RingError) -> ItemSpans {
         try checkUsable()
+        guard minimum >= 1, minimum <= itemCapacity else { throw .invalidSize(size: minimum, maximum: itemCapacity) }
+        if geometry.policy == .overwriteOldest { try makeRoom(minimum) }
         var free = try self.free()
-        if free == 0 && geometry.policy == .rejectWhenFull {
+        if free < minimum {
             let deadline = Deadline(after: timeout)
-            while free == 0 {
-                let ok = try waitForRoom(1, deadline)
+            while free < minimum {
+                let ok = try waitForRoom(minimum, deadline)
                 free = try self.free()
-                if !ok && free == 0 { throw .full }
+                if !ok && free < minimum { throw .full }
             }
         }
         lent = free

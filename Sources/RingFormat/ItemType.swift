@@ -26,16 +26,30 @@ public struct ItemType: Sendable, Hashable, CustomStringConvertible {
         self.description = description
     }
 
-    /// A little-endian signed integer of 1, 2, 4 or 8 bytes.
-    public static func signed(bytes: Int) -> ItemType { scalar(bytes == 1 ? "|i1" : "<i\(bytes)") }
-    /// A little-endian unsigned integer of 1, 2, 4 or 8 bytes.
-    public static func unsigned(bytes: Int) -> ItemType { scalar(bytes == 1 ? "|u1" : "<u\(bytes)") }
+    /// Int8.
+    public static let int8 = scalar("|i1")
+    /// Little-endian Int16.
+    public static let int16 = scalar("<i2")
+    /// Little-endian Int32.
+    public static let int32 = scalar("<i4")
+    /// Little-endian Int64.
+    public static let int64 = scalar("<i8")
+    /// UInt8.
+    public static let uint8 = scalar("|u1")
+    /// Little-endian UInt16.
+    public static let uint16 = scalar("<u2")
+    /// Little-endian UInt32.
+    public static let uint32 = scalar("<u4")
+    /// Little-endian UInt64.
+    public static let uint64 = scalar("<u8")
     /// A little-endian IEEE 754 float32.
     public static let float32 = scalar("<f4")
     /// A little-endian IEEE 754 float64.
     public static let float64 = scalar("<f8")
-    /// `count` opaque bytes (any BitwiseCopyable value of that size).
-    public static func bytes(_ count: Int) -> ItemType { scalar("|V\(count)") }
+
+    /// `count` opaque bytes (1 to MAX_ITEM_SIZE).
+    /// - Throws: `invalidArgument` for another count.
+    public static func bytes(_ count: Int) throws(RingError) -> ItemType { try ItemType("|V\(count)") }
 
     /// A description known to be valid (the constants above).
     private static func scalar(_ text: String) -> ItemType {

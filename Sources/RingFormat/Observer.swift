@@ -33,6 +33,10 @@ public final class RingObserver {
     public private(set) var skippedBytes: UInt64 = 0
 
     init(storage: RingStorage) throws(RingError) {
+        guard !storage.geometry.isTyped else {
+            // A typed ring has no records to parse (SPEC.md §19.3).
+            throw .invalidArgument("\(storage.path) is a typed ring (SPEC.md §19): observers read byte records; read its items with an ItemConsumer")
+        }
         self.storage = storage
         self.geometry = storage.geometry
         cursor = try storage.snapshotPositions().consumer

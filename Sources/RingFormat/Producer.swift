@@ -437,6 +437,10 @@ public final class RingProducer {
             let (won, _) = storage.consumerPosition.compareExchange(
                 expected: tail, desired: newTail, ordering: .sequentiallyConsistent)
             if won {
+                // release fence: our coming overwrite of the reclaimed bytes becomes visible only
+                // after the CAS (an LL/SC CAS does not order later plain stores by itself), so a
+                // peek's re-check of consumerPosition (RingStorage.wasReclaimed) sees the move first.
+                atomicMemoryFence(ordering: .releasing)
                 if !isPadding {
                     // relaxed: statistics; only the producer writes droppedCount.
                     let n = storage.droppedCount.load(ordering: .relaxed)

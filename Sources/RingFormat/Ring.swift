@@ -312,7 +312,7 @@ public final class Ring {
     /// - Throws: as `open(at:)`.
     public static func open(descriptor: Int32, mapping: RingMapping = .automatic) throws(RingError) -> Ring {
         let fd = try FileDescriptor(rawValue: descriptor).reopen()
-        return try Ring(storage: try RingStorage(path: RingPath("descriptor \(descriptor)"), fd: fd, mapping: mapping))
+        return try Ring(storage: try RingStorage(path: RingPath(fd.name()), fd: fd, mapping: mapping))
     }
 
     /// The ring's open descriptor (owned by the ring: duplicate it to keep it, never close it),
@@ -363,8 +363,9 @@ public final class Ring {
             do throws(RingError) {
                 let ring = try open(at: path, mapping: mapping)
                 if !allowShared { try ring.storage.checkPrivate() }
-                if !acceptAnyGeometry && ring.itemType != itemType {
-                    throw .invalidArgument("\(path) holds a ring of items \(ring.itemType.map { "\"\($0)\"" } ?? "none (byte records)"), not the \(itemType.map { "\"\($0)\"" } ?? "byte records") asked for")
+                if !acceptAnyGeometry && (ring.itemType != itemType
+                                          || (itemAlignment != 0 && ring.geometry.itemAlignment != itemAlignment)) {
+                    throw .invalidArgument("\(path) holds a ring of items \(ring.itemType.map { "\"\($0)\" aligned to \(ring.geometry.itemAlignment)" } ?? "none (byte records)"), not the \(itemType.map { "\"\($0)\"" } ?? "byte records") asked for")
                 }
                 if !acceptAnyGeometry && (ring.capacity != wanted || ring.policy != policy
                                           || ring.geometry.readerSlots != readerSlots

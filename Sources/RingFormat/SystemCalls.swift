@@ -137,11 +137,28 @@ struct FileDescriptor: Sendable, Equatable {
     /// descriptor is duplicated (sharing the description, and so its locks). The corresponding
     /// C function is `open`.
     func reopen() throws(RingError) -> FileDescriptor {
-        let fd = openPath(RingPath("/proc/self/fd/\(rawValue)"), O_RDWR | O_CLOEXEC, 0)
-        if fd >= 0 { return FileDescriptor(rawValue: fd) }
-        let code = errno
-        guard code == ENOENT else { throw .system(operation: "open /proc/self/fd/\(rawValue)", errno: code) }
-        return try duplicate()
+        while true {
+            let fd = openPath(RingPath("/proc/self/fd/\(rawValue)"), O_RDWR | O_CLOEXEC, 0)
+            if fd >= 0 { return FileDescriptor(rawValue: fd) }
+            let code = errno
+            if code == EINTR { continue }
+            guard code == ENOENT else { throw .system(operation: "open /proc/self/fd/\(rawValue)", errno: code) }
+            return try duplicate()
+        }
+    }
+
+    /// What the file behind the descriptor is called, for messages: `memfd:NAME` for a ring
+    /// without a file (SPEC.md §20.2), the path of a file, or `descriptor N`.
+    func name() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = RingPath("/proc/self/fd/\(rawValue)").withCString { readlink($0, &buffer, buffer.count - 1) }
+        guard n > 0 else { return "descriptor \(rawValue)" }
+        var text = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.hasPrefix("/memfd:") {
+            text.removeFirst()
+            if text.hasSuffix(" (deleted)") { text.removeLast(" (deleted)".count) }
+        }
+        return text
     }
 
     /// A new descriptor of the same open file description, close-on-exec. The corresponding

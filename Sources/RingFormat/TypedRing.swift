@@ -4,28 +4,42 @@
 // n), on top of ItemProducer and ItemConsumer.
 
 /// A Swift type a typed ring can carry: its `ItemType` (SPEC.md §19.2).
+///
+/// A type of your own conforms by naming its layout; every bit pattern of its size must be
+/// a valid value (a peer may write any bytes), so use integers, floats and fixed arrays of
+/// them, not Bool, enums or pointers:
+///
+/// ```swift
+/// struct Quote: RingItem {
+///     var sequence: UInt64; var price: Double; var size: UInt32; var padding: UInt32 = 0
+///     static let ringItemType = try! ItemType("{sequence:<u8@0,price:<f8@8,size:<u4@16}24")
+/// }
+/// ```
 public protocol RingItem: BitwiseCopyable {
     /// The type description of this type's values in a ring.
     static var ringItemType: ItemType { get }
 }
 
-extension Int8: RingItem { public static var ringItemType: ItemType { .signed(bytes: 1) } }
-extension Int16: RingItem { public static var ringItemType: ItemType { .signed(bytes: 2) } }
-extension Int32: RingItem { public static var ringItemType: ItemType { .signed(bytes: 4) } }
-extension Int64: RingItem { public static var ringItemType: ItemType { .signed(bytes: 8) } }
-extension UInt8: RingItem { public static var ringItemType: ItemType { .unsigned(bytes: 1) } }
-extension UInt16: RingItem { public static var ringItemType: ItemType { .unsigned(bytes: 2) } }
-extension UInt32: RingItem { public static var ringItemType: ItemType { .unsigned(bytes: 4) } }
-extension UInt64: RingItem { public static var ringItemType: ItemType { .unsigned(bytes: 8) } }
+extension Int8: RingItem { public static var ringItemType: ItemType { .int8 } }
+extension Int16: RingItem { public static var ringItemType: ItemType { .int16 } }
+extension Int32: RingItem { public static var ringItemType: ItemType { .int32 } }
+extension Int64: RingItem { public static var ringItemType: ItemType { .int64 } }
+extension UInt8: RingItem { public static var ringItemType: ItemType { .uint8 } }
+extension UInt16: RingItem { public static var ringItemType: ItemType { .uint16 } }
+extension UInt32: RingItem { public static var ringItemType: ItemType { .uint32 } }
+extension UInt64: RingItem { public static var ringItemType: ItemType { .uint64 } }
 extension Float: RingItem { public static var ringItemType: ItemType { .float32 } }
 extension Double: RingItem { public static var ringItemType: ItemType { .float64 } }
 
-/// Checks that `Element` can stand for the ring's items: the same size (its stride), and an
-/// alignment that divides the items' (SPEC.md §19.2).
-func checkElement<Element: BitwiseCopyable>(_: Element.Type, _ geometry: RingGeometry) throws(RingError) {
+/// Checks that `Element` stands for the ring's items: the same type description, a stride
+/// equal to the item size, and an alignment that divides the items' (SPEC.md §19.2).
+func checkElement<Element: RingItem>(_: Element.Type, _ geometry: RingGeometry) throws(RingError) {
     let stride = MemoryLayout<Element>.stride, alignment = MemoryLayout<Element>.alignment
+    guard Element.ringItemType == geometry.itemType else {
+        throw .invalidArgument("\(Element.self) is \"\(Element.ringItemType)\", the ring's items are \"\(geometry.itemType?.description ?? "byte records")\"")
+    }
     guard stride == geometry.itemSize, geometry.itemAlignment % alignment == 0 else {
-        throw .invalidArgument("\(Element.self) (stride \(stride), alignment \(alignment)) cannot stand for the ring's items \"\(geometry.itemType?.description ?? "")\" of \(geometry.itemSize) bytes aligned to \(geometry.itemAlignment)")
+        throw .invalidArgument("\(Element.self) (stride \(stride), alignment \(alignment)) cannot stand for the ring's items of \(geometry.itemSize) bytes aligned to \(geometry.itemAlignment)")
     }
 }
 
@@ -36,7 +50,7 @@ func checkElement<Element: BitwiseCopyable>(_: Element.Type, _ geometry: RingGeo
 /// let writer = try ring.makeTypedProducer(of: Double.self)
 /// try writer.write([1.5, 2.5])
 /// ```
-public final class TypedProducer<Element: BitwiseCopyable> {
+public final class TypedProducer<Element: RingItem> {
     /// The untyped producer underneath.
     public let items: ItemProducer
 
@@ -67,27 +81,26 @@ public final class TypedProducer<Element: BitwiseCopyable> {
     /// is double-mapped; mapped once, the whole slots before the end of the region (at least
     /// one: a slot that straddles the end is filled through a private copy).
     /// - Throws: `full` when `timeout` passes with no free slot (reject-when-full), what `body` throws.
+    /// Returns how many were committed: what `body` returned, at most the slots it was given.
     public func withWritableSpan(timeout: Duration? = .zero,
                                  _ body: (UnsafeMutableBufferPointer<Element>) throws(RingError) -> Int) throws(RingError) -> Int {
         let spans = try items.writableSpans(timeout: timeout)
         do throws(RingError) {
             let whole = spans.first.count / MemoryLayout<Element>.stride
-            let count: Int
-            if whole > 0 || spans.count == 0 {
-                count = try body(UnsafeMutableBufferPointer(start: spans.first.baseAddress?.assumingMemoryBound(to: Element.self),
-                                                           count: whole))
+            let committed: Int
+            if whole > 0 {
+                let filled = try body(UnsafeMutableBufferPointer(
+                    start: spans.first.baseAddress?.assumingMemoryBound(to: Element.self), count: whole))
+                committed = max(0, min(filled, whole))
             } else {
                 // The first free slot straddles the end: fill a private one and copy it in two pieces.
                 let slot = UnsafeMutableBufferPointer<Element>.allocate(capacity: 1)
                 defer { slot.deallocate() }
-                count = try body(slot)
-                if count > 0 {
-                    ItemSpans(data: items.data, geometry: items.geometry, doubled: false, start: items.head, count: 1)
-                        .fill(from: UnsafeRawPointer(slot.baseAddress!))
-                }
+                committed = max(0, min(try body(slot), 1))
+                if committed > 0 { items.spans(from: items.head, count: 1).fill(from: UnsafeRawPointer(slot.baseAddress!)) }
             }
-            try items.commit(min(count, max(whole, count > 0 ? 1 : 0)))
-            return count
+            try items.commit(committed)
+            return committed
         } catch {
             try? items.commit(0)
             throw error
@@ -102,7 +115,7 @@ public final class TypedProducer<Element: BitwiseCopyable> {
 }
 
 /// The reader of a typed ring of `Element` values.
-public final class TypedConsumer<Element: BitwiseCopyable> {
+public final class TypedConsumer<Element: RingItem> {
     /// The untyped consumer underneath.
     public let items: ItemConsumer
 
@@ -142,45 +155,44 @@ public final class TypedConsumer<Element: BitwiseCopyable> {
     /// Lets `body` read unread values in place and return how many it consumed (vmcircbuffer's
     /// reader `slice()` and `consume(n)`). `body` gets every unread value when double-mapped;
     /// mapped once, the whole values before the end of the region (a value that straddles the
-    /// end comes through a private copy). Returns how many were consumed; 0 if, under
-    /// overwrite-oldest, the producer dropped values while `body` read them (discard what it saw).
+    /// end comes through a private copy). Returns how many were consumed (at most what `body`
+    /// was given) and how many of the first of them the producer dropped while `body` read them
+    /// (overwrite-oldest): discard what `body` made of those.
     /// - Throws: `empty` when `timeout` passes, `endOfStream`, what `body` throws.
+    @discardableResult
     public func withReadableSpan(timeout: Duration? = .zero,
-                                 _ body: (UnsafeBufferPointer<Element>) throws(RingError) -> Int) throws(RingError) -> Int {
+                                 _ body: (UnsafeBufferPointer<Element>) throws(RingError) -> Int)
+        throws(RingError) -> (consumed: Int, dropped: Int) {
         let spans = try items.readableSpans(timeout: timeout)
         let count: Int
         do throws(RingError) {
             let whole = spans.first.count / MemoryLayout<Element>.stride
             if whole > 0 {
-                count = min(whole, try body(UnsafeBufferPointer(start: spans.first.baseAddress?.assumingMemoryBound(to: Element.self),
-                                                                count: whole)))
+                count = max(0, min(whole, try body(UnsafeBufferPointer(
+                    start: spans.first.baseAddress?.assumingMemoryBound(to: Element.self), count: whole))))
             } else {
                 let slot = UnsafeMutableBufferPointer<Element>.allocate(capacity: 1)
                 defer { slot.deallocate() }
-                ItemSpans(data: items.data, geometry: items.geometry, doubled: false, start: items.tail, count: 1)
-                    .copy(to: UnsafeMutableRawPointer(slot.baseAddress!))
-                count = min(1, try body(UnsafeBufferPointer(slot)))
+                items.spans(from: items.tail, count: 1).copy(to: UnsafeMutableRawPointer(slot.baseAddress!))
+                count = max(0, min(1, try body(UnsafeBufferPointer(slot))))
             }
         } catch {
             _ = try? items.consume(0)
             throw error
         }
-        return try items.consume(max(0, count)) ? count : 0
+        return (count, try items.consume(count))
     }
 
     /// Every unread value, oldest first, without consuming (NumericRingBuffer's `unwrapped()`).
-    /// Under overwrite-oldest a copy the producer overwrote meanwhile is taken again.
+    /// Under overwrite-oldest the values the producer dropped while they were copied are left out.
     public func unread() throws(RingError) -> [Element] {
-        for _ in 0..<RingConsumer.retryLimit {
-            let (values, intact) = try items.withUnread { (spans) throws(RingError) -> [Element] in
-                [Element](unsafeUninitializedCapacity: spans.count) { buffer, initialized in
-                    spans.copy(to: UnsafeMutableRawPointer(buffer.baseAddress!))
-                    initialized = spans.count
-                }
+        let (values, dropped) = try items.withUnread { (spans) throws(RingError) -> [Element] in
+            [Element](unsafeUninitializedCapacity: spans.count) { buffer, initialized in
+                spans.copy(to: UnsafeMutableRawPointer(buffer.baseAddress!))
+                initialized = spans.count
             }
-            if intact { return values }
         }
-        throw .corrupt(.positionsUnstable)
+        return dropped == 0 ? values : Array(values.dropFirst(dropped))
     }
 
     /// Values the producer dropped before this consumer read them (overwrite-oldest).
@@ -193,13 +205,13 @@ public final class TypedConsumer<Element: BitwiseCopyable> {
 extension Ring {
     /// Takes the producer role of a typed ring as a writer of `Element` values.
     /// - Throws: `invalidArgument` if `Element` does not match the ring's items, as `makeItemProducer`.
-    public func makeTypedProducer<Element: BitwiseCopyable>(of: Element.Type) throws(RingError) -> TypedProducer<Element> {
+    public func makeTypedProducer<Element: RingItem>(of: Element.Type) throws(RingError) -> TypedProducer<Element> {
         try TypedProducer(try makeItemProducer())
     }
 
     /// Takes the consumer role of a typed ring as a reader of `Element` values.
     /// - Throws: `invalidArgument` if `Element` does not match the ring's items, as `makeItemConsumer`.
-    public func makeTypedConsumer<Element: BitwiseCopyable>(of: Element.Type) throws(RingError) -> TypedConsumer<Element> {
+    public func makeTypedConsumer<Element: RingItem>(of: Element.Type) throws(RingError) -> TypedConsumer<Element> {
         try TypedConsumer(try makeItemConsumer())
     }
 

@@ -5,13 +5,14 @@
 
 import Foundation
 import Testing
+import Atomics
 import RingFormat
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A 24-byte item whose fields say which item it is.
-struct Quote: BitwiseCopyable, Equatable {
+struct Quote: RingItem, Equatable {
     var index: UInt64
     var price: Double
     var check: UInt32
@@ -26,6 +27,14 @@ struct Quote: BitwiseCopyable, Equatable {
     var isIntact: Bool { self == Quote(index) }
 
     static let type = try! ItemType("{index:<u8@0,price:<f8@8,check:<u4@16}24")
+    static var ringItemType: ItemType { type }
+}
+
+/// A flag one thread sets and another polls.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let flag = ManagedAtomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }
 
 @Suite("Typed rings (format 1.1)")
@@ -142,7 +151,7 @@ struct TypedRingTests {
             #expect(intact)
             return span.count
         }
-        #expect(seen == ring.geometry.itemCapacity)
+        #expect(seen.consumed == ring.geometry.itemCapacity && seen.dropped == 0)
     }
 
     @Test("a byte ring's committed records across the wrap are one span when double-mapped")
@@ -170,6 +179,8 @@ struct TypedRingTests {
         let ring = try Ring.anonymous(capacity: 100, policy: policy, itemType: Quote.type, itemAlignment: 8)
         let total: UInt64 = 300_000
         let writer = try ring.makeTypedProducer(of: Quote.self)
+        // The consumer first: it counts what it missed from where it started.
+        let reader = try ring.makeTypedConsumer(of: Quote.self)
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) let w = writer
         Thread.detachNewThread {
@@ -182,7 +193,6 @@ struct TypedRingTests {
             w.closeWriter()
             done.signal()
         }
-        let reader = try ring.makeTypedConsumer(of: Quote.self)
         var received: UInt64 = 0
         var expected: UInt64 = 0
         var torn = 0
@@ -209,17 +219,16 @@ struct TypedRingTests {
         if policy == .rejectWhenFull { #expect(received == total) }
     }
 
-    @Test("a forked child opens a ring without a file from its descriptor; its inherited handle is FORKED")
+    @Test("a forked child opens a ring without a file from its descriptor (a new open file description); its inherited handle is FORKED")
     func anonymousRingAcrossFork() throws {
         let ring = try Ring.anonymous(name: "fork-test", capacity: 64, itemType: .float64)
         #expect(ring.path == "memfd:fork-test")
         let consumer = try ring.makeTypedConsumer(of: Double.self)
-        let inherited = try ring.makeItemProducer()
         let fd = ring.descriptor
         let pid = fork()
         if pid == 0 {
             var code: Int32 = 0
-            do { _ = try inherited.tryWrite(UnsafeRawBufferPointer(start: nil, count: 0)); code = 3 } catch {
+            do { _ = try consumer.read(maxCount: 1); code = 3 } catch {
                 if error != .forked { code = 4 }
             }
             if code == 0 {
@@ -232,7 +241,6 @@ struct TypedRingTests {
             }
             _exit(code)
         }
-        inherited.close()   // the parent's role, given up so the child can take it
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         #expect(status == 0)
@@ -264,6 +272,116 @@ struct TypedRingTests {
         }
         #expect(mappings() == 0)
         #expect(descriptors() == 0)
+    }
+
+    @Test("a slow consumer of a full overwrite-oldest ring keeps the intact part of each copy instead of starving")
+    func slowConsumerDoesNotStarve() throws {
+        // Before: every producer write during a copy failed the consumer's CAS, the whole ring
+        // was copied again, and after 10,000 failures the read threw CORRUPT(positionsUnstable).
+        let ring = try Ring.anonymous(capacity: 1 << 16, policy: .overwriteOldest, itemType: .uint64)
+        let writer = try ring.makeTypedProducer(of: UInt64.self)
+        let stop = ManagedAtomicFlag()
+        nonisolated(unsafe) let w = writer
+        let reader = try ring.makeTypedConsumer(of: UInt64.self)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var i: UInt64 = 0
+            while !stop.isSet {
+                try! w.write(Array(i..<i + 64))
+                i += 64
+            }
+            w.closeWriter()
+            done.signal()
+        }
+        var received: UInt64 = 0
+        var last: UInt64? = nil
+        for _ in 0..<8 {
+            let got = try reader.read(maxCount: 1 << 16, timeout: .seconds(10))
+            #expect(!got.isEmpty)
+            for v in got {
+                #expect(last.map { v > $0 } ?? true)
+                last = v
+            }
+            received += UInt64(got.count)
+            Thread.sleep(forTimeInterval: 0.03)
+        }
+        stop.set()
+        done.wait()
+        while true {
+            let got: [UInt64]
+            do { got = try reader.read(maxCount: 1 << 16) } catch {
+                if error == .endOfStream { break }
+                throw error
+            }
+            for v in got { #expect(last.map { v > $0 } ?? true); last = v }
+            received += UInt64(got.count)
+        }
+        let produced = (try ring.stats()).producerPosition
+        #expect(received + reader.missedCount == produced)
+        #expect(reader.missedCount == (try ring.stats()).droppedCount)
+    }
+
+    @Test("giving back lent items some of which the producer dropped meanwhile consumes the intact rest and counts the dropped")
+    func partialGiveBack() throws {
+        // Before: a give-back whose CAS failed kept nothing, so a consumer of a full ring that
+        // the producer kept writing copied it again and again (and gave up with CORRUPT).
+        let ring = try Ring.anonymous(capacity: 512, policy: .overwriteOldest, itemType: .uint64)
+        let writer = try ring.makeTypedProducer(of: UInt64.self)
+        let reader = try ring.makeItemConsumer()
+        try writer.write(Array(0..<512))
+        let lent = try reader.readableSpans()
+        #expect(lent.count == 512)
+        try writer.write(Array(512..<517))          // drops items 0..<5 while they are lent
+        #expect(try reader.consume(100) == 5)       // 5 dropped, 95 (5..<100) consumed intact
+        #expect(reader.missedCount == 5)
+        let typed = try TypedConsumer<UInt64>(reader)
+        #expect(try typed.read(maxCount: 1) == [100])
+        // A lend the producer passed entirely: nothing is consumed but what it dropped.
+        _ = try reader.readableSpans()
+        try writer.write(Array(517..<1100))
+        #expect(try reader.consume(10) == 10)
+        #expect(try typed.read(maxCount: 1) == [1100 - 512])
+        #expect(reader.missedCount == UInt64(5 + (1100 - 512) - 101))   // 0..<5, then 101..<588
+        #expect(reader.missedCount == (try ring.stats()).droppedCount)
+    }
+
+    @Test("a consumerPosition a hostile peer moved backwards or past producerPosition gives CORRUPT and poisons nothing")
+    func hostileConsumerPosition() throws {
+        let temp = TempRing()
+        let ring = try Ring.createItems(at: temp.path, type: .float64, itemCapacity: 512, policy: .overwriteOldest)
+        let writer = try ring.makeTypedProducer(of: Double.self)
+        let reader = try ring.makeTypedConsumer(of: Double.self)
+        try writer.write([1, 2, 3])
+        RawFile.put(temp.path, RingLayout.Header.consumerPosition, UInt64(1 << 62))
+        #expect(throws: RingError.self) { _ = try reader.read(maxCount: 8) }
+        RawFile.put(temp.path, RingLayout.Header.consumerPosition, UInt64(0))
+        #expect(try reader.read(maxCount: 8) == [1, 2, 3])
+        #expect(reader.missedCount == 0)
+    }
+
+    @Test("reads of a typed ring truncated under its mapping report CORRUPT(truncated), not zeros")
+    func truncatedTypedRing() throws {
+        let temp = TempRing()
+        let ring = try Ring.createItems(at: temp.path, type: .uint64, itemCapacity: 4096, policy: .overwriteOldest)
+        try ring.makeTypedProducer(of: UInt64.self).write(Array(1...1000))
+        let reader = try ring.makeTypedConsumer(of: UInt64.self)
+        RawFile.truncate(temp.path, to: 4096)
+        #expect {
+            _ = try reader.unread()
+        } throws: { error in
+            guard case RingError.corrupt(.truncated) = error else { return false }
+            return true
+        }
+    }
+
+    @Test("a typed handle's element must have the ring's type description; observers refuse typed rings")
+    func elementTypeIsChecked() throws {
+        let ring = try Ring.anonymous(capacity: 64, itemType: try ItemType(">f8"))
+        #expect(throws: RingError.self) { _ = try ring.makeTypedConsumer(of: Double.self) }
+        let ints = try Ring.anonymous(capacity: 64, itemType: .int64)
+        #expect(throws: RingError.self) { _ = try ints.makeTypedProducer(of: Double.self) }
+        #expect(throws: RingError.self) { _ = try ints.makeObserver() }
+        _ = try ints.makeTypedProducer(of: Int64.self)
     }
 
     @Test("hostile headers: a type description that lies about the item size, a bad checksum, a bad alignment")

@@ -637,9 +637,10 @@ int ring_items_readable(ring_item_consumer_t *consumer, ring_span_t spans[2], si
 /**
  * Ends a lend of ring_items_readable, consuming its first count items (0: none);
  * RING_ERR_INVALID_SIZE for more than were lent, or when nothing is lent.
- * RING_ERR_OVERWRITTEN: under overwrite-oldest the producer dropped items of the lend
- * while it was held; what was read from them is not to be trusted (nothing is consumed
- * but what the producer dropped, which ring_items_missed counts).
+ * RING_ERR_OVERWRITTEN: under overwrite-oldest the producer dropped the first d of those
+ * count items while they were held (d is how much ring_items_missed grew; with count 0, the
+ * first d of the lend): what was read from them is not to be trusted; the other count - d
+ * were consumed intact.
  */
 int ring_items_consume(ring_item_consumer_t *consumer, size_t count);
 

@@ -13,14 +13,14 @@ import Foundation
 import RingFormat
 
 // example-begin type
-/// A quote: 24 bytes, laid out as the type description says.
-struct Quote: BitwiseCopyable {
+/// A quote: 24 bytes, laid out as its type description says.
+struct Quote: RingItem {
     var sequence: UInt64
     var price: Double
     var size: UInt32
     var padding: UInt32 = 0
+    static let ringItemType = try! ItemType("{sequence:<u8@0,price:<f8@8,size:<u4@16}24")
 }
-let quoteType = try! ItemType("{sequence:<u8@0,price:<f8@8,size:<u4@16}24")
 // example-end type
 
 /// A producer handed to the thread that uses it.
@@ -37,8 +37,7 @@ guard arguments.count == 3, let count = UInt64(arguments[2]) else {
 
 do {
     // example-begin typed
-    let ring = try Ring.createItems(at: arguments[1], type: quoteType, itemCapacity: 4096,
-                                    itemAlignment: MemoryLayout<Quote>.alignment, replaceExisting: true)
+    let ring = try Ring.createItems(at: arguments[1], of: Quote.self, itemCapacity: 4096, replaceExisting: true)
     let handoff = Handoff(try ring.makeTypedProducer(of: Quote.self))
     Thread {
         var next: UInt64 = 0
@@ -64,7 +63,7 @@ do {
             }
         } catch RingError.endOfStream { break }
     }
-    print("typed: \(expected) quotes of \(quoteType.size) bytes read in place"
+    print("typed: \(expected) quotes of \(Quote.ringItemType.size) bytes read in place"
           + (ring.isDoubleMapped ? " through one span each time" : "") + (intact ? ", every one checked" : ", SOME WRONG"))
     // example-end typed
 } catch {
