@@ -135,6 +135,7 @@ setup(
                 "Sources/RingPy/ringpy_ring.c",
                 "Sources/RingPy/ringpy_reader.c",
                 "Sources/RingPy/ringpy_view.c",
+                "Sources/RingPy/ringpy_items.c",
                 "Sources/RingPy/ringpy_wait.c",
             ],
             depends=["Sources/RingPy/ringpy.h"],

@@ -8,6 +8,8 @@
  *   ringpy_reader.c  the Reader type (ringpy._ringpy.ReaderBase): one reader of a ring with
  *                    a reader table (format 1.1, SPEC.md §17); Ring._reader and Ring._readers
  *   ringpy_view.c    the RecordView type (zero-copy reads)
+ *   ringpy_items.c   the ItemRing type (ringpy._ringpy.ItemRingBase): a typed ring (format 1.1,
+ *                    SPEC.md §19), and ItemView, the exporter of its zero-copy windows
  *
  * Every field of a RingObject is read and written with the GIL held, except the
  * handles, which are used only with their lock held (see RingObject).
@@ -42,6 +44,8 @@ typedef struct {
     PyTypeObject *RingType;
     PyTypeObject *ReaderType;
     PyTypeObject *RecordViewType;
+    PyTypeObject *ItemRingType;
+    PyTypeObject *ItemViewType;
 } ringpy_state;
 
 /* A Ring, or a Reader: the same object, so that every read method, the wait loop and
@@ -65,6 +69,7 @@ typedef struct {
     int locks_ready;               /* the three locks are initialised */
     uint64_t generation;           /* ringpy_fork_generation() when opened: another value means a forked child */
     PyObject *path;                /* str */
+    int fd;                        /* ring_fd when opened (owned by the ring handle): immutable */
     uint64_t capacity;
     uint64_t max_message;
     int policy;
@@ -107,6 +112,15 @@ RINGPY_INTERNAL ring_consumer_t *ringpy_consumer(RingObject *self);
 RINGPY_INTERNAL int ringpy_object_init(RingObject *self, PyObject *module, PyObject *path);
 RINGPY_INTERNAL void ringpy_object_dealloc(RingObject *self);
 RINGPY_INTERNAL int ringpy_object_traverse(RingObject *self, visitproc visit, void *arg);
+/* Parses vectorcall arguments into values[] (NULL where not given), by position or by
+ * keyword (at most max_positional by position); names ends with NULL and its first
+ * `required` entries must be given. -1 with a TypeError set. */
+RINGPY_INTERNAL int ringpy_parse_args(const char *fname, const char *const *names, int required, int max_positional,
+                                      PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **values);
+/* A path argument (str, bytes or os.PathLike) as (the str or bytes object, encoded bytes object). -1 on error. */
+RINGPY_INTERNAL int ringpy_convert_path(PyObject *arg, PyObject **str, PyObject **encoded);
+/* Policy, its int or its name: the ring_policy_t. -1 with ValueError set. */
+RINGPY_INTERNAL int ringpy_parse_policy(PyObject *policy);
 /* The methods of the Reader type: the Ring's read methods, close and the context manager. */
 RINGPY_INTERNAL extern PyMethodDef ringpy_reader_methods[];
 
@@ -115,6 +129,17 @@ RINGPY_INTERNAL extern PyType_Spec ringpy_reader_spec;
 /* Ring._reader(cls, name, flags, gate_timeout_ms) and Ring._readers(). */
 RINGPY_INTERNAL PyObject *ringpy_ring_reader(RingObject *self, PyObject *const *args, Py_ssize_t nargs);
 RINGPY_INTERNAL PyObject *ringpy_ring_readers(RingObject *self, PyObject *unused);
+
+/* ringpy_items.c */
+RINGPY_INTERNAL extern PyType_Spec ringpy_item_ring_spec;
+RINGPY_INTERNAL extern PyType_Spec ringpy_item_view_spec;
+/* As ringpy_producer / ringpy_consumer, for an ItemRing (self is an ItemRingObject): the
+ * item producer or consumer handle, taking the role if needed. */
+RINGPY_INTERNAL ring_item_producer_t *ringpy_item_producer(RingObject *self);
+RINGPY_INTERNAL ring_item_consumer_t *ringpy_item_consumer(RingObject *self);
+/* The path a ring opened from descriptor fd reports (SPEC.md §20.2): "memfd:NAME" for a
+ * memfd, else the file's path (from /proc/self/fd), else "descriptor N". NULL: no memory. */
+RINGPY_INTERNAL PyObject *ringpy_fd_path(int fd);
 
 /* ringpy_view.c */
 RINGPY_INTERNAL extern PyType_Spec ringpy_view_spec;
@@ -129,7 +154,9 @@ RINGPY_INTERNAL int64_t ringpy_parse_timeout(PyObject *timeout);
 RINGPY_INTERNAL void ringpy_lock(pthread_mutex_t *lock);
 RINGPY_INTERNAL void ringpy_unlock(pthread_mutex_t *lock);
 
-typedef enum { ROLE_PRODUCER, ROLE_CONSUMER } ringpy_role;
+/* The role a call runs on: a byte ring's (ringpy_producer, ringpy_consumer) or a typed
+ * ring's (ringpy_item_producer, ringpy_item_consumer). Producers hold plock, consumers clock. */
+typedef enum { ROLE_PRODUCER, ROLE_CONSUMER, ROLE_ITEM_PRODUCER, ROLE_ITEM_CONSUMER } ringpy_role;
 
 /* ringpy_run's results besides the ring_error_t codes (which are <= 0). */
 #define CALL_FAILED 1   /* a Python exception is set */

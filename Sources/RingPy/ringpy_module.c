@@ -2,7 +2,7 @@
  * ringpy_module.c - the module ringpy._ringpy: RingFormat rings (SPEC.md) for CPython,
  * over the C ABI of ringformat.h (libringformat.so, shipped inside the package).
  * Module state, the exceptions, the fork generation and module init live here; the
- * types in ringpy_ring.c, ringpy_reader.c and ringpy_view.c.
+ * types in ringpy_ring.c, ringpy_reader.c, ringpy_view.c and ringpy_items.c.
  */
 #include "ringpy.h"
 
@@ -140,6 +140,10 @@ static int ringpy_exec(PyObject *module) {
     if (st->ReaderType == NULL || PyModule_AddType(module, st->ReaderType) < 0) return -1;
     st->RecordViewType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_view_spec, NULL);
     if (st->RecordViewType == NULL || PyModule_AddType(module, st->RecordViewType) < 0) return -1;
+    st->ItemRingType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_item_ring_spec, NULL);
+    if (st->ItemRingType == NULL || PyModule_AddType(module, st->ItemRingType) < 0) return -1;
+    st->ItemViewType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &ringpy_item_view_spec, NULL);
+    if (st->ItemViewType == NULL || PyModule_AddType(module, st->ItemViewType) < 0) return -1;
     uint16_t major = 0, minor = 0;
     ring_format_version(&major, &minor);
     PyObject *version = Py_BuildValue("(ii)", major, minor);
@@ -155,6 +159,7 @@ static int ringpy_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->ClosedError); Py_VISIT(st->EndOfStreamError); Py_VISIT(st->CorruptError);
     Py_VISIT(st->UnsupportedVersionError); Py_VISIT(st->BusyError); Py_VISIT(st->OverwrittenError);
     Py_VISIT(st->ForkedError); Py_VISIT(st->RingType); Py_VISIT(st->ReaderType); Py_VISIT(st->RecordViewType);
+    Py_VISIT(st->ItemRingType); Py_VISIT(st->ItemViewType);
     return 0;
 }
 
@@ -164,6 +169,7 @@ static int ringpy_clear(PyObject *module) {
     Py_CLEAR(st->ClosedError); Py_CLEAR(st->EndOfStreamError); Py_CLEAR(st->CorruptError);
     Py_CLEAR(st->UnsupportedVersionError); Py_CLEAR(st->BusyError); Py_CLEAR(st->OverwrittenError);
     Py_CLEAR(st->ForkedError); Py_CLEAR(st->RingType); Py_CLEAR(st->ReaderType); Py_CLEAR(st->RecordViewType);
+    Py_CLEAR(st->ItemRingType); Py_CLEAR(st->ItemViewType);
     return 0;
 }
 

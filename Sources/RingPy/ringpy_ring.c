@@ -76,6 +76,7 @@ int ringpy_object_init(RingObject *self, PyObject *module, PyObject *path) {
     self->module = Py_NewRef(module);
     self->st = ringpy_state_of(module);
     self->path = Py_NewRef(path);
+    self->fd = -1;
     self->generation = ringpy_fork_generation();
     if (pthread_mutex_init(&self->plock, NULL) != 0) { PyErr_NoMemory(); return -1; }
     if (pthread_mutex_init(&self->clock, NULL) != 0) {
@@ -108,6 +109,7 @@ static RingObject *new_ring(PyTypeObject *cls, PyObject *module, ring_t *ring, P
     self->reader_slots = geometry.reader_slots;
     /* ring_geometry_t has no room for it: its own call (immutable too, validated at open). */
     rc = ring_producer_slots(ring, &self->producer_slots);
+    if (rc == RING_OK) rc = ring_fd(ring, &self->fd);
     if (rc != RING_OK) { ringpy_raise(self->st, rc, path); Py_DECREF(self); return NULL; }
     return self;
 }
@@ -132,7 +134,7 @@ static int get_buffer(PyObject *obj, Py_buffer *view) {
  * keyword (at most max_positional by position); names ends with NULL and its first
  * `required` entries must be given.
  * Returns -1 with a TypeError set. */
-static int parse_args(const char *fname, const char *const *names, int required, int max_positional,
+int ringpy_parse_args(const char *fname, const char *const *names, int required, int max_positional,
                       PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **values) {
     int count = 0;
     while (names[count]) values[count++] = NULL;
@@ -160,7 +162,7 @@ static int parse_args(const char *fname, const char *const *names, int required,
 
 
 /* A path argument (str, bytes or os.PathLike) as (the str or bytes object, encoded bytes object). */
-static int convert_path(PyObject *arg, PyObject **str, PyObject **encoded) {
+int ringpy_convert_path(PyObject *arg, PyObject **str, PyObject **encoded) {
     PyObject *fs = PyOS_FSPath(arg);
     if (fs == NULL) return -1;
     /* str (encoded with the file system encoding and surrogateescape, so the bytes of any
@@ -170,7 +172,7 @@ static int convert_path(PyObject *arg, PyObject **str, PyObject **encoded) {
     return 0;
 }
 
-static int parse_policy(PyObject *policy) {
+int ringpy_parse_policy(PyObject *policy) {
     if (PyUnicode_Check(policy)) {
         if (PyUnicode_CompareWithASCIIString(policy, "reject_when_full") == 0) return RING_REJECT_WHEN_FULL;
         if (PyUnicode_CompareWithASCIIString(policy, "overwrite_oldest") == 0) return RING_OVERWRITE_OLDEST;
@@ -192,7 +194,7 @@ static int parse_args_timeout(const char *fname, const char *const *names, int r
                               int64_t *timeout) {
     int count = 0;
     while (names[count]) count++;
-    if (parse_args(fname, names, required, count, args, nargs, kwnames, values) < 0) return -1;
+    if (ringpy_parse_args(fname, names, required, count, args, nargs, kwnames, values) < 0) return -1;
     *timeout = values[count - 1] ? ringpy_parse_timeout(values[count - 1]) : default_ns;
     return *timeout == -2 ? -1 : 0;
 }
@@ -212,6 +214,24 @@ static int parse_slots(PyObject *value, const char *arg, const char *table, uint
         return -1;
     }
     *out = (uint32_t)n;
+    return 0;
+}
+
+/* A capacity in bytes: an int from 1 to RING_MAX_CAPACITY. -1 with TypeError or InvalidSizeError set. */
+static int parse_capacity(ringpy_state *st, PyObject *value, uint64_t *out) {
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "capacity must be an int, not %.100s", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long requested = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (requested == -1 && PyErr_Occurred()) return -1;
+    if (overflow || requested <= 0 || (unsigned long long)requested > RING_MAX_CAPACITY) {
+        PyErr_Format(st->InvalidSizeError, "capacity must be between 1 and %llu bytes, not %R",
+                     (unsigned long long)RING_MAX_CAPACITY, value);
+        return -1;
+    }
+    *out = (uint64_t)requested;
     return 0;
 }
 
@@ -236,22 +256,12 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
     static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position",
                                         "allow_shared", "any_geometry", "readers", "producers", NULL};
     PyObject *values[11];
-    if (parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
+    if (ringpy_parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
-    if (!PyLong_Check(values[1])) {
-        PyErr_Format(PyExc_TypeError, "capacity must be an int, not %.100s", Py_TYPE(values[1])->tp_name);
-        return NULL;
-    }
-    int overflow = 0;
-    long long requested = PyLong_AsLongLongAndOverflow(values[1], &overflow);
-    if (requested == -1 && PyErr_Occurred()) return NULL;
-    if (overflow || requested <= 0 || (unsigned long long)requested > RING_MAX_CAPACITY) {
-        PyErr_Format(st->InvalidSizeError, "capacity must be between 1 and %llu bytes, not %R",
-                     (unsigned long long)RING_MAX_CAPACITY, values[1]);
-        return NULL;
-    }
-    int policy = values[2] ? parse_policy(values[2]) : RING_REJECT_WHEN_FULL;
+    uint64_t requested = 0;
+    if (parse_capacity(st, values[1], &requested) < 0) return NULL;
+    int policy = values[2] ? ringpy_parse_policy(values[2]) : RING_REJECT_WHEN_FULL;
     if (policy < 0) return NULL;
     unsigned long mode = 0600;
     if (values[3]) {
@@ -275,13 +285,13 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
     if (values[9] && parse_slots(values[9], "readers", "reader", &readers) < 0) return NULL;
     if (values[10] && parse_slots(values[10], "producers", "producer", &producers) < 0) return NULL;
     PyObject *path, *encoded;
-    if (convert_path(values[0], &path, &encoded) < 0) return NULL;
+    if (ringpy_convert_path(values[0], &path, &encoded) < 0) return NULL;
     ring_t *ring = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     /* The library checks the counts: too many slots, or producers under overwrite-oldest,
      * is INVALID_ARGUMENT (ValueError). */
-    rc = ring_create_shared(PyBytes_AS_STRING(encoded), (uint64_t)requested, policy, (uint32_t)mode, flags,
+    rc = ring_create_shared(PyBytes_AS_STRING(encoded), requested, policy, (uint32_t)mode, flags,
                             readers, producers, initial, &ring);
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
@@ -302,7 +312,7 @@ static PyObject *Ring_open(PyObject *cls, PyTypeObject *defining, PyObject *cons
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
     PyObject *path, *encoded;
-    if (convert_path(args[0], &path, &encoded) < 0) return NULL;
+    if (ringpy_convert_path(args[0], &path, &encoded) < 0) return NULL;
     ring_t *ring = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -310,6 +320,76 @@ static PyObject *Ring_open(PyObject *cls, PyTypeObject *defining, PyObject *cons
     Py_END_ALLOW_THREADS
     Py_DECREF(encoded);
     PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
+                                     : ringpy_raise(st, rc, path);
+    Py_DECREF(path);
+    return result;
+}
+
+PyDoc_STRVAR(anonymous_doc,
+"anonymous(capacity, *, policy=Policy.REJECT_WHEN_FULL, name='ring', readers=0, producers=0)\n--\n\n"
+"Create a ring without a file (SPEC.md §20.2): in anonymous shared memory (memfd), gone when\n"
+"the last descriptor and mapping of it are; nothing is left in any file system. name is only\n"
+"what messages and `path` show (\"memfd:NAME\"). Share it with a child of os.fork(), which\n"
+"opens it again with Ring.open_fd(ring.fd), or pass `fd` over a Unix socket. capacity, policy,\n"
+"readers and producers as create().");
+
+static PyObject *Ring_anonymous(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames) {
+    static const char *const names[] = {"capacity", "policy", "name", "readers", "producers", NULL};
+    PyObject *values[5];
+    if (ringpy_parse_args("anonymous", names, 1, 1, args, nargs, kwnames, values) < 0) return NULL;
+    ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
+    PyObject *module = PyType_GetModule(defining);
+    uint64_t requested = 0;
+    if (parse_capacity(st, values[0], &requested) < 0) return NULL;
+    int policy = values[1] ? ringpy_parse_policy(values[1]) : RING_REJECT_WHEN_FULL;
+    if (policy < 0) return NULL;
+    uint32_t readers = 0, producers = 0;
+    if (values[3] && parse_slots(values[3], "readers", "reader", &readers) < 0) return NULL;
+    if (values[4] && parse_slots(values[4], "producers", "producer", &producers) < 0) return NULL;
+    PyObject *name = values[2] ? values[2] : NULL, *encoded = NULL;
+    if (name != NULL && !PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "name must be a str, not %.100s", Py_TYPE(name)->tp_name);
+        return NULL;
+    }
+    PyObject *path = name ? PyUnicode_FromFormat("memfd:%U", name) : PyUnicode_FromString("memfd:ring");
+    if (path == NULL) return NULL;
+    if (name != NULL && !PyUnicode_FSConverter(name, &encoded)) { Py_DECREF(path); return NULL; }
+    ring_t *ring = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ring_create_shared(encoded ? PyBytes_AS_STRING(encoded) : NULL, requested, policy, 0600,
+                            RING_CREATE_ANONYMOUS, readers, producers, 0, &ring);
+    Py_END_ALLOW_THREADS
+    Py_XDECREF(encoded);
+    PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, module, ring, path)
+                                     : ringpy_raise(st, rc, path);
+    Py_DECREF(path);
+    return result;
+}
+
+PyDoc_STRVAR(open_fd_doc, "open_fd(fd)\n--\n\n"
+"Open the ring held by the open descriptor fd: a ring without a file inherited across\n"
+"os.fork() (Ring.open_fd(parent_ring.fd) in the child) or received over a Unix socket, or\n"
+"any open ring file (SPEC.md §20.2). The descriptor is duplicated: the caller keeps fd.");
+
+static PyObject *Ring_open_fd(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames) {
+    if (nargs != 1 || (kwnames && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "open_fd() takes exactly one positional argument (fd)");
+        return NULL;
+    }
+    ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
+    int fd = PyObject_AsFileDescriptor(args[0]);
+    if (fd < 0) return NULL;
+    PyObject *path = ringpy_fd_path(fd);
+    if (path == NULL) return NULL;
+    ring_t *ring = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = ring_open_fd(fd, 0, &ring);
+    Py_END_ALLOW_THREADS
+    PyObject *result = rc == RING_OK ? (PyObject *)new_ring((PyTypeObject *)cls, PyType_GetModule(defining), ring, path)
                                      : ringpy_raise(st, rc, path);
     Py_DECREF(path);
     return result;
@@ -1022,6 +1102,12 @@ static PyObject *Ring_get_capacity(RingObject *self, void *c) { (void)c; return 
 static PyObject *Ring_get_policy_value(RingObject *self, void *c) { (void)c; return PyLong_FromLong(self->policy); }
 static PyObject *Ring_get_max_message(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(self->max_message); }
 static PyObject *Ring_get_closed(RingObject *self, void *c) { (void)c; return PyBool_FromLong(self->closing); }
+/* Not ringpy_check: a forked child reads it to open the ring again (open_fd). */
+static PyObject *Ring_get_fd(RingObject *self, void *c) {
+    (void)c;
+    if (self->closing) return ringpy_raise_closed(self->st);
+    return PyLong_FromLong(self->fd);
+}
 static PyObject *Ring_get_reader_slots(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->reader_slots); }
 static PyObject *Ring_get_producer_slots(RingObject *self, void *c) { (void)c; return PyLong_FromUnsignedLong(self->producer_slots); }
 
@@ -1065,6 +1151,10 @@ void ringpy_object_dealloc(RingObject *self) {
 static PyMethodDef Ring_methods[] = {
     {"create", (PyCFunction)(void (*)(void))Ring_create, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, create_doc},
     {"open", (PyCFunction)(void (*)(void))Ring_open, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, open_doc},
+    {"anonymous", (PyCFunction)(void (*)(void))Ring_anonymous, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     anonymous_doc},
+    {"open_fd", (PyCFunction)(void (*)(void))Ring_open_fd, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     open_fd_doc},
     {"put", (PyCFunction)(void (*)(void))Ring_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
     {"try_put", (PyCFunction)Ring_try_put, METH_O, try_put_doc},
     {"_poll_put", (PyCFunction)Ring_poll_put, METH_O, poll_put_doc},
@@ -1142,6 +1232,9 @@ static PyGetSetDef Ring_getset[] = {
     {"_policy", (getter)Ring_get_policy_value, NULL, "Policy as an int.", NULL},
     {"max_message_size", (getter)Ring_get_max_message, NULL, "The largest message the ring accepts.", NULL},
     {"closed", (getter)Ring_get_closed, NULL, "True once close() was called.", NULL},
+    {"fd", (getter)Ring_get_fd, NULL,
+     "The ring's open descriptor (owned by the ring: do not close it; os.dup it to keep it). A child\n"
+     "of os.fork() opens the ring again with Ring.open_fd(ring.fd) (SPEC.md §20.2).", NULL},
     {"reader_slots", (getter)Ring_get_reader_slots, NULL,
      "Slots of the ring's reader table (format 1.1): how many readers it can have; 0 for a 1.0 ring.", NULL},
     {"producer_slots", (getter)Ring_get_producer_slots, NULL,

@@ -1,7 +1,7 @@
 /*
  * ringpy_wait.c - role locks, timeouts and the one wait loop every blocking call of a
- * Ring or a Reader goes through (put, put_many, get, get_many, get_view, _wait, _wait_room;
- * a Reader's "consumer role" is its reader handle).
+ * Ring, a Reader or an ItemRing goes through (put, put_many, get, get_many, get_view, _wait,
+ * _wait_room; a Reader's "consumer role" is its reader handle, an ItemRing's its item roles).
  *
  * Non-blocking calls keep the GIL. Blocking calls wait in slices of at most
  * WAIT_SLICE_NS with the GIL released, sleeping in the library, and between slices
@@ -61,13 +61,21 @@ static int64_t next_slice(int64_t deadline) {
     return left < WAIT_SLICE_NS ? left : WAIT_SLICE_NS;
 }
 
+static int role_writes(ringpy_role role) { return role == ROLE_PRODUCER || role == ROLE_ITEM_PRODUCER; }
+
 static pthread_mutex_t *role_lock(RingObject *self, ringpy_role role) {
-    return role == ROLE_PRODUCER ? &self->plock : &self->clock;
+    return role_writes(role) ? &self->plock : &self->clock;
 }
 
 /* With the role lock held: the role's handle (NULL with an exception set). */
 static void *role_handle(RingObject *self, ringpy_role role) {
-    return role == ROLE_PRODUCER ? (void *)ringpy_producer(self) : (void *)ringpy_consumer(self);
+    switch (role) {
+    case ROLE_PRODUCER: return ringpy_producer(self);
+    case ROLE_CONSUMER: return ringpy_consumer(self);
+    case ROLE_ITEM_PRODUCER: return ringpy_item_producer(self);
+    case ROLE_ITEM_CONSUMER: return ringpy_item_consumer(self);
+    }
+    return NULL;
 }
 
 /* The sleep of a call without a library sleep: POLL_NS (or less), GIL released by the caller. */
@@ -119,7 +127,7 @@ int ringpy_run(RingObject *self, ringpy_call *call, int64_t timeout, int flags) 
     } else {
         ringpy_lock(lock);
     }
-    const int not_yet = call->role == ROLE_PRODUCER ? RING_ERR_FULL : RING_ERR_EMPTY;
+    const int not_yet = role_writes(call->role) ? RING_ERR_FULL : RING_ERR_EMPTY;
     void *handle = role_handle(self, call->role);
     int rc = handle == NULL ? CALL_FAILED : call->attempt(call, handle);
     if (rc == not_yet && timeout != 0) rc = wait_and_retry(self, call, lock, handle, not_yet, timeout);

@@ -35,6 +35,7 @@ from ._ringpy import (
     ForkedError,
     FullError,
     InvalidSizeError,
+    ItemView,
     OverwrittenError,
     ReaderBase as _ReaderBase,
     RecordView,
@@ -42,6 +43,8 @@ from ._ringpy import (
     RingError,
     UnsupportedVersionError,
 )
+
+from ._inprocess import ObjectRing
 
 try:  # written by setup.py from the file VERSION
     from ._version import __version__
@@ -52,7 +55,7 @@ except ImportError:  # an editable install: the installed metadata has it
 
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
-    "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "MemMapRingBuffer", "OverwrittenError",
+    "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "ItemRing", "ItemView", "MemMapRingBuffer", "ObjectRing", "OverwrittenError", "SlotRing",
     "Policy", "ProducerInfo", "Reader", "ReaderInfo", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
 ]
 
@@ -67,6 +70,10 @@ class Policy(enum.IntEnum):
     REJECT_WHEN_FULL = 0
     #: The writer drops the oldest messages, like collections.deque(maxlen).
     OVERWRITE_OLDEST = 1
+
+
+from ._items import ItemRing  # noqa: E402 - after Policy, which _items imports
+from ._slots import SlotRing  # noqa: E402 - after ItemRing
 
 
 # Flags of ring_reader_options_t and ring_reader_info_t (ringformat.h).
@@ -254,6 +261,22 @@ class Ring(_RingBase, _Reading):
                              claim_start if flags & _PRODUCER_CLAIMING else None,
                              bool(flags & _PRODUCER_HELD), committed, cancelled)
                 for slot, flags, claim_start, committed, cancelled in self._producers()]
+
+    # mm_toolbox's ring buffer names (BytesRingBuffer).
+    #: insert(data, timeout=None): put().
+    insert = _RingBase.put
+    #: consume(timeout=None): get().
+    consume = _RingBase.get
+    #: unwrapped(): peek_all(), every unread message, oldest first, not consumed.
+    unwrapped = _RingBase.peek_all
+
+    def consume_all(self) -> List[bytes]:
+        """Every message there is now, oldest first, consumed ([] if there are none, also at
+        the end of the stream). Never waits."""
+        try:
+            return self.get_many(self.capacity, timeout=0)
+        except EndOfStreamError:
+            return []
 
     async def put_async(self, data, timeout: Union[float, None] = None) -> None:
         """put() that does not block the event loop.

@@ -13,9 +13,10 @@ import os
 import queue
 from collections.abc import AsyncIterator, Iterable, Iterator
 from types import TracebackType
-from typing import Final, Literal, NamedTuple, TypedDict, Union
+from typing import Any, Final, List, Literal, NamedTuple, Optional, TypedDict, Union
 
 from typing_extensions import Buffer, Self
+from ._inprocess import ObjectRing as ObjectRing
 
 __version__: Final[str]
 #: Newest format version this module reads and writes, as (major, minor).
@@ -202,6 +203,18 @@ class Ring:
     @classmethod
     def open(cls, path: StrPath) -> Self:
         """Open an existing ring file (FileNotFoundError, CorruptError, UnsupportedVersionError)."""
+    @classmethod
+    def anonymous(
+        cls, capacity: int, *, policy: PolicyLike = Policy.REJECT_WHEN_FULL, name: str = "ring",
+        readers: int = 0, producers: int = 0,
+    ) -> Self:
+        """Create a ring without a file (SPEC.md §20.2), in anonymous shared memory (memfd):
+        nothing is left in any file system. path is "memfd:NAME". A child of os.fork() opens
+        it again with Ring.open_fd(ring.fd). capacity, policy, readers, producers as create()."""
+    @classmethod
+    def open_fd(cls, fd: int) -> Self:
+        """Open the ring held by the open descriptor fd (inherited across fork(), received
+        over a Unix socket, or any open ring file). The descriptor is duplicated."""
 
     @property
     def path(self) -> str | bytes:
@@ -214,6 +227,10 @@ class Ring:
     def max_message_size(self) -> int: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def fd(self) -> int:
+        """The ring's open descriptor (owned by the ring: do not close it). Readable in a forked
+        child, to open the ring again there with open_fd."""
     @property
     def reader_slots(self) -> int:
         """Slots of the reader table: how many readers the ring can have; 0 for a 1.0 ring."""
@@ -286,6 +303,15 @@ class Ring:
         """Every unread message, oldest first, without consuming any."""
     def get_view(self, timeout: float | None = None) -> RecordView:
         """Zero-copy read of the oldest message (see RecordView)."""
+    # mm_toolbox's ring buffer names.
+    def insert(self, data: Buffer, timeout: float | None = None) -> None:
+        """put()."""
+    def consume(self, timeout: float | None = None) -> bytes:
+        """get()."""
+    def consume_all(self) -> list[bytes]:
+        """Every message there is now, consumed ([] if none, also at the end of the stream); never waits."""
+    def unwrapped(self) -> list[bytes]:
+        """peek_all(): every unread message, oldest first, not consumed."""
     def __iter__(self) -> Iterator[bytes]:
         """Yield messages as they arrive until the end of the stream."""
     async def get_async(self, timeout: float | None = None) -> bytes:
@@ -352,6 +378,122 @@ class Reader:
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
 
+#: A NumPy array (numpy.ndarray); typed as Any so that the stubs need no NumPy.
+_NDArray = Any
+
+class ItemView:
+    """A read-only window (buffer protocol) onto unread items in a typed ring's mapping: what
+    ItemRing.unwrapped() and latest() wrap as a NumPy array. While a buffer of it is alive the
+    ring cannot be closed (BufferError); after close() it gives none (ClosedError)."""
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    @property
+    def ring(self) -> ItemRing: ...
+
+class ItemRing:
+    """A typed ring (SPEC.md §19): fixed-size items of one NumPy dtype, in a file or in
+    anonymous shared memory, shared by one producer and one consumer in any processes and
+    languages. Under overwrite-oldest (the default) it is a deque(maxlen=capacity).
+
+    On a double-mapped ring unwrapped() and latest() return read-only views onto the ring's
+    live memory: their contents are the unread items at the time of the call and stay so until
+    the next consume (under overwrite-oldest, until the producer next writes); copy=True gives a
+    snapshot. close() raises BufferError while a view is alive.
+    """
+
+    @classmethod
+    def create(
+        cls, path: StrPath, dtype: Any, capacity: int, *, policy: PolicyLike = Policy.OVERWRITE_OLDEST,
+        mode: int = 0o600, exist_ok: bool = False, replace: bool = False, initial_position: int = 0,
+        double_map: bool | None = None,
+    ) -> Self:
+        """Create a typed ring file of at least capacity items of dtype (TypeError for a dtype
+        without a type description, SPEC.md §19.2: object, unicode, datetime...)."""
+    @classmethod
+    def anonymous(
+        cls, dtype: Any, capacity: int, *, policy: PolicyLike = Policy.OVERWRITE_OLDEST, name: str = "ring",
+        double_map: bool | None = None,
+    ) -> Self:
+        """Create a typed ring without a file (memfd, SPEC.md §20.2); share it across os.fork()
+        with ItemRing.open_fd(ring.fd)."""
+    @classmethod
+    def open(cls, path: StrPath, *, dtype: Any = None, double_map: bool | None = None) -> Self:
+        """Open a typed ring file; with dtype, ValueError unless the ring holds that type."""
+    @classmethod
+    def open_fd(cls, fd: int, *, dtype: Any = None, double_map: bool | None = None) -> Self:
+        """Open the typed ring held by descriptor fd (duplicated)."""
+
+    @property
+    def dtype(self) -> Any:
+        """The items' numpy.dtype."""
+    @property
+    def capacity(self) -> int:
+        """Items the ring holds."""
+    @property
+    def policy(self) -> Policy: ...
+    @property
+    def path(self) -> str | bytes:
+        """The path given; "memfd:NAME" for a ring without a file."""
+    @property
+    def is_double_mapped(self) -> bool: ...
+    @property
+    def type_description(self) -> str:
+        """The item type in the ring's header (SPEC.md §19.2), e.g. "<f8"."""
+    @property
+    def item_size(self) -> int: ...
+    @property
+    def item_alignment(self) -> int: ...
+    @property
+    def fd(self) -> int:
+        """The ring's descriptor (owned by the ring); readable in a forked child for open_fd."""
+    @property
+    def dropped_count(self) -> int:
+        """Items the producer dropped under overwrite-oldest."""
+    @property
+    def missed_count(self) -> int:
+        """Items this consumer did not get because the producer dropped them first (counted
+        from its first read)."""
+    @property
+    def closed(self) -> bool: ...
+    def stats(self) -> dict[str, Any]: ...
+    def __len__(self) -> int:
+        """Unread items."""
+    def is_empty(self) -> bool: ...
+    def is_full(self) -> bool: ...
+
+    def insert(self, item: Any, timeout: float | None = None) -> None:
+        """Append one item; reject-when-full waits up to timeout (None: no limit, 0: none), then FullError."""
+    def insert_many(self, items: Any, timeout: float | None = None) -> None:
+        """Append an array of items as one copy and one commit (all or none)."""
+    async def insert_async(self, item: Any, timeout: float | None = None) -> None: ...
+    def consume(self, timeout: float | None = None) -> Any:
+        """The oldest item (a NumPy scalar; np.void for a structured dtype). EmptyError on
+        timeout, EndOfStreamError at the end of the stream."""
+    def consume_many(self, n: int, timeout: float | None = None) -> _NDArray:
+        """Up to n items (a copy), waiting for the first; empty if none came within timeout."""
+    def consume_all(self) -> _NDArray:
+        """Every item there is now (a copy, maybe empty); never waits."""
+    def unwrapped(self, copy: bool = False) -> _NDArray:
+        """Every unread item, oldest first, not consumed: a read-only view when double-mapped
+        (unless copy), else a copy."""
+    def latest(self, n: int, copy: bool = False) -> _NDArray:
+        """The newest n unread items, not consumed (a view when double-mapped, as unwrapped)."""
+    def __iter__(self) -> Iterator[Any]:
+        """Consume items until the end of the stream."""
+    async def consume_async(self, timeout: float | None = None) -> Any: ...
+    async def aconsume(self, timeout: float | None = None) -> Any:
+        """consume_async() (mm_toolbox's name)."""
+    def aconsume_iterable(self) -> AsyncIterator[Any]:
+        """Items as they arrive until the end of the stream (mm_toolbox's name)."""
+    def __aiter__(self) -> AsyncIterator[Any]: ...
+    def close_writer(self) -> None:
+        """End the stream; releases the producer role."""
+    def close(self) -> None:
+        """Release the roles and the mapping. Idempotent. BufferError while a view is alive."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None: ...
+
 class MemMapRingBuffer:
     """Drop-in replacement for mmringbuffer 0.0.2's MemMapRingBuffer: a persisted
     collections.deque(maxlen) of str or bytes items (overwrite-oldest).
@@ -369,3 +511,38 @@ class MemMapRingBuffer:
     def clear(self) -> None: ...
     def close(self) -> None: ...
     def __len__(self) -> int: ...
+
+class SlotRing:
+    """Byte strings of at most slot_size bytes in fixed-size slots of a typed ring (mm_toolbox's
+    BytesRingBufferFast in shared memory): insert (ValueError when longer than a slot), consume,
+    consume_all, unwrapped, only_insert_unique, aconsume, aconsume_iterable."""
+    slot_size: int
+    only_insert_unique: bool
+    def __init__(self, ring: ItemRing, *, only_insert_unique: bool = ...) -> None: ...
+    @classmethod
+    def create(cls, path: Union[str, bytes, os.PathLike], slot_size: int, capacity: int, *,
+               policy: Union[Policy, int, str] = ..., only_insert_unique: bool = ..., **options: Any) -> SlotRing: ...
+    @classmethod
+    def anonymous(cls, slot_size: int, capacity: int, *, policy: Union[Policy, int, str] = ...,
+                  only_insert_unique: bool = ..., **options: Any) -> SlotRing: ...
+    @classmethod
+    def open(cls, path: Union[str, bytes, os.PathLike], *, only_insert_unique: bool = ...) -> SlotRing: ...
+    @property
+    def ring(self) -> ItemRing: ...
+    @property
+    def capacity(self) -> int: ...
+    def insert(self, data: Any, timeout: Optional[float] = ...) -> None: ...
+    def insert_char(self, data: Any, timeout: Optional[float] = ...) -> None: ...
+    def consume(self, timeout: Optional[float] = ...) -> bytes: ...
+    def consume_all(self) -> List[bytes]: ...
+    def unwrapped(self) -> List[bytes]: ...
+    async def aconsume(self, timeout: Optional[float] = ...) -> bytes: ...
+    def aconsume_iterable(self) -> AsyncIterator[bytes]: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __len__(self) -> int: ...
+    def is_empty(self) -> bool: ...
+    def is_full(self) -> bool: ...
+    def close_writer(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> SlotRing: ...
+    def __exit__(self, *exc: Any) -> None: ...
