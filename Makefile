@@ -68,8 +68,9 @@ test-swift:
 # Also: every read API against a racing producer process (test_race), fork semantics
 # (test_fork), a hostile peer scribbling the file and the reader table (hostile_peer, built
 # with ASan), several readers of one ring (test_readers: broadcast, lapping, killed and
-# durable readers, the readers' errors) and several producers of one ring (test_producers: four
-# producer processes, killed and stopped producers, the producers' errors).
+# durable readers, the readers' errors), several producers of one ring (test_producers: four
+# producer processes, killed and stopped producers, the producers' errors) and typed rings
+# (test_items: items and spans, both mappings, a racing producer thread, rings without a file).
 # RING_RACE_LONG=1 runs their long versions (test-interop-long does).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 test-c: lib
@@ -81,10 +82,11 @@ test-c: lib
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_producers Tests/c/test_producers.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_items Tests/c/test_items.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
 	$(SWIFT) build --product ring-workload
 	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer \
-	    build/test_readers build/test_producers
+	    build/test_readers build/test_producers build/test_items
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib
@@ -111,7 +113,8 @@ test-examples: lib
 # SIGKILLs of producers of a ring with four producer slots, most of them stopped at a named
 # step of a write first, and a few stopped past the claim timeout and resumed (kill_producers.py);
 # a Swift, a C, a Python and a batching Swift producer into one ring read by a Swift and a C
-# gating and a Python lapping reader (run_producers.py).
+# gating and a Python lapping reader (run_producers.py); the 9-pair matrix on a typed ring of a
+# 24-byte struct with a big-endian field, under both policies (run_typed_matrix.py).
 # `make test-interop-long` runs the long versions.
 MATRIX_COUNT ?= 5000
 READERS_COUNT ?= 20000
@@ -119,6 +122,7 @@ READER_KILLS ?= $(KILLS)
 KILLS ?= 200
 PRODUCER_KILLS ?= 300
 PRODUCERS_COUNT ?= 20000
+TYPED_MATRIX_COUNT ?= 50000
 PRODUCER_STOPS ?= 2
 RINGCTL ?= .build/debug/ringctl
 WORKLOAD ?= $(dir $(RINGCTL))ring-workload
@@ -136,6 +140,8 @@ test-interop: lib
 	./interop/kill_producers.py $(WORKLOAD) $(RINGCTL) --kills $(PRODUCER_KILLS) --stops $(PRODUCER_STOPS)
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_producers.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(PRODUCERS_COUNT)
+	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_typed_matrix.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
+	    --c-peer build/ring_peer --python .venv/bin/python --count $(TYPED_MATRIX_COUNT)
 	RINGFORMAT_LIB=$(CURDIR)/$(LIB) ./interop/run_readers.py --ringctl $(RINGCTL) --workload $(WORKLOAD) \
 	    --c-peer build/ring_peer --python .venv/bin/python --count $(READERS_COUNT)
 	$(SWIFT) build --product ring-fuzz
@@ -156,15 +162,17 @@ fuzz:
 test-interop-long:
 	$(SWIFT) build -c release --product ringctl
 	$(SWIFT) build -c release --product ring-workload
-	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 READER_KILLS=3000 PRODUCER_KILLS=2000 PRODUCER_STOPS=10 PRODUCERS_COUNT=250000 FUZZ_SECONDS=1800
+	$(MAKE) test-interop RINGCTL=.build/release/ringctl MATRIX_COUNT=1000000 READERS_COUNT=1000000 KILLS=1000 READER_KILLS=3000 PRODUCER_KILLS=2000 PRODUCER_STOPS=10 PRODUCERS_COUNT=250000 TYPED_MATRIX_COUNT=1000000 FUZZ_SECONDS=1800
 	$(CC) $(CTEST_FLAGS) -o build/test_race Tests/c/test_race.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -O1 $(ASAN_FLAGS) -o build/hostile_peer Tests/c/hostile_peer.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_producers Tests/c/test_producers.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_items Tests/c/test_items.c -ldl -lpthread
 	RING_RACE_LONG=1 build/test_race $(LIB)
 	RING_RACE_LONG=1 build/hostile_peer $(LIB)
 	RING_RACE_LONG=1 build/test_readers $(LIB)
 	RING_RACE_LONG=1 build/test_producers $(LIB)
+	RING_RACE_LONG=1 build/test_items $(LIB)
 	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
 	    .venv/bin/python -m pytest Tests/python/test_race.py Tests/python/test_producers.py -q -p no:cacheprovider
 

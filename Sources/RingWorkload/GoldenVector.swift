@@ -1,8 +1,8 @@
 // GoldenVector.swift - the golden vectors of interop/vectors: a tiny language of
 // ring operations (.ops), run to make a ring file (.ring), and the expected
-// state and unread messages of a ring (.expect). C and Python have their own
-// interpreters of the same language (SPEC.md §16.5); all must agree byte
-// for byte.
+// state and unread messages (or items, in a typed ring) of a ring (.expect).
+// C and Python have their own interpreters of the same language (SPEC.md
+// §16.5); all must agree byte for byte.
 
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +39,27 @@ public enum GoldenVector {
         return out
     }
 
+    /// Bytes from hex digits with spaces between them anywhere (write-items); nil if another
+    /// character or an odd digit is there.
+    static func strictUnhex(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8.filter { $0 != UInt8(ascii: " ") })
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        for k in stride(from: 0, to: digits.count, by: 2) {
+            guard let b = UInt8(String(decoding: digits[k...k + 1], as: UTF8.self), radix: 16) else { return nil }
+            out.append(b)
+        }
+        return out
+    }
+
+    /// The bytes of `write-items-fill COUNT BYTE` (SPEC.md §16.5): byte j of the batch's item
+    /// k is (BYTE + k + j) mod 256, so each item's place in the batch and each byte's in the
+    /// item are visible (an item of 256 bytes too).
+    static func itemFill(count: Int, itemSize: Int, byte: UInt8) -> [UInt8] {
+        (0..<count * itemSize).map { UInt8(truncatingIfNeeded: Int(byte) + $0 / itemSize + $0 % itemSize) }
+    }
+
     public static func hexString(_ bytes: some Sequence<UInt8>) -> String {
         bytes.map { b -> String in let s = String(b, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
     }
@@ -51,6 +72,9 @@ public enum GoldenVector {
         var readers: [String: RingReader] = [:]
         var producers: [String: RingProducer] = [:]
         var reserved: [String: [UInt8]] = [:]
+        // A typed ring (SPEC.md §19): its one producer and one consumer.
+        var itemProducer: ItemProducer?
+        var itemConsumer: ItemConsumer?
         for (number, raw) in try readLines(opsPath).enumerated() {
             let line = raw.trimmingCharacters(in: " \t\r")
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -64,6 +88,16 @@ public enum GoldenVector {
             func c() throws -> RingConsumer {
                 if consumer == nil { consumer = try ring!.makeConsumer() }
                 return consumer!
+            }
+            func ip() throws -> ItemProducer {
+                guard let ring, ring.geometry.isTyped else { throw GoldenVectorError("\(opsPath):\(number + 1): \(words[0]) needs a ring made by create-items") }
+                if itemProducer == nil { itemProducer = try ring.makeItemProducer() }
+                return itemProducer!
+            }
+            func ic() throws -> ItemConsumer {
+                guard let ring, ring.geometry.isTyped else { throw GoldenVectorError("\(opsPath):\(number + 1): \(words[0]) needs a ring made by create-items") }
+                if itemConsumer == nil { itemConsumer = try ring.makeItemConsumer() }
+                return itemConsumer!
             }
             func named() throws -> RingProducer {
                 guard let id = args.first, let p = producers[id] else {
@@ -91,6 +125,40 @@ public enum GoldenVector {
                                        replaceExisting: true,
                                        initialPosition: rest.first.flatMap { UInt64($0) } ?? 0, readerSlots: slots,
                                        producerSlots: producerSlots)
+            case "create-items":
+                // create-items CAPACITY POLICY TYPE [POSITION] [align N]: a typed ring (SPEC.md §19).
+                var rest = args
+                var alignment = 0
+                if rest.count >= 2, rest[rest.count - 2] == "align", let n = Int(rest[rest.count - 1]) {
+                    alignment = n
+                    rest.removeLast(2)
+                }
+                guard (3...4).contains(rest.count), let capacity = Int(rest[0]), ["reject", "overwrite"].contains(rest[1]) else {
+                    throw GoldenVectorError("\(opsPath):\(number + 1): create-items CAPACITY POLICY TYPE [POSITION] [align N]")
+                }
+                let position = rest.count == 4 ? UInt64(rest[3]) : 0
+                guard let position else { throw GoldenVectorError("\(opsPath):\(number + 1): create-items: POSITION \(rest[3])") }
+                ring = try Ring.createItems(at: output, type: try ItemType(rest[2]), itemCapacity: capacity,
+                                            itemAlignment: alignment,
+                                            policy: rest[1] == "overwrite" ? .overwriteOldest : .rejectWhenFull,
+                                            replaceExisting: true, initialPosition: position)
+            case "write-items":
+                // write-items HEX: one commit of whole items (spaces between the digits are ignored).
+                guard let bytes = strictUnhex(rest), !bytes.isEmpty else { throw GoldenVectorError("\(opsPath):\(number + 1): write-items HEX") }
+                let producer = try ip()
+                try bytes.withUnsafeBytes { raw in try producer.write(raw) }
+            case "write-items-fill":
+                // write-items-fill COUNT BYTE: one commit of COUNT items, byte j of item k (BYTE + k + j) mod 256.
+                guard args.count == 2, let n = Int(args[0]), n > 0, let b = UInt8(args[1]) else { throw GoldenVectorError("\(opsPath):\(number + 1): write-items-fill COUNT BYTE") }
+                let producer = try ip()
+                try itemFill(count: n, itemSize: producer.itemSize, byte: b).withUnsafeBytes { raw in try producer.write(raw) }
+            case "read-items":
+                // read-items [COUNT]: one read of COUNT items (default 1), which must all be there.
+                guard let n = Int(args.first ?? "1"), n > 0 else { throw GoldenVectorError("\(opsPath):\(number + 1): read-items [COUNT]") }
+                let consumer = try ic()
+                var buffer = [UInt8](repeating: 0, count: n * consumer.itemSize)
+                let got = try buffer.withUnsafeMutableBytes { raw in try consumer.read(into: raw, maxItems: n) }
+                guard got == n else { throw GoldenVectorError("\(opsPath):\(number + 1): read-items \(n) found \(got)") }
             case "producer":
                 // producer ID: opens a producer of a ring with producers (the lowest free slot).
                 guard let id = args.first, producers[id] == nil else { throw GoldenVectorError("\(opsPath):\(number + 1): producer ID") }
@@ -144,20 +212,28 @@ public enum GoldenVector {
             case "read":
                 for _ in 0..<(Int(args.first ?? "1") ?? 1) { _ = try c().read() }
             case "close-writer":
-                try p().closeWriter()
-                producer = nil
+                if ring?.geometry.isTyped == true {
+                    try ip().closeWriter()
+                    itemProducer = nil
+                } else {
+                    try p().closeWriter()
+                    producer = nil
+                }
             default:
                 throw GoldenVectorError("\(opsPath):\(number + 1): unknown operation \(words[0])")
             }
         }
         for r in readers.values { r.close() }
         for p in producers.values { p.close() }
+        itemProducer?.close()
+        itemConsumer?.close()
         try ring?.flush()
     }
 
     /// The .expect text of a ring file: its state, then its unread messages in hex, oldest first.
     public static func expectation(of path: String) throws -> String {
         let ring = try Ring.open(at: path)
+        if ring.geometry.isTyped { return try itemExpectation(of: ring) }
         // Claims of producers that are gone are settled first, as a reader would (SPEC.md §18.7).
         try ring.settleClaims()
         let s = try ring.stats()
@@ -185,6 +261,33 @@ public enum GoldenVector {
         }
         let observer = try ring.makeObserver()
         while let m = try observer.next() { out += "message \(hexString(m.bytes))\n" }
+        return out
+    }
+
+    /// The .expect text of a typed ring (SPEC.md §16.5, §19): the state, the item type, then
+    /// each unread item in hex, oldest first, peeked through the consumer without consuming.
+    static func itemExpectation(of ring: Ring) throws -> String {
+        let s = try ring.stats()
+        let g = ring.geometry
+        var out = """
+        capacity \(s.capacity)
+        policy \(s.policy == .overwriteOldest ? "overwrite" : "reject")
+        producerPosition \(s.producerPosition)
+        consumerPosition \(s.consumerPosition)
+        droppedCount \(s.droppedCount)
+        writerClosed \(s.isWriterClosed ? 1 : 0)
+        messageCount \(s.messageCount)
+        itemType \(g.itemType?.description ?? "")
+        itemSize \(g.itemSize)
+        itemAlignment \(g.itemAlignment)
+        itemCapacity \(g.itemCapacity)
+
+        """
+        let consumer = try ring.makeItemConsumer()
+        defer { consumer.close() }
+        let (bytes, dropped) = try consumer.withUnread { spans -> [UInt8] in Array(spans.first) + Array(spans.second) }
+        guard dropped == 0 else { throw GoldenVectorError("\(ring.path): the items changed while they were read") }
+        for k in stride(from: 0, to: bytes.count, by: g.itemSize) { out += "item \(hexString(bytes[k..<k + g.itemSize]))\n" }
         return out
     }
 

@@ -20,6 +20,12 @@ usage: ring-workload COMMAND PATH [options]   (a test tool; operators use ringct
           as consume, joined as a reader of a ring with reader slots; the line adds "missed M" (the library's count)
   crash-produce PATH --generation G [--count N] [--timestamps]   (kill tests) write generation G's messages, printing "c INDEX [NS]" after each commit
   crash-consume PATH          (kill tests) read until the end of the stream, printing "r GEN INDEX" before each commit
+  produce-items PATH --count N [--batch N] [--timeout-ms N] [--close]
+          write items 0..N-1 of the item workload (ItemWorkload below) into a typed ring of its type, in batches
+  consume-items PATH --count N [--max-items N] [--timeout-ms N] [--until-end]
+          read and check them (in order; under overwrite-oldest with gaps, counted as missed; with --until-end
+          the items after the last received up to N-1 count too); prints "consumed R items missed M
+          library-missed L dropped D checksum 0xCRC in T ms" (L: the consumer's count, D: the ring's)
   script  OPS PATH            make PATH by running the operations in OPS (interop/vectors/*.ops)
   expect  PATH                print the state and unread messages of PATH in the .expect format
 """
@@ -69,6 +75,7 @@ struct Options {
         "--gate-timeout-ms": Limit(0...Int(UInt32.max)),
         "--producer-id": Limit(0...0xFFFF),
         "--producers": Limit(0...RingLayout.maxProducerSlots),
+        "--max-items": Limit(1...1 << 20),
     ]
 
     /// The options that take no value.
@@ -234,6 +241,69 @@ func run() throws {
         let missed = isReader ? " missed \(consumer.missedCount)" : ""
         print("consumed \(received) messages \(bytes) bytes checksum \(hex(checksum.value)) overwritten \(skipped)\(missed) in \(ms) ms")
 
+    case "produce-items":
+        let ring = try Ring.open(at: path)
+        ItemWorkload.check(ring)
+        let producer = try ring.makeItemProducer()
+        let count = o.int("--count", default: 1000)
+        let batch = o.int("--batch", default: 1)
+        var buffer = [UInt8](repeating: 0, count: batch * ItemWorkload.size)
+        let start = ContinuousClock.now
+        var seq = 0
+        while seq < count {
+            let n = min(batch, count - seq)
+            try buffer.withUnsafeMutableBytes { raw in
+                for k in 0..<n { ItemWorkload.fill(raw, at: k, seq: UInt64(seq + k)) }
+                try producer.write(UnsafeRawBufferPointer(rebasing: raw[0..<n * ItemWorkload.size]), timeout: o.timeout)
+            }
+            seq += n
+        }
+        if o.flags.contains("--close") { producer.closeWriter() } else { producer.close() }
+        print("produced \(count) items in \(milliseconds(since: start)) ms")
+
+    case "consume-items":
+        let ring = try Ring.open(at: path)
+        ItemWorkload.check(ring)
+        let consumer = try ring.makeItemConsumer()
+        let count = o.int("--count", default: 1000)
+        let untilEnd = o.flags.contains("--until-end")
+        let maxItems = o.int("--max-items", default: 64)
+        // Under overwrite-oldest the items that arrive are an in-order subsequence.
+        let overwrite = ring.policy == .overwriteOldest
+        var buffer = [UInt8](repeating: 0, count: maxItems * ItemWorkload.size)
+        var crc = StreamCRC32()
+        var received = 0
+        var expected: UInt64 = 0
+        var missed: UInt64 = 0
+        let start = ContinuousClock.now
+        reading: while untilEnd || received < count {
+            let wanted = untilEnd ? maxItems : min(maxItems, count - received)
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { try consumer.read(into: $0, maxItems: wanted, timeout: o.timeout) }
+            } catch RingError.endOfStream {
+                break reading
+            }
+            buffer.withUnsafeBytes { raw in
+                for k in 0..<n {
+                    let item = UnsafeRawBufferPointer(rebasing: raw[k * ItemWorkload.size..<(k + 1) * ItemWorkload.size])
+                    guard let seq = ItemWorkload.seq(of: item), seq == expected || (overwrite && seq > expected) else {
+                        fail("item \(received) (expected seq \(expected)\(overwrite ? " or later" : "")) is wrong: \(GoldenVector.hexString(item))")
+                    }
+                    missed += seq - expected
+                    expected = seq + 1
+                    received += 1
+                }
+                crc.add(UnsafeRawBufferPointer(rebasing: raw[0..<n * ItemWorkload.size]))
+            }
+        }
+        // The items after the last one received that never came (none once the stream ended).
+        if untilEnd && UInt64(count) > expected { missed += UInt64(count) - expected }
+        let dropped = try ring.stats().droppedCount
+        print("consumed \(received) items missed \(missed) library-missed \(consumer.missedCount) dropped \(dropped) "
+              + "checksum \(hex(UInt64(crc.value))) in \(milliseconds(since: start)) ms")
+        consumer.close()
+
     case "crash-produce":
         // Messages: generation (u64 LE), index (u64 LE), then (index*37+generation) % 200 bytes
         // of ((generation*7 + index*13 + j) & 0xff). Each commit is reported on stdout.
@@ -282,6 +352,68 @@ func run() throws {
     default:
         printError(usage)
         exit(2)
+    }
+}
+
+/// Milliseconds from `start` to now.
+func milliseconds(since start: ContinuousClock.Instant) -> Int64 {
+    let elapsed = ContinuousClock.now - start
+    return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+}
+
+/// The items of produce-items and consume-items (interop/run_typed_matrix.py; the same in
+/// interop/c/workload.h and interop/python/ring_peer.py): the struct of `type`, whose item of
+/// stream number seq (0, 1, ...) holds seq, seq * 0.5 + 0.25, (seq * 0x9E3779B1) mod 2^32
+/// stored big-endian, and four zero bytes.
+enum ItemWorkload {
+    static let type = "{seq:<u8@0,value:<f8@8,tag:>u4@16,pad:|V4@20}24"
+    static let size = 24
+
+    static func value(_ seq: UInt64) -> Double { Double(seq) * 0.5 + 0.25 }
+    static func tag(_ seq: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: seq &* 0x9E37_79B1) }
+
+    /// Exits 2 unless `ring` is a typed ring of `type`.
+    static func check(_ ring: Ring) {
+        guard ring.itemType?.description == type else {
+            fail("\(ring.path) holds \(ring.itemType.map { "items \"\($0)\"" } ?? "byte records"), not items \"\(type)\"")
+        }
+    }
+
+    /// Writes item `seq` as the `index`-th item of `raw`.
+    static func fill(_ raw: UnsafeMutableRawBufferPointer, at index: Int, seq: UInt64) {
+        let base = index * size
+        raw.storeBytes(of: seq.littleEndian, toByteOffset: base, as: UInt64.self)
+        raw.storeBytes(of: value(seq).bitPattern.littleEndian, toByteOffset: base + 8, as: UInt64.self)
+        raw.storeBytes(of: tag(seq).bigEndian, toByteOffset: base + 16, as: UInt32.self)
+        raw.storeBytes(of: 0, toByteOffset: base + 20, as: UInt32.self)
+    }
+
+    /// The seq of `item` if every field is that of item seq, else nil.
+    static func seq(of item: UnsafeRawBufferPointer) -> UInt64? {
+        let seq = UInt64(littleEndian: item.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        let value = Double(bitPattern: UInt64(littleEndian: item.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        let tag = UInt32(bigEndian: item.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+        let pad = item.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
+        return value == self.value(seq) && tag == self.tag(seq) && pad == 0 ? seq : nil
+    }
+}
+
+/// CRC-32 (zlib's, as Python's zlib.crc32) over a stream of bytes, fed in pieces.
+struct StreamCRC32 {
+    static let table: [UInt32] = (0..<256).map { n in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+    private var crc: UInt32 = 0xFFFF_FFFF
+    var value: UInt32 { ~crc }
+
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var c = crc
+        StreamCRC32.table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        }
+        crc = c
     }
 }
 

@@ -1,6 +1,6 @@
-// GoldenVectorTests.swift - interop/vectors: running each .ops file makes a file
-// byte-identical to the committed .ring, and reading each committed .ring gives
-// exactly its .expect (state and unread messages).
+// GoldenVectorTests.swift - interop/vectors (SPEC.md §16.5): running each .ops file
+// makes a file byte-identical to the committed .ring, and reading each committed .ring
+// gives exactly its .expect (state and unread messages, or a typed ring's items, §19).
 
 import Foundation
 import Testing
@@ -23,6 +23,7 @@ enum Vectors {
 struct GoldenVectorTests {
     @Test func thereAreVectors() {
         #expect(Vectors.names.count >= 9)
+        #expect(Vectors.names.filter { $0.hasPrefix("items-") }.count >= 4)
     }
 
     @Test(arguments: Vectors.names)
@@ -43,9 +44,14 @@ struct GoldenVectorTests {
                                          to: URL(fileURLWithPath: t.path))
         let expected = try String(contentsOf: Vectors.directory.appendingPathComponent(name + ".expect"), encoding: .utf8)
         #expect(try GoldenVector.expectation(of: t.path) == expected)
+        let closed = expected.contains("writerClosed 1")
+        let ring = try Ring.open(at: t.path)
+        if ring.geometry.isTyped {
+            try consumeItems(of: ring, expected: expected, closed: closed)
+            return
+        }
         // And consuming them all gives the same messages, then empty (or end of stream); a
         // ring with readers is read by a new reader from the oldest message.
-        let ring = try Ring.open(at: t.path)
         let consumer = ring.geometry.hasReaders
             ? try ring.makeReader(ReaderOptions(gating: ring.policy == .rejectWhenFull)) : try ring.makeConsumer()
         let messages = expected.split(separator: "\n").filter { $0 == "message" || $0.hasPrefix("message ") }
@@ -53,7 +59,23 @@ struct GoldenVectorTests {
             let hex = line.dropFirst("message".count).trimmingCharacters(in: .whitespaces)
             #expect(GoldenVector.hexString(try consumer.read()) == hex)
         }
-        let closed = expected.contains("writerClosed 1")
         #expect(throws: closed ? RingError.endOfStream : RingError.empty) { try consumer.read() }
+    }
+
+    /// A typed ring: consuming the items one read at a time gives the `item` lines, then
+    /// nothing (0 items) or the end of the stream.
+    func consumeItems(of ring: Ring, expected: String, closed: Bool) throws {
+        let consumer = try ring.makeItemConsumer()
+        let items = expected.split(separator: "\n").filter { $0.hasPrefix("item ") }.map { $0.dropFirst("item ".count) }
+        var buffer = [UInt8](repeating: 0, count: consumer.itemSize * 2)
+        for hex in items {
+            #expect(try buffer.withUnsafeMutableBytes { try consumer.read(into: $0, maxItems: 1) } == 1)
+            #expect(GoldenVector.hexString(buffer.prefix(consumer.itemSize)) == hex)
+        }
+        if closed {
+            #expect(throws: RingError.endOfStream) { try buffer.withUnsafeMutableBytes { try consumer.read(into: $0, maxItems: 2) } }
+        } else {
+            #expect(try buffer.withUnsafeMutableBytes { try consumer.read(into: $0, maxItems: 2) } == 0)
+        }
     }
 }

@@ -14,12 +14,22 @@
  *                                 more); "overwritten K" counts the gaps between them from index 0 (not
  *                                 before the first message with --newest) and the line adds "missed M",
  *                                 the library's ring_reader_missed. Nothing else goes to stdout.
+ *   ring_peer produce-items PATH --count N [--batch N] [--timeout-ms N] [--close]
+ *   ring_peer consume-items PATH --count N [--max-items N] [--timeout-ms N] [--until-end]
+ *                                 as ring-workload produce-items / consume-items: items 0..N-1 of the item
+ *                                 workload (workload.h, wl_item_fill) through a typed ring of its type, in
+ *                                 batches of ring_write_items / ring_read_items; the consumer checks each item
+ *                                 and prints "consumed R items missed M library-missed L dropped D checksum
+ *                                 0xCRC in T ms" (M: the gaps in seq, with --until-end up to N-1; L:
+ *                                 ring_items_missed; D: the ring's droppedCount; CRC: zlib's CRC-32 of the items).
  *   ring_peer script OPS PATH     run a golden vector's operations (interop/vectors, .ops files) to make PATH
- *   ring_peer expect PATH         print PATH's state, reader table and unread messages in the .expect format
- *                                 (a ring with readers: the messages through a lapping reader it joins, so
+ *                                 (a typed ring, created with create-items, is mapped once)
+ *   ring_peer expect PATH         print PATH's state, reader table and unread messages (or items) in the .expect
+ *                                 format (a ring with readers: the messages through a lapping reader it joins, so
  *                                 PATH needs a free slot; run it on a copy)
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +47,9 @@ FN(ring_create_at_position); FN(ring_write); FN(ring_read); FN(ring_peek_batch);
 FN(ring_reader_open); FN(ring_reader_missed); FN(ring_readers); FN(ring_create_readers); FN(ring_geometry);
 FN(ring_reserve); FN(ring_commit); FN(ring_abort);
 FN(ring_create_shared); FN(ring_producer_slots); FN(ring_settle_claims);
+FN(ring_create_items); FN(ring_open_flags); FN(ring_item_info); FN(ring_item_producer_open); FN(ring_write_items);
+FN(ring_item_producer_close_writer); FN(ring_item_producer_free); FN(ring_item_consumer_open); FN(ring_read_items);
+FN(ring_items_readable); FN(ring_items_consume); FN(ring_items_missed); FN(ring_item_consumer_free);
 
 static void load(void) {
     const char *lib = getenv("RINGFORMAT_LIB");
@@ -58,6 +71,22 @@ static void load(void) {
     p_ring_readers = (__typeof__(ring_readers) *)dlsym(h, "ring_readers");
     p_ring_create_readers = (__typeof__(ring_create_readers) *)dlsym(h, "ring_create_readers");
     p_ring_geometry = (__typeof__(ring_geometry) *)dlsym(h, "ring_geometry");
+    /* RINGFORMAT_1.3: only typed rings need them (need_items says so if the library lacks them). */
+#define LOAD_OPTIONAL(name) p_##name = (__typeof__(name) *)dlsym(h, #name)
+    LOAD_OPTIONAL(ring_create_items); LOAD_OPTIONAL(ring_open_flags); LOAD_OPTIONAL(ring_item_info);
+    LOAD_OPTIONAL(ring_item_producer_open); LOAD_OPTIONAL(ring_write_items); LOAD_OPTIONAL(ring_item_producer_close_writer);
+    LOAD_OPTIONAL(ring_item_producer_free); LOAD_OPTIONAL(ring_item_consumer_open); LOAD_OPTIONAL(ring_read_items);
+    LOAD_OPTIONAL(ring_items_readable); LOAD_OPTIONAL(ring_items_consume); LOAD_OPTIONAL(ring_items_missed);
+    LOAD_OPTIONAL(ring_item_consumer_free);
+}
+
+/* Exits 2 unless the library has the typed-ring functions (RINGFORMAT_1.3). */
+static void need_items(void) {
+    if (p_ring_create_items && p_ring_open_flags && p_ring_item_info && p_ring_item_producer_open && p_ring_write_items
+        && p_ring_item_producer_close_writer && p_ring_item_producer_free && p_ring_item_consumer_open && p_ring_read_items
+        && p_ring_items_readable && p_ring_items_consume && p_ring_items_missed && p_ring_item_consumer_free) return;
+    fprintf(stderr, "ring_peer: the library has no ring_create_items (RINGFORMAT_1.3)\n");
+    exit(2);
 }
 
 /* Exits 2 unless the library has the several-readers functions (RINGFORMAT_1.1). */
@@ -86,6 +115,9 @@ static int run_script(const char *ops, const char *path) {
     FILE *f = fopen(ops, "r");
     if (!f) { perror(ops); return 2; }
     ring_t *ring = NULL; ring_producer_t *p = NULL; ring_consumer_t *c = NULL;
+    /* A typed ring (SPEC.md §19): its item size, its one producer and one consumer. */
+    ring_item_producer_t *ip = NULL; ring_item_consumer_t *ic = NULL;
+    size_t item_size = 0;
     /* The readers of join .. leave, by their ids. */
     enum { MAX_READERS = 496 };
     static char ids[MAX_READERS][64];
@@ -108,10 +140,13 @@ static int run_script(const char *ops, const char *path) {
         if (!n || line[0] == '#') continue;
         char *rest = strchr(line, ' ');
         if (rest) *rest++ = 0; else rest = line + n;
-        if ((!strncmp(line, "write", 5) || !strcmp(line, "read") || !strcmp(line, "close-writer") || !strcmp(line, "join")
-             || !strcmp(line, "reader-read") || !strcmp(line, "leave")) && !ring) {
+        if (strcmp(line, "create") && strcmp(line, "create-items") && !ring) {
             fprintf(stderr, "%s:%d: no create before %s\n", ops, number, line); return 2;
         }
+        int item_write = !strcmp(line, "write-items") || !strcmp(line, "write-items-fill"), item_read = !strcmp(line, "read-items");
+        if ((item_write || item_read) && !item_size) { fprintf(stderr, "%s:%d: %s needs a ring made by create-items\n", ops, number, line); return 2; }
+        if (item_write && !ip && (rc = p_ring_item_producer_open(ring, &ip))) die("ring_item_producer_open", rc);
+        if (item_read && !ic && (rc = p_ring_item_consumer_open(ring, &ic))) die("ring_item_consumer_open", rc);
         int plain_write = !strcmp(line, "write") || !strcmp(line, "write-hex") || !strcmp(line, "write-fill");
         if (plain_write && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
         if (!strcmp(line, "create")) {
@@ -133,6 +168,53 @@ static int run_script(const char *ops, const char *path) {
             } else if ((rc = p_ring_create_at_position(path, capacity, pol, 0600, RING_CREATE_REPLACE, position, &ring))) {
                 die("ring_create_at_position", rc);
             }
+        } else if (!strcmp(line, "create-items")) {
+            /* create-items CAPACITY POLICY TYPE [POSITION] [align N]; mapped once, so that a straddling
+             * item is written in two pieces (the Swift writer maps twice: the files must not differ). */
+            unsigned long long capacity = 0, position = 0, alignment = 0;
+            char policy[32] = "", type[520] = "", word[32] = "";
+            int got = sscanf(rest, "%llu %31s %519s %31s", &capacity, policy, type, word);
+            const char *a = strstr(rest, " align ");
+            if (a && sscanf(a, " align %llu", &alignment) != 1) got = 0;
+            if (got >= 4 && strcmp(word, "align") && sscanf(word, "%llu", &position) != 1) got = 0;
+            if (got < 3 || (strcmp(policy, "reject") && strcmp(policy, "overwrite"))) {
+                fprintf(stderr, "%s:%d: bad create-items\n", ops, number); return 2;
+            }
+            need_items();
+            int pol = strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST;
+            if ((rc = p_ring_create_items(path, type, (uint32_t)alignment, capacity, pol, 0600,
+                                          RING_CREATE_REPLACE | RING_CREATE_SINGLE_MAP, position, &ring))) die("ring_create_items", rc);
+            ring_item_info_t info;
+            if ((rc = p_ring_item_info(ring, &info))) die("ring_item_info", rc);
+            item_size = info.item_size;
+        } else if (!strcmp(line, "write-items")) {
+            /* write-items HEX: one commit of whole items; spaces between the digits are ignored. */
+            size_t len = 0, digits = 0;
+            for (const char *h = rest; *h; h++) {
+                if (*h == ' ') continue;
+                if (!isxdigit((unsigned char)*h) || len == sizeof msg) { fprintf(stderr, "%s:%d: bad write-items\n", ops, number); return 2; }
+                if (digits++ % 2) msg[len++] |= (uint8_t)hexval(*h); else msg[len] = (uint8_t)(hexval(*h) << 4);
+            }
+            if (digits % 2 || len == 0 || len % item_size) { fprintf(stderr, "%s:%d: write-items: not whole items\n", ops, number); return 2; }
+            if ((rc = p_ring_write_items(ip, msg, len / item_size, 0))) die("ring_write_items", rc);
+        } else if (!strcmp(line, "write-items-fill")) {
+            /* write-items-fill COUNT BYTE: byte j of the batch's item k is (BYTE + k + j) mod 256. */
+            unsigned long count = 0, byte = 0;
+            if (sscanf(rest, "%lu %lu", &count, &byte) != 2 || !count || byte > 255) { fprintf(stderr, "%s:%d: bad write-items-fill\n", ops, number); return 2; }
+            uint8_t *items = malloc(count * item_size);
+            for (size_t k = 0; k < count; k++)
+                for (size_t j = 0; j < item_size; j++) items[k * item_size + j] = (uint8_t)(byte + k + j);
+            if ((rc = p_ring_write_items(ip, items, count, 0))) die("ring_write_items", rc);
+            free(items);
+        } else if (!strcmp(line, "read-items")) {
+            /* read-items [COUNT]: one read of COUNT items, which must all be there. */
+            long count = *rest ? atol(rest) : 1;
+            size_t got = 0;
+            if (count < 1) { fprintf(stderr, "%s:%d: bad read-items\n", ops, number); return 2; }
+            uint8_t *items = malloc((size_t)count * item_size);
+            if ((rc = p_ring_read_items(ic, items, (size_t)count, &got, 0))) die("ring_read_items", rc);
+            if (got != (size_t)count) { fprintf(stderr, "%s:%d: read-items %ld found %zu\n", ops, number, count, got); return 2; }
+            free(items);
         } else if (!strcmp(line, "write")) {
             if ((rc = p_ring_write(p, rest, strlen(rest)))) die("ring_write", rc);
         } else if (!strcmp(line, "write-hex")) {
@@ -223,6 +305,10 @@ static int run_script(const char *ops, const char *path) {
                 fclose(f);
                 return 77;
             }
+        } else if (!strcmp(line, "close-writer") && item_size) {
+            if (!ip && (rc = p_ring_item_producer_open(ring, &ip))) die("ring_item_producer_open", rc);
+            if ((rc = p_ring_item_producer_close_writer(ip))) die("ring_item_producer_close_writer", rc);
+            p_ring_item_producer_free(ip); ip = NULL;
         } else if (!strcmp(line, "close-writer")) {
             if (!p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
             if ((rc = p_ring_producer_close_writer(p))) die("ring_producer_close_writer", rc);
@@ -233,14 +319,55 @@ static int run_script(const char *ops, const char *path) {
     for (int k = 0; k < nreaders; k++) p_ring_consumer_free(readers[k]);
     for (int k = 0; k < nproducers; k++) p_ring_producer_free(producers[k]);
     if (ring && (rc = p_ring_flush(ring))) die("ring_flush", rc);
+    if (item_size) { p_ring_item_producer_free(ip); p_ring_item_consumer_free(ic); }
     p_ring_producer_free(p); p_ring_consumer_free(c); p_ring_free(ring);
+    return 0;
+}
+
+/* The .expect text of a typed ring (SPEC.md §16.5, §19): the state, the item type, then the
+ * unread items lent in place (two spans: the ring is mapped once) and given back unconsumed. */
+static int print_item_expect(ring_t *ring, const ring_info_t *i, const ring_item_info_t *t) {
+    printf("capacity %llu\npolicy %s\nproducerPosition %llu\nconsumerPosition %llu\ndroppedCount %llu\n"
+           "writerClosed %u\nmessageCount %llu\nitemType %s\nitemSize %u\nitemAlignment %u\nitemCapacity %llu\n",
+           (unsigned long long)i->capacity, i->policy == RING_OVERWRITE_OLDEST ? "overwrite" : "reject",
+           (unsigned long long)i->producer_position, (unsigned long long)i->consumer_position,
+           (unsigned long long)i->dropped_count, i->writer_closed, (unsigned long long)i->message_count, t->item_type,
+           t->item_size, t->item_alignment, (unsigned long long)t->item_capacity);
+    ring_item_consumer_t *c;
+    int rc = p_ring_item_consumer_open(ring, &c);
+    if (rc) die("ring_item_consumer_open", rc);
+    ring_span_t spans[2];
+    size_t count = 0;
+    rc = p_ring_items_readable(c, spans, &count, 0);
+    if (rc && rc != RING_ERR_EMPTY && rc != RING_ERR_END_OF_STREAM) die("ring_items_readable", rc);
+    if (!rc) {
+        /* The run is spans[0] then spans[1]; an item may straddle them. */
+        for (size_t k = 0; k < count * t->item_size; k++) {
+            size_t at = k < spans[0].len ? k : k - spans[0].len;
+            const uint8_t *b = k < spans[0].len ? spans[0].data : spans[1].data;
+            if (k % t->item_size == 0) printf("item ");
+            printf("%02x", b[at]);
+            if (k % t->item_size == t->item_size - 1) printf("\n");
+        }
+        if ((rc = p_ring_items_consume(c, 0))) die("ring_items_consume", rc);
+    }
+    p_ring_item_consumer_free(c);
+    p_ring_free(ring);
     return 0;
 }
 
 static int print_expect(const char *path) {
     ring_t *ring; ring_consumer_t *c; ring_info_t i;
-    int rc = p_ring_open(path, &ring);
+    /* Mapped once (RINGFORMAT_1.3 libraries map a typed ring twice by default). */
+    int rc = p_ring_open_flags ? p_ring_open_flags(path, RING_OPEN_SINGLE_MAP, &ring) : p_ring_open(path, &ring);
     if (rc) die("ring_open", rc);
+    ring_item_info_t t = { 0 };
+    if (p_ring_item_info && (rc = p_ring_item_info(ring, &t))) die("ring_item_info", rc);
+    if (t.item_size) {
+        need_items();
+        if ((rc = p_ring_info(ring, &i))) die("ring_info", rc);
+        return print_item_expect(ring, &i, &t);
+    }
     uint32_t pslots = 0;
     if (p_ring_producer_slots && (rc = p_ring_producer_slots(ring, &pslots))) die("ring_producer_slots", rc);
     /* A ring with producers: the claims of producers that are gone are settled first, as a reader would. */
@@ -291,12 +418,87 @@ static int print_expect(const char *path) {
     return 0;
 }
 
+/* ---- typed rings: produce-items, consume-items (interop/run_typed_matrix.py) ---- */
+
+static int run_items(const char *command, const char *path, long long count, long long batch, long long max_items,
+                     int64_t timeout_ns, int close_writer, int until_end) {
+    need_items();
+    ring_t *ring;
+    int rc = p_ring_open_flags(path, 0, &ring);
+    if (rc) die("ring_open_flags", rc);
+    ring_item_info_t t;
+    if ((rc = p_ring_item_info(ring, &t))) die("ring_item_info", rc);
+    if (strcmp(t.item_type, WL_ITEM_TYPE)) {
+        fprintf(stderr, "ring_peer: %s holds items \"%s\", not items \"%s\"\n", path, t.item_type, WL_ITEM_TYPE);
+        return 2;
+    }
+    long long start = now_ms();
+    if (!strcmp(command, "produce-items")) {
+        ring_item_producer_t *p;
+        if ((rc = p_ring_item_producer_open(ring, &p))) die("ring_item_producer_open", rc);
+        if (batch < 1) batch = 1;
+        uint8_t *items = malloc((size_t)batch * WL_ITEM_SIZE);
+        for (long long seq = 0; seq < count;) {
+            long long n = count - seq < batch ? count - seq : batch;
+            for (long long k = 0; k < n; k++) wl_item_fill((uint64_t)(seq + k), items + k * WL_ITEM_SIZE);
+            if ((rc = p_ring_write_items(p, items, (size_t)n, timeout_ns))) die("ring_write_items", rc);
+            seq += n;
+        }
+        if (close_writer && (rc = p_ring_item_producer_close_writer(p))) die("ring_item_producer_close_writer", rc);
+        p_ring_item_producer_free(p);
+        free(items);
+        printf("produced %lld items in %lld ms\n", count, now_ms() - start);
+    } else {
+        ring_item_consumer_t *c;
+        if ((rc = p_ring_item_consumer_open(ring, &c))) die("ring_item_consumer_open", rc);
+        ring_info_t info;
+        if ((rc = p_ring_info(ring, &info))) die("ring_info", rc);
+        /* Under overwrite-oldest the items that arrive are an in-order subsequence. */
+        int overwrite = info.policy == RING_OVERWRITE_OLDEST;
+        if (max_items < 1) max_items = 1;
+        uint8_t *items = malloc((size_t)max_items * WL_ITEM_SIZE);
+        long long received = 0;
+        uint64_t expected = 0, missed = 0;
+        uint32_t crc = 0;
+        while (until_end || received < count) {
+            size_t wanted = until_end || count - received > max_items ? (size_t)max_items : (size_t)(count - received), n = 0;
+            rc = p_ring_read_items(c, items, wanted, &n, timeout_ns);
+            if (rc == RING_ERR_END_OF_STREAM) break;
+            if (rc) die("ring_read_items", rc);
+            for (size_t k = 0; k < n; k++) {
+                uint64_t seq = 0;
+                if (wl_item_check(items + k * WL_ITEM_SIZE, &seq) || seq < expected || (!overwrite && seq != expected)) {
+                    fprintf(stderr, "ring_peer: item %lld (expected seq %llu%s) is wrong\n", received,
+                            (unsigned long long)expected, overwrite ? " or later" : "");
+                    return 1;
+                }
+                missed += seq - expected;
+                expected = seq + 1;
+                received++;
+            }
+            crc = wl_crc32(crc, items, n * WL_ITEM_SIZE);
+        }
+        /* The items after the last one received that never came (none once the stream ended). */
+        if (until_end && (uint64_t)count > expected) missed += (uint64_t)count - expected;
+        uint64_t library_missed = 0;
+        if ((rc = p_ring_items_missed(c, &library_missed))) die("ring_items_missed", rc);
+        if ((rc = p_ring_info(ring, &info))) die("ring_info", rc);
+        printf("consumed %lld items missed %llu library-missed %llu dropped %llu checksum 0x%x in %lld ms\n", received,
+               (unsigned long long)missed, (unsigned long long)library_missed, (unsigned long long)info.dropped_count,
+               crc, now_ms() - start);
+        p_ring_item_consumer_free(c);
+        free(items);
+    }
+    p_ring_free(ring);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) { fprintf(stderr, "usage: ring_peer produce|consume|reader PATH [options]\n"); return 2; }
     const char *command = argv[1], *path = argv[2];
     if (!strcmp(command, "script")) { if (argc < 4) return 2; load(); return run_script(argv[2], argv[3]); }
     if (!strcmp(command, "expect")) { load(); return print_expect(argv[2]); }
-    long long count = 1000, timeout_ms = -1, batch = 1, gate_timeout_ms = 10000, producer_id = 0, producers = 0;
+    long long count = 1000, timeout_ms = -1, batch = 1, gate_timeout_ms = 10000, producer_id = 0, producers = 0, max_items = 64;
     int close_writer = 0, until_end = 0, lapping = 0, newest = 0;
     const char *name = NULL;
     wl_workload w = { 1, 0, 256 };
@@ -318,10 +520,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--gate-timeout-ms")) gate_timeout_ms = atoll(v);
         else if (!strcmp(a, "--producer-id")) producer_id = atoll(v);
         else if (!strcmp(a, "--producers")) producers = atoll(v);
+        else if (!strcmp(a, "--max-items")) max_items = atoll(v);
         else { fprintf(stderr, "ring_peer: unknown option %s\n", a); return 2; }
         i++;
     }
     load();
+    if (!strcmp(command, "produce-items") || !strcmp(command, "consume-items"))
+        return run_items(command, path, count, batch, max_items,
+                         timeout_ms < 0 ? RING_WAIT_FOREVER : (int64_t)timeout_ms * 1000000, close_writer, until_end);
     ring_t *ring;
     int rc = p_ring_open(path, &ring);
     if (rc) die("ring_open", rc);

@@ -5,6 +5,8 @@ same output as ``ring-workload produce`` / ``ring-workload consume`` and ``build
     python ring_peer.py produce PATH --count N [--seed S] [--min-size N] [--max-size N] [--batch N] [--timeout-ms N] [--close]
     python ring_peer.py consume PATH --count N [--seed S] [--min-size N] [--max-size N] [--timeout-ms N] [--until-end]
     python ring_peer.py reader PATH (the options of consume) [--lapping] [--newest] [--name NAME] [--gate-timeout-ms N]
+    python ring_peer.py produce-items PATH --count N [--batch N] [--timeout-ms N] [--close]
+    python ring_peer.py consume-items PATH --count N [--max-items N] [--timeout-ms N] [--until-end]
 
 ``reader`` joins a ring with reader slots (format 1.1) as a reader: gating unless --lapping,
 from the oldest message unless --newest, durable if named. As ``ring-workload reader``, it
@@ -14,6 +16,12 @@ lapping one may be lapped: use --min-size 8 or more), counts the gaps between th
 ring_peer does), and its line adds the library's count of what it missed
 (Reader.missed_count): ``consumed N messages B bytes checksum 0xHEX overwritten K missed M
 in T ms``. Nothing else goes to stdout.
+
+``produce-items`` and ``consume-items`` do as ``ring-workload produce-items`` / ``consume-items``
+and ``ring_peer produce-items`` / ``consume-items`` (interop/run_typed_matrix.py), through
+ringpy.ItemRing and NumPy: items 0..N-1 of the item workload (``item_batch``) written with
+insert_many in batches, read with consume_many and checked, with the line ``consumed R items
+missed M library-missed L dropped D checksum 0xCRC in T ms``.
 """
 
 from __future__ import annotations
@@ -21,14 +29,82 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import zlib
 
 import ringpy
 from workload import StreamChecksum, Workload
 
 
+#: The item workload's type (SPEC.md §19.2) and its NumPy dtype; the same as ItemWorkload in
+#: Sources/RingWorkloadTool/main.swift and wl_item_fill in interop/c/workload.h.
+ITEM_TYPE = "{seq:<u8@0,value:<f8@8,tag:>u4@16,pad:|V4@20}24"
+ITEM_DTYPE = [("seq", "<u8"), ("value", "<f8"), ("tag", ">u4"), ("pad", "V4")]
+
+
+def item_batch(np, seqs):
+    """The items of stream numbers seqs: seq, seq * 0.5 + 0.25, (seq * 0x9E3779B1) mod 2^32
+    (big-endian: the dtype's '>u4' converts), four zero bytes."""
+    items = np.zeros(len(seqs), dtype=ITEM_DTYPE)
+    items["seq"] = seqs
+    items["value"] = seqs * 0.5 + 0.25
+    items["tag"] = (seqs * np.uint64(0x9E3779B1)) & np.uint64(0xFFFFFFFF)
+    return items
+
+
+def run_items(a) -> int:
+    """produce-items and consume-items on a typed ring of ITEM_TYPE."""
+    import numpy as np
+
+    ring = ringpy.ItemRing.open(a.path, dtype=ITEM_DTYPE)
+    timeout = None if a.timeout_ms < 0 else a.timeout_ms / 1000.0
+    start = time.monotonic()
+    if a.command == "produce-items":
+        batch = max(1, a.batch)
+        for first in range(0, a.count, batch):
+            ring.insert_many(item_batch(np, np.arange(first, min(first + batch, a.count), dtype=np.uint64)),
+                             timeout=timeout)
+        if a.close:
+            ring.close_writer()
+        ring.close()
+        print(f"produced {a.count} items in {int((time.monotonic() - start) * 1000)} ms", flush=True)
+        return 0
+    # Under overwrite-oldest the items that arrive are an in-order subsequence.
+    overwrite = ring.policy == ringpy.Policy.OVERWRITE_OLDEST
+    received = expected = missed = crc = 0
+    while a.until_end or received < a.count:
+        wanted = a.max_items if a.until_end else min(a.max_items, a.count - received)
+        try:
+            items = ring.consume_many(wanted, timeout=timeout)
+        except ringpy.EndOfStreamError:
+            break
+        if len(items) == 0:
+            print(f"ring_peer: no item within {a.timeout_ms} ms after {received}", file=sys.stderr)
+            return 1
+        seqs = items["seq"]
+        first, last = int(seqs[0]), int(seqs[-1])
+        in_order = (bool(np.all(seqs[1:] > seqs[:-1])) and first >= expected if overwrite
+                    else first == expected and last - first == len(items) - 1 and bool(np.all(np.diff(seqs) == 1)))
+        if not in_order or items.tobytes() != item_batch(np, seqs).tobytes():
+            print(f"ring_peer: items {received}..{received + len(items) - 1} (expected seq {expected}"
+                  f"{' or later' if overwrite else ''}) are wrong", file=sys.stderr)
+            return 1
+        missed += last + 1 - expected - len(items)
+        expected = last + 1
+        received += len(items)
+        crc = zlib.crc32(items.tobytes(), crc)
+    # The items after the last one received that never came (none once the stream ended).
+    if a.until_end and a.count > expected:
+        missed += a.count - expected
+    line = (f"consumed {received} items missed {missed} library-missed {ring.missed_count} dropped {ring.dropped_count} "
+            f"checksum 0x{crc:x} in {int((time.monotonic() - start) * 1000)} ms")
+    ring.close()
+    print(line, flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ring_peer")
-    parser.add_argument("command", choices=["produce", "consume", "reader"])
+    parser.add_argument("command", choices=["produce", "consume", "reader", "produce-items", "consume-items"])
     parser.add_argument("path")
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
@@ -50,9 +126,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--per-producer", type=int, default=0,
                         help="with --producers: each producer wrote this many, so a producer's last messages "
                              "that never arrived count as overwritten too")
+    parser.add_argument("--max-items", type=int, default=64, help="consume-items: items per read")
     parser.add_argument("--no-checksum", action="store_true",
                         help="check every byte but skip the (pure-Python, slow) stream checksum")
     a = parser.parse_args(argv)
+    if a.command in ("produce-items", "consume-items"):
+        if not hasattr(ringpy, "ItemRing"):
+            print("ring_peer: this ringpy has no ItemRing (typed rings)", file=sys.stderr)
+            return 77
+        return run_items(a)
 
     ring = ringpy.Ring.open(a.path)
     w = Workload(a.seed, a.min_size, min(a.max_size, ring.max_message_size))

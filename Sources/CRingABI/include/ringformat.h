@@ -597,9 +597,9 @@ int ring_write_items(ring_item_producer_t *producer, const void *items, size_t c
  * The free item slots at the producer's position, in place: spans[0] and spans[1] (len 0
  * if unused) hold *count whole items in all; one span when double-mapped; mapped once,
  * the first span may end inside an item that straddles the end of the region. Write items
- * there, then ring_items_commit. Waits up to timeout_ns for at least one free slot under
- * reject-when-full; under overwrite-oldest the free slots are those holding no unread
- * item (*count may be 0).
+ * there, then ring_items_commit. At least one slot: under reject-when-full it waits up to
+ * timeout_ns for one; under overwrite-oldest it drops the oldest item if the ring is full,
+ * and the free slots are those holding no unread item.
  */
 int ring_items_writable(ring_item_producer_t *producer, ring_span_t spans[2], size_t *count, int64_t timeout_ns);
 
