@@ -184,7 +184,7 @@ enum Header {
         // SPEC.md §19.1: typed rings with a reader or producer table are not defined in 1.1.
         if incompat & RingLayout.incompatItems != 0,
            incompat & (RingLayout.incompatReaders | RingLayout.incompatProducers) != 0 {
-            throw .unsupportedVersion(.incompatibleFlags(incompat))
+            throw .unsupportedVersion(.featureCombination(incompat))
         }
         var readerSlots = 0
         if incompat & RingLayout.incompatReaders != 0 {

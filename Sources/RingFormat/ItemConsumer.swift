@@ -56,7 +56,8 @@ public final class ItemConsumer: ItemHandle {
             // and never past its own position, so it lies between our tail and head.
             let moved = position &- tail
             let used = head &- position
-            if moved <= head &- tail && used <= UInt64(itemCapacity) {
+            // head - tail beyond 2^63: a position behind ours (positions never go back, §13).
+            if moved <= head &- tail && head &- tail <= UInt64.max / 2 && used <= UInt64(itemCapacity) {
                 if moved != 0 {
                     missedCount &+= moved
                     tail = position
@@ -68,7 +69,7 @@ public final class ItemConsumer: ItemHandle {
             // may be too far apart. Only a pair that stays so is out of order.
             // acquire: as above.
             guard overwrite, storage.consumerPosition.load(ordering: .acquiring) != position else {
-                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: position))
+                throw storage.judged(.corrupt(.positionsOutOfOrder(producer: head, consumer: position)))
             }
             attempts += 1
             if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }

@@ -86,7 +86,7 @@ public final class ItemProducer: ItemHandle {
         let tail = storage.consumerPosition.load(ordering: .acquiring)
         let used = head &- tail
         guard used <= UInt64(itemCapacity) else {
-            throw .corrupt(.positionsOutOfOrder(producer: head, consumer: tail))
+            throw storage.judged(.corrupt(.positionsOutOfOrder(producer: head, consumer: tail)))
         }
         return itemCapacity - Int(used)
     }
@@ -114,7 +114,7 @@ public final class ItemProducer: ItemHandle {
             let tail = storage.consumerPosition.load(ordering: .acquiring)
             let used = head &- tail
             guard used <= UInt64(itemCapacity) else {
-                throw .corrupt(.positionsOutOfOrder(producer: head, consumer: tail))
+                throw storage.judged(.corrupt(.positionsOutOfOrder(producer: head, consumer: tail)))
             }
             if itemCapacity - Int(used) >= n { return }
             let newTail = head &+ UInt64(n) &- UInt64(itemCapacity)

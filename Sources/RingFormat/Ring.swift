@@ -474,6 +474,7 @@ public final class Ring {
         if g.isTyped {
             // A typed ring has no records to walk: the positions count its items (SPEC.md §19.3).
             let (p, c) = try storage.snapshotPositions()
+            try storage.checkNotTruncated()
             // acquire: pairs with ItemProducer.closeWriter's release store.
             let state = storage.writerState.load(ordering: .acquiring)
             guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }

@@ -65,6 +65,8 @@ public enum UnsupportedReason: Sendable, Equatable {
     case incompatibleFlags(UInt32)
     /// The policy value is not one this implementation knows.
     case policy(UInt32)
+    /// incompatFlags combines features this version does not define together (SPEC.md §19.1).
+    case featureCombination(UInt32)
 }
 
 /// Which exclusive role a handle asked for.
@@ -196,6 +198,8 @@ extension UnsupportedReason: CustomStringConvertible {
         case let .majorVersion(major, minor): return "the file is format \(major).\(minor)"
         case let .incompatibleFlags(flags): return "the file uses incompatible features 0x\(String(flags, radix: 16)) unknown here"
         case let .policy(value): return "unknown policy \(value)"
+        case let .featureCombination(flags):
+            return "the file combines features 0x\(String(flags, radix: 16)) that format 1.1 does not define together (a typed ring with a reader or producer table, SPEC.md §19.1)"
         }
     }
 }

@@ -282,7 +282,20 @@ final class RingStorage: @unchecked Sendable {
     func checkFileSize() throws(RingError) {
         try checkNotTruncated()
         let size = try fd.size()
-        if size < geometry.fileSize { throw .corrupt(.truncated(fileSize: size, expected: geometry.fileSize)) }
+        if size < geometry.fileSize {
+            // Remembered: every later operation fails so too (SPEC.md §12), even one that
+            // touches no page that would fault.
+            truncationFlag.store(1, ordering: .relaxed)
+            throw .corrupt(.truncated(fileSize: size, expected: geometry.fileSize))
+        }
+    }
+
+    /// `error` (a CORRUPT judged from values read from the mapping), unless the file was
+    /// truncated under the mapping: then the values were zeros of lost pages, and the error
+    /// is truncated (SPEC.md §12). For error paths only: it makes a system call.
+    func judged(_ found: RingError) -> RingError {
+        do throws(RingError) { try checkFileSize() } catch { return error }   // truncated
+        return found
     }
 
     /// msync of the data region, then of the header (SPEC.md §12): positions
@@ -308,7 +321,11 @@ final class RingStorage: @unchecked Sendable {
             // acquire: as for c1.
             let c2 = consumerPosition.load(ordering: .acquiring)
             if c1 == c2 {
-                try Header.checkPositions(producer: p, consumer: c2, geometry: geometry)
+                do throws(RingError) {
+                    try Header.checkPositions(producer: p, consumer: c2, geometry: geometry)
+                } catch {
+                    throw judged(error)
+                }
                 return (p, c2)
             }
             // Both sides are busy; let them run.

@@ -419,7 +419,7 @@ struct TypedRingTests {
         RawFile.put(temp.path, RingLayout.Header.incompatFlags, RingLayout.incompatItems | RingLayout.incompatReaders)
         RawFile.put(temp.path, RingLayout.Header.readerSlots, UInt32(1))
         RawFile.fixChecksum(temp.path)
-        #expect(throws: RingError.unsupportedVersion(.incompatibleFlags(RingLayout.incompatItems | RingLayout.incompatReaders))) {
+        #expect(throws: RingError.unsupportedVersion(.featureCombination(RingLayout.incompatItems | RingLayout.incompatReaders))) {
             _ = try Ring.open(at: temp.path)
         }
         // Positions further apart than itemCapacity: CORRUPT at open.
