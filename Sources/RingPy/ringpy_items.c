@@ -39,8 +39,24 @@ typedef struct {
     uint32_t item_alignment;
     uint64_t item_capacity;
     int double_mapped;
+    int scalar;                       /* SCALAR_*: a little-endian number type insert() packs itself, or 0 */
     Py_ssize_t exports;               /* buffer exports of this ring's ItemViews that are alive */
 } ItemRingObject;
+
+/* The item types insert() packs from a Python float or int without NumPy (native byte order:
+ * a little-endian host, SPEC.md §19.2). */
+enum { SCALAR_NONE, SCALAR_F8, SCALAR_F4, SCALAR_I8, SCALAR_I4, SCALAR_I2, SCALAR_I1, SCALAR_U8, SCALAR_U4,
+       SCALAR_U2, SCALAR_U1 };
+
+static int scalar_kind(const char *description) {
+    static const struct { const char *text; int kind; } kinds[] = {
+        {"<f8", SCALAR_F8}, {"<f4", SCALAR_F4}, {"<i8", SCALAR_I8}, {"<i4", SCALAR_I4}, {"<i2", SCALAR_I2},
+        {"|i1", SCALAR_I1}, {"<u8", SCALAR_U8}, {"<u4", SCALAR_U4}, {"<u2", SCALAR_U2}, {"|u1", SCALAR_U1},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(description, kinds[i].text) == 0) return kinds[i].kind;
+    return SCALAR_NONE;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -141,6 +157,7 @@ static PyObject *new_item_ring(PyTypeObject *cls, PyObject *module, ring_t *ring
     self->item_alignment = info.item_alignment;
     self->item_capacity = info.item_capacity;
     self->double_mapped = doubled;
+    self->scalar = scalar_kind(info.item_type);
     if ((self->type_description = PyUnicode_FromString(info.item_type)) == NULL) { Py_DECREF(self); return NULL; }
     return (PyObject *)self;
 }
@@ -335,6 +352,71 @@ static PyObject *ItemRing_write(ItemRingObject *self, PyObject *const *args, Py_
     int64_t timeout = ringpy_parse_timeout(args[1]);
     if (timeout == -2) return NULL;
     int rc = write_items(self, args[0], timeout, 0);
+    if (rc == RING_OK) Py_RETURN_NONE;
+    if (rc == RING_ERR_FULL) {
+        PyErr_SetString(self->base.st->FullError, timeout == 0 ? "ring is full" : "ring is full: no room within the timeout");
+        return NULL;
+    }
+    return fail(self, rc);
+}
+
+/* Packs a Python float or int as one item of the ring's scalar type into out; 0 if it did,
+ * 1 if this item takes NumPy's path (another type, or a value NumPy converts or refuses in its
+ * own way: out of range, a float for an integer type), -1 with an exception set. */
+static int pack_scalar(int kind, PyObject *item, unsigned char out[8]) {
+    if (kind == SCALAR_F8 || kind == SCALAR_F4) {
+        if (!PyFloat_CheckExact(item)) return 1;
+        double v = PyFloat_AS_DOUBLE(item);
+        if (kind == SCALAR_F8) { memcpy(out, &v, 8); return 0; }
+        float f = (float)v;
+        memcpy(out, &f, 4);
+        return 0;
+    }
+    if (!PyLong_CheckExact(item)) return 1;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(item, &overflow);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (overflow) return 1;
+    switch (kind) {
+    case SCALAR_I8: memcpy(out, &v, 8); return 0;
+    case SCALAR_U8: if (v < 0) return 1; memcpy(out, &v, 8); return 0;
+    case SCALAR_I4: { if (v < INT32_MIN || v > INT32_MAX) return 1; int32_t x = (int32_t)v; memcpy(out, &x, 4); return 0; }
+    case SCALAR_U4: { if (v < 0 || v > UINT32_MAX) return 1; uint32_t x = (uint32_t)v; memcpy(out, &x, 4); return 0; }
+    case SCALAR_I2: { if (v < INT16_MIN || v > INT16_MAX) return 1; int16_t x = (int16_t)v; memcpy(out, &x, 2); return 0; }
+    case SCALAR_U2: { if (v < 0 || v > UINT16_MAX) return 1; uint16_t x = (uint16_t)v; memcpy(out, &x, 2); return 0; }
+    case SCALAR_I1: { if (v < INT8_MIN || v > INT8_MAX) return 1; int8_t x = (int8_t)v; memcpy(out, &x, 1); return 0; }
+    case SCALAR_U1: { if (v < 0 || v > UINT8_MAX) return 1; uint8_t x = (uint8_t)v; memcpy(out, &x, 1); return 0; }
+    default: return 1;
+    }
+}
+
+PyDoc_STRVAR(insert_doc, "insert(item, timeout=None)\n--\n\n"
+"Append one item (anything numpy.asarray(item, dtype) takes). Overwrite-oldest: drops the oldest\n"
+"item when full, never waits. Reject-when-full: waits up to timeout seconds for room (None: no\n"
+"limit; 0: no wait), then FullError. ClosedError after close() or close_writer().\n"
+"A float or int into a ring of a little-endian number type is packed here, without NumPy.");
+
+static PyObject *ItemRing_insert(ItemRingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject *timeout_obj = Py_None;
+    if (nargs == 2 && nkw == 0) timeout_obj = args[1];
+    else if (nargs == 1 && nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout") == 0)
+        timeout_obj = args[1];
+    else if (!(nargs == 1 && nkw == 0)) {
+        PyErr_SetString(PyExc_TypeError, "insert() takes an item and an optional timeout");
+        return NULL;
+    }
+    unsigned char packed[8];
+    int how = self->scalar ? pack_scalar(self->scalar, args[0], packed) : 1;
+    if (how < 0) return NULL;
+    if (how > 0) {
+        /* Every other item: NumPy's conversion, in ringpy/_items.py. */
+        return PyObject_CallMethod((PyObject *)self, "_insert_converted", "OO", args[0], timeout_obj);
+    }
+    int64_t timeout = ringpy_parse_timeout(timeout_obj);
+    if (timeout == -2) return NULL;
+    write_call w = {{ROLE_ITEM_PRODUCER, write_attempt, write_sleep, 1}, packed, 1, self->item_size};
+    int rc = ringpy_run(&self->base, &w.base, timeout, 0);
     if (rc == RING_OK) Py_RETURN_NONE;
     if (rc == RING_ERR_FULL) {
         PyErr_SetString(self->base.st->FullError, timeout == 0 ? "ring is full" : "ring is full: no room within the timeout");
@@ -561,6 +643,92 @@ static void copy_run(const ring_span_t spans[2], size_t offset, size_t len, char
     if (len > 0) memcpy(dest, (const char *)spans[1].data + offset, len);
 }
 
+typedef struct {
+    ringpy_call base;
+    ring_span_t spans[2];
+    size_t count;
+} lend_call;
+
+static int lend_attempt(ringpy_call *call, void *c) {
+    lend_call *l = (lend_call *)call;
+    return ring_items_readable(c, l->spans, &l->count, 0);
+}
+
+static int lend_sleep(ringpy_call *call, void *c, int64_t slice_ns) {
+    lend_call *l = (lend_call *)call;
+    return ring_items_readable(c, l->spans, &l->count, slice_ns);
+}
+
+PyDoc_STRVAR(lend_doc, "_lend(max, timeout)\n--\n\n"
+"ring_items_readable: up to max unread items in place, waiting up to timeout seconds for one;\n"
+"(items, count): an ItemView of them when the ring is double-mapped (mapped once: the whole\n"
+"items before the region's end, or a copy of the one that straddles it), None and 0 when the\n"
+"time ran out. The lend stays open (other reads are BusyError) until _end_lend.");
+
+static PyObject *ItemRing_lend(ItemRingObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "_lend() takes exactly 2 arguments"); return NULL; }
+    size_t max = PyLong_AsSize_t(args[0]);
+    if (max == (size_t)-1 && PyErr_Occurred()) return NULL;
+    int64_t timeout = ringpy_parse_timeout(args[1]);
+    if (timeout == -2 || ringpy_check(&self->base) < 0) return NULL;
+    lend_call l = {{ROLE_ITEM_CONSUMER, lend_attempt, lend_sleep, 1}, {{NULL, 0}, {NULL, 0}}, 0};
+    int rc = ringpy_run(&self->base, &l.base, timeout, 0);
+    if (rc == RING_ERR_EMPTY) return Py_BuildValue("(On)", Py_None, (Py_ssize_t)0);
+    if (rc != RING_OK) return fail(self, rc);
+    size_t count = l.count < max ? l.count : max;
+    PyObject *items;
+    if (self->double_mapped) {
+        items = view_new(self, (const char *)l.spans[0].data, count * self->item_size);
+    } else {
+        size_t whole = l.spans[0].len / self->item_size;
+        if (whole > 0) {
+            if (count > whole) count = whole;
+            items = view_new(self, (const char *)l.spans[0].data, count * self->item_size);
+        } else {
+            /* The first item straddles the end of a region mapped once: a copy of it. */
+            count = 1;
+            items = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)self->item_size);
+            if (items != NULL) copy_run(l.spans, 0, self->item_size, PyByteArray_AS_STRING(items));
+        }
+    }
+    if (items == NULL) {
+        ringpy_lock(&self->base.clock);
+        ring_items_consume(self->consumer, 0);
+        ringpy_unlock(&self->base.clock);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(Nn)", items, (Py_ssize_t)count);
+    return result;
+}
+
+PyDoc_STRVAR(end_lend_doc, "_end_lend(count)\n--\n\n"
+"ring_items_consume: ends the lend of _lend, consuming its first count items; returns how many of\n"
+"those the producer dropped while they were lent (overwrite-oldest; 0: all were intact).");
+
+static PyObject *ItemRing_end_lend(ItemRingObject *self, PyObject *count_obj) {
+    size_t count = PyLong_AsSize_t(count_obj);
+    if (count == (size_t)-1 && PyErr_Occurred()) return NULL;
+    if (ringpy_check(&self->base) < 0) return NULL;
+    RingObject *b = &self->base;
+    ringpy_lock(&b->clock);
+    PyObject *result = NULL;
+    ring_item_consumer_t *c = ringpy_item_consumer(b);
+    uint64_t before = 0, after = 0;
+    if (c != NULL) {
+        int rc = ring_items_missed(c, &before);
+        if (rc == RING_OK) rc = ring_items_consume(c, count);
+        if (rc == RING_ERR_OVERWRITTEN && ring_items_missed(c, &after) == RING_OK) {
+            result = PyLong_FromUnsignedLongLong(after - before < count ? after - before : count);
+        } else if (rc == RING_OK) {
+            result = PyLong_FromLong(0);
+        } else {
+            ringpy_raise(b->st, rc, b->path);
+        }
+    }
+    ringpy_unlock(&b->clock);
+    return result;
+}
+
 PyDoc_STRVAR(peek_doc, "_peek(last, copy)\n--\n\n"
 "The unread items, oldest first, without consuming them: all of them (last -1) or the newest\n"
 "`last`. An ItemView of them in place when the ring is double-mapped and not copy, else a\n"
@@ -772,6 +940,7 @@ static PyMethodDef ItemRing_methods[] = {
     {"_open", (PyCFunction)(void (*)(void))ItemRing_open, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, open_doc},
     {"_open_fd", (PyCFunction)(void (*)(void))ItemRing_open_fd, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, open_fd_doc},
     {"_write", (PyCFunction)(void (*)(void))ItemRing_write, METH_FASTCALL, write_doc},
+    {"insert", (PyCFunction)(void (*)(void))ItemRing_insert, METH_FASTCALL | METH_KEYWORDS, insert_doc},
     {"_poll_write", (PyCFunction)ItemRing_poll_write, METH_O, poll_write_doc},
     {"_wait_room", (PyCFunction)(void (*)(void))ItemRing_wait_room, METH_FASTCALL, wait_room_doc},
     {"close_writer", (PyCFunction)ItemRing_close_writer, METH_NOARGS, close_writer_doc},
@@ -779,6 +948,8 @@ static PyMethodDef ItemRing_methods[] = {
     {"_poll_read", (PyCFunction)ItemRing_poll_read, METH_NOARGS, poll_read_doc},
     {"_wait", (PyCFunction)ItemRing_wait, METH_O, wait_doc},
     {"_peek", (PyCFunction)(void (*)(void))ItemRing_peek, METH_FASTCALL, peek_doc},
+    {"_lend", (PyCFunction)(void (*)(void))ItemRing_lend, METH_FASTCALL, lend_doc},
+    {"_end_lend", (PyCFunction)ItemRing_end_lend, METH_O, end_lend_doc},
     {"_stats", (PyCFunction)ItemRing_stats, METH_NOARGS,
      "A snapshot as a dict: producer_position, consumer_position, count, dropped_count, writer_closed."},
     {"close", (PyCFunction)ItemRing_close, METH_NOARGS, close_doc},

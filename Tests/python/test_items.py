@@ -39,6 +39,7 @@ from ringpy import (  # noqa: E402
     Policy,
     Ring,
 )
+import ringpy  # noqa: E402
 from ringpy._itemtype import describe  # noqa: E402
 from ringtools import run_with_deadline  # noqa: E402
 
@@ -922,3 +923,79 @@ def test_2000_anonymous_rings_leak_no_fd_and_no_address_space():
     assert _open_fds() == fds
     # 2000 leaked double mappings of a 8 KiB region would be over 40 MiB.
     assert _vm_size_kib() - vm < 4096, f"VmSize grew by {_vm_size_kib() - vm} KiB"
+
+
+# --- In place, and the native insert ------------------------------------------------------------
+
+def test_consume_view_reads_in_place_and_consumes_at_the_end_of_the_block():
+    ring = ringpy.ItemRing.anonymous(np.float64, 1024, policy=ringpy.Policy.REJECT_WHEN_FULL)
+    ring.insert_many(np.arange(1000.0))
+    ring.consume_many(900)
+    ring.insert_many(np.arange(1000.0, 1900.0))   # the unread run now crosses the end of the region
+    window = ring.unwrapped()
+    with ring.consume_view(timeout=0) as items:
+        assert not items.flags.writeable
+        if ring.is_double_mapped:   # every unread item, in place, across the end of the region
+            assert np.shares_memory(items, window)
+            assert (items == np.arange(900.0, 1900.0)).all()
+        seen = len(items)
+        with pytest.raises(ringpy.BusyError):
+            ring.consume()
+    assert len(ring) == 1000 - seen
+    with ring.consume_view(5, timeout=0) as items:
+        assert len(items) == min(5, len(ring))
+    with ring.consume_view(timeout=0) as rest:
+        pass
+    assert len(ring) == 0
+    with ring.consume_view(timeout=0.01) as none:
+        assert len(none) == 0
+
+
+def test_a_block_that_raises_consumes_nothing():
+    ring = ringpy.ItemRing.anonymous(np.int32, 64)
+    ring.insert_many(np.arange(10, dtype=np.int32))
+    with pytest.raises(KeyError):
+        with ring.consume_view() as items:
+            assert len(items) == 10
+            raise KeyError("stop")
+    assert len(ring) == 10
+    assert int(ring.consume()) == 0
+
+
+def test_consume_view_under_overwrite_reports_what_the_producer_dropped_while_viewed():
+    ring = ringpy.ItemRing.anonymous(np.uint64, 512)
+    ring.insert_many(np.arange(512, dtype=np.uint64))
+    with pytest.raises(ringpy.OverwrittenError) as caught:
+        with ring.consume_view(100) as items:
+            assert len(items) == 100
+            ring.insert_many(np.arange(512, 517, dtype=np.uint64))   # drops items 0..4 while viewed
+    assert caught.value.dropped == 5
+    assert ring.missed_count == 5
+    assert int(ring.consume()) == 100                               # 5..99 were consumed
+
+
+@pytest.mark.parametrize("dtype,values", [
+    (np.float64, [0.0, -1.5, 1e300, float("inf")]), (np.float32, [0.5, -2.25, 3.0e38]),
+    (np.int64, [0, -1, 2**63 - 1, -2**63]), (np.int32, [7, -2**31]), (np.int16, [-32768, 32767]),
+    (np.int8, [-128, 127]), (np.uint64, [0, 2**64 - 1]), (np.uint32, [2**32 - 1]), (np.uint16, [65535]),
+    (np.uint8, [0, 255]),
+])
+def test_the_native_insert_of_python_numbers_equals_numpys_conversion(dtype, values):
+    ring = ringpy.ItemRing.anonymous(dtype, 64)
+    for v in values:
+        ring.insert(v)
+    assert (ring.consume_all() == np.array(values, dtype=dtype)).all()
+
+
+def test_the_native_insert_leaves_other_values_to_numpy_and_its_errors():
+    ring = ringpy.ItemRing.anonymous(np.uint8, 64)
+    with pytest.raises(OverflowError):
+        ring.insert(256)
+    ring.insert(np.uint8(7))
+    ring.insert(True)
+    ints = ringpy.ItemRing.anonymous(np.int64, 64)
+    ints.insert(2.0)      # NumPy converts a float for an integer type
+    assert list(ring.consume_all()) == [7, 1]
+    assert int(ints.consume()) == 2
+    with pytest.raises(TypeError):
+        ring.insert(1, 2, 3)

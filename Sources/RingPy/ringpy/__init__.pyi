@@ -472,6 +472,9 @@ class ItemRing:
         timeout, EndOfStreamError at the end of the stream."""
     def consume_many(self, n: int, timeout: float | None = None) -> _NDArray:
         """Up to n items (a copy), waiting for the first; empty if none came within timeout."""
+    def consume_view(self, n: int | None = None, timeout: float | None = None) -> Any:
+        """Context manager: up to n unread items in place (a read-only view), consumed at the end."""
+        ...
     def consume_all(self) -> _NDArray:
         """Every item there is now (a copy, maybe empty); never waits."""
     def unwrapped(self, copy: bool = False) -> _NDArray:

@@ -26,7 +26,7 @@ import sys
 from typing import Any, AsyncIterator, Iterator, Optional, Union
 
 from . import Policy, _itemtype
-from ._ringpy import EmptyError, EndOfStreamError, FullError, ItemRingBase as _ItemRingBase, ItemView
+from ._ringpy import EmptyError, EndOfStreamError, FullError, ItemRingBase as _ItemRingBase, ItemView, OverwrittenError
 
 __all__ = ["ItemRing"]
 
@@ -100,6 +100,30 @@ def _count(value: Any, what: str) -> int:
     if value < 0:
         raise ValueError(f"{what} must not be negative, not {value}")
     return value
+
+
+class _Lend:
+    """The context manager of ItemRing.consume_view: the items in place, consumed at the end."""
+
+    __slots__ = ("_ring", "_items", "_count")
+
+    def __init__(self, ring: "ItemRing", items: Any, count: int) -> None:
+        self._ring, self._items, self._count = ring, items, count
+
+    def __enter__(self):
+        if self._items is None:
+            return self._ring._array(bytearray())
+        return self._items
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
+        if self._items is None:
+            return
+        dropped = self._ring._end_lend(self._count if kind is None else 0)
+        if dropped and kind is None:
+            error = OverwrittenError(f"the producer dropped the first {dropped} of the {self._count} items while "
+                                     "they were viewed (overwrite-oldest); the rest were consumed")
+            error.dropped = dropped
+            raise error
 
 
 class ItemRing(_ItemRingBase):
@@ -276,11 +300,10 @@ class ItemRing(_ItemRingBase):
 
     # --- Writing ----------------------------------------------------------------------------
 
-    def insert(self, item: Any, timeout: Optional[float] = None) -> None:
-        """Append one item (anything ``numpy.asarray(item, dtype)`` takes). Overwrite-oldest:
-        drops the oldest item when full, never waits. Reject-when-full: waits up to timeout
-        seconds for room (None: no limit; 0: no wait), then FullError. ClosedError after
-        close() or close_writer()."""
+    # insert(item, timeout=None) is native (ItemRingBase.insert): a float or int into a ring of
+    # a little-endian number type is packed there; every other item comes here.
+    def _insert_converted(self, item: Any, timeout: Optional[float] = None) -> None:
+        """insert() of an item the native fast path does not pack: NumPy's conversion."""
         codec = self._codec
         if codec is not None and isinstance(item, self._scalars):
             try:
@@ -344,6 +367,26 @@ class ItemRing(_ItemRingBase):
         timeout seconds for the first (None: no limit); an empty array if none came in time.
         EndOfStreamError once the stream was closed and every item was read."""
         return self._array(self._read(_count(n, "n"), timeout))
+
+    def consume_view(self, n: Optional[int] = None, timeout: Optional[float] = None) -> "_Lend":
+        """Read up to n unread items in place, without a copy, and consume them when the block
+        ends::
+
+            with ring.consume_view(4096, timeout=1.0) as items:   # a read-only ndarray view
+                total += items.sum()
+
+        Waits up to timeout seconds (None: no limit) for one item; an empty array when the time
+        runs out. In a double-mapped ring every unread item is in the view (up to n); mapped
+        once, those before the end of the region. Inside the block other reads of this ring
+        raise BusyError. The block's end consumes the items (all of them; none if the block
+        raised); after it the array still points into the ring, whose producer may reuse that
+        memory: copy what you keep. Under overwrite-oldest the producer may drop items while they
+        are viewed: the block's end then raises OverwrittenError, whose ``dropped`` says how many
+        of the first items were dropped (what was read of them is not to be trusted; the rest
+        were consumed). EndOfStreamError once the stream is closed and drained."""
+        limit = self.capacity if n is None else _count(n, "n")
+        items, count = self._lend(limit, timeout)
+        return _Lend(self, None if items is None else self._array(items), count)
 
     def consume_all(self):
         """Remove and return every item there is now as an array (a copy; empty if there are
