@@ -9,7 +9,7 @@
 #    the consumer first, half the producer;
 #  - examples/swift typed (a typed ring of structs) and examples/c/items.c (a typed ring
 #    without a file, shared with a forked child);
-#  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py, readers.py and producers.py;
+#  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py, readers.py, producers.py and typed.py;
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
 #    against an installed copy, with pkg-config and CMake, dynamically and statically).
@@ -87,6 +87,10 @@ single "examples/swift typed: a typed ring of 24-byte structs, read in place" \
 single "examples/python/producers.py: four producer processes, 5000 messages each" \
     "producers: 4 processes put 5000 messages each; the consumer got all 20000, each producer's in order" \
     "$PYTHON" examples/python/producers.py "$WORK/python-producers.ring" 5000
+single "examples/python/typed.py: a typed ring of a structured dtype, read in place; a numeric ring without a file" \
+    "$(printf '%s\n' '{sequence:<u8@0,price:<f8@8,size:<u4@16}24' 'typed: 100000 quotes read in place' \
+        '512 89.0 600.0 [599. 600.] 89.0 89')" \
+    "$PYTHON" examples/python/typed.py "$WORK/typed-py.ring" 100000
 single "examples/python/hello.py" "hello" "$PYTHON" examples/python/hello.py "$WORK/hello.ring"
 single "examples/python/asyncio_pair.py: 5000 messages" "asyncio: received 5000 messages" \
     "$PYTHON" examples/python/asyncio_pair.py "$WORK/asyncio.ring" 5000
