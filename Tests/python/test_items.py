@@ -999,3 +999,24 @@ def test_the_native_insert_leaves_other_values_to_numpy_and_its_errors():
     assert int(ints.consume()) == 2
     with pytest.raises(TypeError):
         ring.insert(1, 2, 3)
+
+
+def test_a_typed_ring_file_persists_like_mmringbuffer(ring_path):
+    """MemMapRingBuffer's use: the ring and its unread items outlive the process that wrote
+    them; reopening with exist_ok finds them, and what was consumed stays consumed."""
+    code = textwrap.dedent("""
+        import sys, numpy as np, ringpy
+        ring = ringpy.ItemRing.create(sys.argv[1], np.int64, 1000, exist_ok=True)
+        ring.insert_many(np.arange(int(sys.argv[2]), int(sys.argv[3])))
+        print(int(ring.consume()))
+    """)
+    first = subprocess.run([sys.executable, "-c", code, ring_path, "0", "10"], capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "0"
+    second = subprocess.run([sys.executable, "-c", code, ring_path, "10", "20"], capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "1"
+    ring = ItemRing.create(ring_path, np.int64, 1000, exist_ok=True)
+    assert ring.consume_all().tolist() == list(range(2, 20))
+    with pytest.raises(ValueError):
+        ItemRing.create(ring_path, np.float64, 1000, exist_ok=True)   # another dtype: refused, named
