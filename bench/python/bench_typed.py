@@ -457,6 +457,7 @@ def typed_consumer(cfg, barrier):
         n += k
         if n >= N and t1 is None:
             t1 = now()
+    a = None  # the last view: close() refuses while a view of the mapping is alive
     ring.close()
     return {"t1": t1, "n": n, "sum": total, "bad": bad, "double_mapped": mapped, "in_place": in_place}
 
@@ -747,7 +748,7 @@ class Bench:
                 res = benchlib.measure(rec, f"stream      {impl:26s}", self.env, None, self.runs, run_memcpy,
                                        {"reps": reps})
             else:
-                calls = ("ItemRing.insert_many / consume_many" if impl == "ringpy" else
+                calls = ("ItemRing.insert_many / consume_view (in place)" if impl == "ringpy" else
                          f"Ring.put_many / get_many, records of {args.record_bytes:,} B")
                 rec = self.add({"case": "stream", "impl": impl, "calls": calls, "runs": 0, "available": True,
                                 "items": total, "bytes": total * 8, "batch": batch, "capacity": STREAM_CAPACITY,
