@@ -572,9 +572,11 @@ public struct RingStats: Sendable, Equatable {
     /// Whether the producer closed the stream.
     public let isWriterClosed: Bool
 
-    /// Bytes of the data region in use (records, their headers and padding).
+    /// Bytes of the data region in use (records, their headers and padding). In a typed ring,
+    /// whose positions count items, this is the unread items (use `messageCount` and
+    /// `payloadBytes` there).
     public var usedBytes: Int { Int(producerPosition &- consumerPosition) }
-    /// Bytes of the data region free.
+    /// Bytes of the data region free (not meaningful for a typed ring).
     public var freeBytes: Int { capacity - usedBytes }
     /// True when there is nothing to read.
     public var isEmpty: Bool { producerPosition == consumerPosition }

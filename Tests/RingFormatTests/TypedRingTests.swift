@@ -382,6 +382,12 @@ struct TypedRingTests {
         #expect(throws: RingError.self) { _ = try ints.makeTypedProducer(of: Double.self) }
         #expect(throws: RingError.self) { _ = try ints.makeObserver() }
         _ = try ints.makeTypedProducer(of: Int64.self)
+        // An item alignment of 1 (NumPy's, for a struct made without align=True) still serves
+        // an 8-aligned Swift type: items start at multiples of their 24-byte size.
+        let packed = try Ring.anonymous(capacity: 64, itemType: Quote.type, itemAlignment: 1)
+        let writer = try packed.makeTypedProducer(of: Quote.self)
+        try writer.write([Quote(1), Quote(2)])
+        #expect(try packed.makeTypedConsumer(of: Quote.self).read(maxCount: 2) == [Quote(1), Quote(2)])
     }
 
     @Test("hostile headers: a type description that lies about the item size, a bad checksum, a bad alignment")
