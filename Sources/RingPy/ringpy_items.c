@@ -770,12 +770,30 @@ static PyObject *ItemRing_peek(ItemRingObject *self, PyObject *const *args, Py_s
             /* Double-mapped: one span holds every unread item (SPEC.md §20.1). */
             result = view_new(self, (const char *)spans[0].data + offset, len);
         }
-        /* The lend ends here, whatever happened above; OVERWRITTEN: the producer dropped
-         * some of the items meanwhile (overwrite-oldest), so what was taken is void. */
+        /* The lend ends here, whatever happened above. OVERWRITTEN: the producer dropped the
+         * first d items of the lend meanwhile (overwrite-oldest; ring_items_missed grew by d):
+         * they are no longer unread and their copies are void, but the items after them were
+         * not overwritten (SPEC.md §19.4), so what was taken of those is kept. */
+        uint64_t before = 0, after = 0;
+        ring_items_missed(c, &before);
         rc = ring_items_consume(c, 0);
         if (result == NULL || rc == RING_OK) break;
-        Py_CLEAR(result);
-        if (rc != RING_ERR_OVERWRITTEN) { ringpy_raise(b->st, rc, b->path); break; }
+        if (rc != RING_ERR_OVERWRITTEN) { Py_CLEAR(result); ringpy_raise(b->st, rc, b->path); break; }
+        ring_items_missed(c, &after);
+        uint64_t dropped = after - before;
+        if (dropped <= skip) break;                      /* none of what was taken */
+        if (dropped < count) {
+            size_t cut = (size_t)(dropped - skip) * self->item_size;
+            if (PyByteArray_Check(result)) {
+                if (PySequence_DelSlice(result, 0, (Py_ssize_t)cut) == 0) break;
+                Py_CLEAR(result);
+                break;
+            }
+            PyObject *trimmed = view_new(self, ((ItemViewObject *)result)->data + cut, len - cut);
+            Py_SETREF(result, trimmed);
+            break;
+        }
+        Py_CLEAR(result);                                 /* all of it: take it again */
     }
     ringpy_unlock(&b->clock);
     return result;
