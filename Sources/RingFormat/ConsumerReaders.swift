@@ -278,7 +278,7 @@ enum ReaderJoin {
                 // A reclaim in progress (it takes microseconds, unless the producer is
                 // descheduled or stopped); a dead producer's half-done one never ends.
                 if attempt % 64 == 0 {
-                    if !(try storage.reclaimerIsLive()) { return cursor }
+                    if !(try storage.reclaimerIsLive(sequence: sequence)) { return cursor }
                     if deadline.remaining == 0 { throw .busy(.producer) }
                     SystemCalls.sleep(nanoseconds: 200_000)
                 } else {

@@ -343,7 +343,7 @@ extension RingProducer {
         let sequence = storage.reclaimSequence.load(ordering: .sequentiallyConsistent)
         if sequence & 1 != 0 {
             // Another producer reclaims; a dead one's odd value is ended by whoever finds it.
-            if !(try storage.reclaimerIsLive()) {
+            if !(try storage.reclaimerIsLive(sequence: sequence)) {
                 _ = storage.reclaimSequence.compareExchange(expected: sequence, desired: sequence &+ 1,
                                                             ordering: .sequentiallyConsistent)
             }
@@ -353,11 +353,14 @@ extension RingProducer {
         // seq_cst: the odd value is ordered before our loads of the slots (SPEC.md §17.5, §17.7).
         guard storage.reclaimSequence.compareExchange(expected: sequence, desired: sequence &+ 1,
                                                       ordering: .sequentiallyConsistent).exchanged else { return false }
-        storage.reclaimOwner.store(UInt32(slot.number + 1), ordering: .relaxed)
+        let mine = UInt32(slot.number + 1)
+        storage.reclaimOwner.store(mine, ordering: .relaxed)
         defer {
-            storage.reclaimOwner.store(0, ordering: .relaxed)
             // seq_cst: the even value; joiners that load it see our tailPosition.
             storage.reclaimSequence.wrappingIncrement(ordering: .sequentiallyConsistent)
+            // Cleared after the even value, and only if still ours: a next reclaimer may have
+            // named itself already (SPEC.md §18.9).
+            _ = storage.reclaimOwner.compareExchange(expected: mine, desired: 0, ordering: .relaxed)
         }
         let tail = try loadTail()
         // acquire: pairs with publishers' CAS; only published records are reclaimed.
@@ -408,13 +411,26 @@ struct SharedReservation {
 }
 
 extension RingStorage {
-    /// Whether the producer holding reclaimSequence odd is alive: in a ring with producers
-    /// the slot reclaimOwner names (SPEC.md §18.9), else the producer role.
-    func reclaimerIsLive() throws(RingError) -> Bool {
+    /// Whether the producer holding reclaimSequence odd (`sequence`) is alive: in a ring with
+    /// producers the slot reclaimOwner names (SPEC.md §18.9), else the producer role. A
+    /// reclaimer names itself just after its CAS makes the value odd: an odd value with no
+    /// owner is one in that window, and counts as live until the same value has stayed
+    /// ownerless for CLAIM_TIMEOUT_MS (its producer died right there).
+    func reclaimerIsLive(sequence: UInt32) throws(RingError) -> Bool {
         guard geometry.hasProducers else { return try roleStatus(.producer).isHeld }
         // relaxed: read inside the odd value it belongs to.
         let owner = Int(reclaimOwner.load(ordering: .relaxed))
-        guard owner >= 1, owner <= geometry.producerSlots else { return false }
+        if owner == 0 {
+            let now = SystemCalls.monotonicNanoseconds()
+            let watched = UInt64(sequence) &+ 1
+            // relaxed: this process's own bookkeeping.
+            if ownerlessSequence.exchange(watched, ordering: .relaxed) != watched {
+                ownerlessSince.store(now, ordering: .relaxed)
+                return true
+            }
+            return now &- ownerlessSince.load(ordering: .relaxed) < UInt64(RingLayout.claimTimeoutMs) * 1_000_000
+        }
+        guard owner <= geometry.producerSlots else { return false }
         return isLive(producerSlot(owner - 1))
     }
 }

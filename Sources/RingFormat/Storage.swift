@@ -58,6 +58,9 @@ final class RingStorage: @unchecked Sendable {
     let reclaimOwner: UnsafeAtomic<UInt32>
     /// Producer slots taken through this open file description, one flag per slot (SPEC.md §18.2).
     let producerSlotTaken: [ManagedAtomic<Bool>]
+    /// An odd reclaimSequence (+ 1) seen with no reclaimOwner, and since when (reclaimerIsLive).
+    let ownerlessSequence = ManagedAtomic<UInt64>(0)
+    let ownerlessSince = ManagedAtomic<UInt64>(0)
 
     /// The fork generation of the process that opened the file (SPEC.md §11.3):
     /// in a child of fork() every handle made from it fails with `forked`.

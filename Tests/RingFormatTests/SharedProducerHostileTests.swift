@@ -34,6 +34,29 @@ struct SharedProducerHostileTests {
         return (nil, seconds(since: start))
     }
 
+    /// A reclaim whose reclaimer has not named itself yet (reclaimSequence odd, reclaimOwner 0)
+    /// is live: another producer must wait, not end it and reclaim beside it. Before, it took
+    /// owner 0 for dead (CI: a second reclaimer walked records the first was overwriting and
+    /// reported CORRUPT(badRecordKind)). A value that stays ownerless ends after CLAIM_TIMEOUT_MS.
+    @Test func anOddReclaimSequenceWithNoOwnerYetIsLive() throws {
+        let temp = TempRing()
+        let ring = try Ring.create(at: temp.path, capacity: 4096, readerSlots: 1, producerSlots: 2)
+        let reader = try ring.makeReader()
+        let producer = try ring.makeProducer()
+        let message = [UInt8](repeating: 7, count: 100)
+        while try producer.tryWrite(message) {}
+        _ = try reader.read(maxCount: 1000)      // everything read: room, once reclaimed
+        let odd: UInt32 = 41
+        RawFile.put(temp.path, RingLayout.Header.reclaimSequence, odd)
+        RawFile.put(temp.path, RingLayout.Header.reclaimOwner, UInt32(0))
+        #expect(throws: RingError.full) { try producer.write(message, timeout: .milliseconds(100)) }
+        #expect(RawFile.get(temp.path, RingLayout.Header.reclaimSequence, as: UInt32.self) == odd)
+        // A reclaimer that died in that window: the value is ended after the claim timeout.
+        try producer.write(message, timeout: .seconds(5))
+        #expect(RawFile.get(temp.path, RingLayout.Header.reclaimSequence, as: UInt32.self) & 1 == 0)
+        #expect(RawFile.get(temp.path, RingLayout.Header.reclaimOwner, as: UInt32.self) == 0)
+    }
+
     @Test func aGarbageClaimPositionIsCorruptForProducersAndReaders() throws {
         let t = TempRing()
         let ring = try Self.ring(t) { RawFile.put($0, RingLayout.Header.claimPosition, UInt64(12_345)) }
