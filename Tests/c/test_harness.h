@@ -117,6 +117,26 @@ static inline int make_test_dir(const char *tag) {
     return 0;
 }
 
+/* The start of a suite's main (test_SUITE LIBRARY [--long] [--only NAME]): the library from
+ * the arguments or $RINGFORMAT_LIB, the long versions from --long or $RING_RACE_LONG, one test
+ * from --only; loads the library and makes the suite's directory. 0, or -1 after saying why
+ * (main then exits 2). */
+static inline int suite_setup(int argc, char **argv, const char *suite, int *long_mode, const char **only) {
+    const char *lib = getenv("RINGFORMAT_LIB");
+    *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--long")) *long_mode = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) *only = argv[++i];
+        else lib = argv[i];
+    }
+    if (env_long_mode()) *long_mode = 1;
+    if (!lib) {
+        fprintf(stderr, "usage: test_%s LIBRARY [--long] [--only NAME] (or set RINGFORMAT_LIB)\n", suite);
+        return -1;
+    }
+    return load_library(lib) != 0 || make_test_dir(suite) != 0 ? -1 : 0;
+}
+
 /* Removes dir and all in it. */
 static inline void remove_test_dir(void) {
     char cmd[300];

@@ -1368,15 +1368,8 @@ static void test_open_fd_role_locks(void) {
 /* ---------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
-    const char *lib = getenv("RINGFORMAT_LIB"), *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--long")) long_mode = 1;
-        else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else lib = argv[i];
-    }
-    if (env_long_mode()) long_mode = 1;
-    if (!lib) { fprintf(stderr, "usage: test_items LIBRARY [--long] [--only NAME] (or set RINGFORMAT_LIB)\n"); return 2; }
-    if (load_library(lib) != 0 || make_test_dir("items") != 0) return 2;
+    const char *only;
+    if (suite_setup(argc, argv, "items", &long_mode, &only) != 0) return 2;
     int race_seconds = long_mode ? 900 : 120;
 
     test_case tests[] = {
