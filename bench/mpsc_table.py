@@ -40,9 +40,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "python"))
+
+import benchlib  # noqa: E402 - child_records
 SIZES = (64, 1024)
 PRODUCERS = (1, 2, 4)
 #: Messages of a Swift or C run, all producers together (each sends TOTALS // N): those of
@@ -160,27 +162,7 @@ def measure_native(cmds, runs: int) -> list[dict]:
 
 def measure_python(python: str, runs: int, quick: bool = False) -> list[dict]:
     """bench_mpsc.py's records (its output goes through to this process's stdout)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "mpsc.json")
-        cmd = [python, os.path.join(HERE, "python", "bench_mpsc.py"), "--runs", str(runs), "--json", path]
-        if quick:
-            cmd.append("--quick")
-        last = ""
-        try:
-            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
-                for line in p.stdout:
-                    if line.startswith("{"):
-                        last = line
-                    else:
-                        print(line, end="", flush=True)
-        except OSError as e:
-            return [{"impl": "ringpy", "available": False, "reason": f"{python}: {e}"}]
-        try:
-            payload = json.loads(last) if last else json.load(open(path))
-        except (OSError, ValueError) as e:
-            return [{"impl": "ringpy", "available": False,
-                     "reason": f"bench_mpsc.py gave no results (exit status {p.returncode}): {e}"}]
-    return payload.get("records", [])
+    return benchlib.child_records(python, "bench_mpsc.py", runs, quick)
 
 
 def measure(ring_bench: str, c_bench: str, lib: str, python: str, runs: int, quick: bool = False) -> list[dict]:

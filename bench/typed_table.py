@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "python"))
 
 import bench_typed  # noqa: E402 - the cases, implementations and targets
+import benchlib  # noqa: E402
 
 IMPLS = tuple(bench_typed.IMPLS)
 
@@ -45,27 +44,7 @@ IMPLS = tuple(bench_typed.IMPLS)
 def measure(python: str, runs: int, quick: bool = False) -> list[dict]:
     """bench_typed.py's records (its output goes through to this process's stdout)."""
     print("python typed rings ...", flush=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "typed.json")
-        cmd = [python, os.path.join(HERE, "python", "bench_typed.py"), "--runs", str(runs), "--json", path]
-        if quick:
-            cmd.append("--quick")
-        last = ""
-        try:
-            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
-                for line in p.stdout:
-                    if line.startswith("{"):
-                        last = line
-                    else:
-                        print(line, end="", flush=True)
-        except OSError as e:
-            return [{"case": "all", "impl": "ringpy", "available": False, "reason": f"{python}: {e}"}]
-        try:
-            payload = json.loads(last) if last else json.load(open(path))
-        except (OSError, ValueError) as e:
-            return [{"case": "all", "impl": "ringpy", "available": False,
-                     "reason": f"bench_typed.py gave no results (exit status {p.returncode}): {e}"}]
-    return payload.get("records", [])
+    return benchlib.child_records(python, "bench_typed.py", runs, quick, failure={"case": "all", "impl": "ringpy"})
 
 
 # ---------------------------------------------------------------------------------------

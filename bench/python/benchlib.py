@@ -27,6 +27,35 @@ UNAVAILABLE_DIR = Path(sys.prefix) / "bench-unavailable"
 #: Prefix of every ring file, shm segment, socket and FIFO the benchmarks create.
 TMP_PREFIX = f"ringbench-{os.getpid()}"
 
+def child_records(python: str, script: str, runs: int, quick: bool = False, failure: dict | None = None) -> list[dict]:
+    """The records of the benchmark bench/python/SCRIPT run by `python` with --runs and --json
+    (its other output goes through to this process's stdout); if it gives none, one record
+    `failure` (default: ringpy) marked unavailable with the reason."""
+    import tempfile
+
+    def unavailable(reason: str) -> list[dict]:
+        return [{**(failure or {"impl": "ringpy"}), "available": False, "reason": reason}]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "records.json")
+        cmd = [python, str(HERE / script), "--runs", str(runs), "--json", path] + (["--quick"] if quick else [])
+        last = ""
+        try:
+            with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as p:
+                for line in p.stdout:
+                    if line.startswith("{"):
+                        last = line
+                    else:
+                        print(line, end="", flush=True)
+        except OSError as e:
+            return unavailable(f"{python}: {e}")
+        try:
+            payload = json.loads(last) if last else json.load(open(path))
+        except (OSError, ValueError) as e:
+            return unavailable(f"{script} gave no results (exit status {p.returncode}): {e}")
+    return payload.get("records", [])
+
+
 # (display name, distribution name, import name)
 PEERS = {
     "ringpy": ("ringpy", "ringpy"),
