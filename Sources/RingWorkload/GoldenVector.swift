@@ -236,17 +236,7 @@ public enum GoldenVector {
         if ring.geometry.isTyped { return try itemExpectation(of: ring) }
         // Claims of producers that are gone are settled first, as a reader would (SPEC.md §18.7).
         try ring.settleClaims()
-        let s = try ring.stats()
-        var out = """
-        capacity \(s.capacity)
-        policy \(s.policy == .overwriteOldest ? "overwrite" : "reject")
-        producerPosition \(s.producerPosition)
-        consumerPosition \(s.consumerPosition)
-        droppedCount \(s.droppedCount)
-        writerClosed \(s.isWriterClosed ? 1 : 0)
-        messageCount \(s.messageCount)
-
-        """
+        var out = stateLines(try ring.stats())
         // A ring with producers: the claims a reader would settle first (SPEC.md §16.5, §18).
         if ring.geometry.hasProducers {
             out += "producerSlots \(ring.geometry.producerSlots)\n"
@@ -264,12 +254,9 @@ public enum GoldenVector {
         return out
     }
 
-    /// The .expect text of a typed ring (SPEC.md §16.5, §19): the state, the item type, then
-    /// each unread item in hex, oldest first, peeked through the consumer without consuming.
-    static func itemExpectation(of ring: Ring) throws -> String {
-        let s = try ring.stats()
-        let g = ring.geometry
-        var out = """
+    /// The state lines every .expect begins with (SPEC.md §16.5).
+    static func stateLines(_ s: RingStats) -> String {
+        """
         capacity \(s.capacity)
         policy \(s.policy == .overwriteOldest ? "overwrite" : "reject")
         producerPosition \(s.producerPosition)
@@ -277,6 +264,15 @@ public enum GoldenVector {
         droppedCount \(s.droppedCount)
         writerClosed \(s.isWriterClosed ? 1 : 0)
         messageCount \(s.messageCount)
+
+        """
+    }
+
+    /// The .expect text of a typed ring (SPEC.md §16.5, §19): the state, the item type, then
+    /// each unread item in hex, oldest first, peeked through the consumer without consuming.
+    static func itemExpectation(of ring: Ring) throws -> String {
+        let g = ring.geometry
+        var out = stateLines(try ring.stats()) + """
         itemType \(g.itemType?.description ?? "")
         itemSize \(g.itemSize)
         itemAlignment \(g.itemAlignment)
