@@ -348,11 +348,7 @@ def main(argv=None) -> int:
     print("\n".join(render(mpsc, throughput, os.cpu_count())))
     if args.save and os.path.exists(stored):
         import run_all
-        result = json.load(open(stored))
-        result["mpsc"] = mpsc
-        with open(stored, "w") as f:
-            json.dump(result, f, indent=1)
-        run_all.render(result, os.path.join(HERE, "results"))
+        run_all.save_section("mpsc", mpsc)
     return 0
 
 

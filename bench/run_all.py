@@ -229,6 +229,17 @@ def targets(throughput: list[dict], latency: list[dict]) -> list[str]:
     return ["| target (issue #6) | measured | ratio | |", "|---|---|---|---|", *rows]
 
 
+def save_section(name: str, records: list[dict]) -> None:
+    """Replaces section `name` of the stored results (bench/results/results.json, which must
+    exist) with `records` and renders results.md and throughput.png again."""
+    stored = os.path.join(HERE, "results", "results.json")
+    result = json.load(open(stored))
+    result[name] = records
+    with open(stored, "w") as f:
+        json.dump(result, f, indent=1)
+    render(result, os.path.join(HERE, "results"))
+
+
 def render(result: dict, out: str) -> None:
     """results.md (tables) and throughput.png (chart) from the results."""
     throughput, latency, runs = result["throughput"], result["latency"], result["runs"]

@@ -185,11 +185,7 @@ def main(argv=None) -> int:
             return 1
         import run_all
 
-        result = json.load(open(stored))
-        result["typed"] = typed
-        with open(stored, "w") as f:
-            json.dump(result, f, indent=1)
-        run_all.render(result, os.path.join(HERE, "results"))
+        run_all.save_section("typed", typed)
     return 0
 
 
