@@ -428,21 +428,14 @@ def typed_consumer(cfg, barrier):
 
     ring = ringpy.ItemRing.open(cfg["endpoint"])
     mapped = bool(ring.is_double_mapped)
-    take, B, M, N = ring.consume_many, cfg["batch"], POOL_BATCHES * cfg["batch"], cfg["total"]
+    B, M, N = cfg["batch"], POOL_BATCHES * cfg["batch"], cfg["total"]
     n = total = bad = 0
     t1 = None
-    # In place when the ring can lend its items (consume_view: no copy out), else a copy.
-    in_place = hasattr(ring, "consume_view")
     barrier.wait(SYNC_TIMEOUT)
     while True:
         try:
-            if in_place:
-                with ring.consume_view(B, timeout=STALL_TIMEOUT) as a:
-                    k = len(a)
-                    ok = k and a[0] == n % M and a[-1] == (n + k - 1) % M
-                    total += int(a.sum())
-            else:
-                a = take(B, timeout=STALL_TIMEOUT)
+            # In place: the items are read where they lie in the ring, no copy out.
+            with ring.consume_view(B, timeout=STALL_TIMEOUT) as a:
                 k = len(a)
                 ok = k and a[0] == n % M and a[-1] == (n + k - 1) % M
                 total += int(a.sum())
@@ -459,7 +452,7 @@ def typed_consumer(cfg, barrier):
             t1 = now()
     a = None  # the last view: close() refuses while a view of the mapping is alive
     ring.close()
-    return {"t1": t1, "n": n, "sum": total, "bad": bad, "double_mapped": mapped, "in_place": in_place}
+    return {"t1": t1, "n": n, "sum": total, "bad": bad, "double_mapped": mapped}
 
 
 def bytes_producer(cfg, barrier):
