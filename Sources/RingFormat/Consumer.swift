@@ -598,6 +598,9 @@ public final class RingConsumer {
         let state = storage.writerState.load(ordering: .acquiring)
         if state == RingLayout.writerStateOpen { return false }
         guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
+        // A ring with producers: a dead producer's claim at the front may hide messages other
+        // producers committed before the close; settle it (not rate-limited) before judging.
+        if geometry.hasProducers { try storage.settleFront(&frontWatch) }
         // Every commit happened before the close: re-read the final position.
         return try next().record == nil
     }

@@ -38,6 +38,24 @@ struct ProducerTally: Sendable {
 struct SharedProducerTests {
     static let workload = Workload(seed: 33, minSize: 8, maxSize: 200)
 
+    /// Before: a consumer finding the stream closed and nothing published ended it, though a
+    /// dead producer's claim at the front hid a message another producer committed and then
+    /// closed the stream with (kill_producers.py: "generation 304: 50 commits reported, 0
+    /// delivered"). The claim is settled before end of stream is judged.
+    @Test func theEndOfStreamWaitsForADeadClaimAtTheFrontToBeSettled() throws {
+        let temp = TempRing()
+        let ring = try Ring.create(at: temp.path, capacity: 4096, producerSlots: 2)
+        let consumer = try ring.makeConsumer()
+        let dead = try ring.makeProducer()
+        let last = try ring.makeProducer()
+        _ = try dead.reserve(size: 32)          // a claim at the front ...
+        dead.crashForTests()                    // ... of a producer that dies holding it
+        try last.write(Array("after".utf8))     // committed behind it
+        last.closeWriter()                      // the last live producer ends the stream
+        #expect(try consumer.read(timeout: .seconds(5)) == Array("after".utf8))
+        #expect(throws: RingError.endOfStream) { _ = try consumer.read(timeout: .seconds(5)) }
+    }
+
     static func produce(_ path: String, id: Int, count: UInt64, batch: Int = 1, reserve: Bool = false) -> Worker<Void> {
         Worker {
             let producer = try Ring.open(at: path).makeProducer()
