@@ -85,6 +85,9 @@ public final class RingConsumer {
     var lastSettle: UInt64 = 0
     /// A reader looks at a front that is not moving at most this often.
     static let settleIntervalNanoseconds: UInt64 = 1_000_000
+    /// The doorbell (SPEC.md §21), made by the first `doorbellDescriptor()` or `armDoorbell()`.
+    @exclusivity(unchecked)
+    var bell: Doorbell?
     /// True once closed.
     public var isClosed: Bool { closed }
 
@@ -164,6 +167,9 @@ public final class RingConsumer {
 
     /// Gives up the role, or the reader's slot (kept for a durable reader unless `free`).
     func giveUp(free: Bool = false) {
+        // Our count leaves the wait line before the role or slot does.
+        bell?.disarm()
+        bell = nil
         if let r = reader {
             storage.releaseSlot(r.slot, free: free || !r.durable)
         } else {
@@ -638,16 +644,20 @@ public final class RingConsumer {
     /// ends, or the deadline passes (false).
     func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
         try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize,
-                          sleepMark: reader?.slot.sleeping) { () throws(RingError) -> Bool in
-            if interrupted.load(ordering: .relaxed) { throw .closed }
-            // A claim held up at the front is settled by those who wait behind it (SPEC.md §18.7).
-            if geometry.hasProducers { _ = try settleFront() }
-            // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
-            let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
-            let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
-            return head != position
-                || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
-        }
+                          sleepMark: reader?.slot.sleeping, ready: dataReady)
+    }
+
+    /// The condition a consumer or reader waits for (SPEC.md §10): producerPosition is past
+    /// our position, or the stream is no longer open. Blocking waits and the doorbell share it.
+    func dataReady() throws(RingError) -> Bool {
+        if interrupted.load(ordering: .relaxed) { throw .closed }
+        // A claim held up at the front is settled by those who wait behind it (SPEC.md §18.7).
+        if geometry.hasProducers { _ = try settleFront() }
+        // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
+        let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
+        let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
+        return head != position
+            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
     }
 }
 

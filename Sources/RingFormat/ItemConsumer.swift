@@ -264,13 +264,17 @@ public final class ItemConsumer: ItemHandle {
     /// Sleeps until producerPosition moves past our position or the stream ends, or the
     /// deadline passes (false).
     func waitForData(_ deadline: Deadline) throws(RingError) -> Bool {
-        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
-            if interrupted.load(ordering: .relaxed) { throw .closed }
-            // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
-            let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
-            let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
-            return head != position
-                || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
-        }
+        try WaitWord.wait(storage.dataChannel, deadline: deadline, afterSleep: storage.checkFileSize, ready: dataReady)
+    }
+
+    /// The condition the consumer waits for: producerPosition past our position, or the
+    /// stream no longer open. Blocking waits and the doorbell share it.
+    func dataReady() throws(RingError) -> Bool {
+        if interrupted.load(ordering: .relaxed) { throw .closed }
+        // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
+        let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
+        let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
+        return head != position
+            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
     }
 }

@@ -22,6 +22,9 @@ public class ItemHandle {
     let interrupted = ManagedAtomic<Bool>(false)
     /// True once closed.
     public var isClosed: Bool { closed }
+    /// The doorbell (SPEC.md §21), made by the first `doorbellDescriptor()` or `armDoorbell`.
+    @exclusivity(unchecked)
+    var bell: Doorbell?
 
     /// Takes `role` of the typed ring in `storage` (SPEC.md §11); `position` gets the
     /// side's own position from the snapshot taken with the role.
@@ -52,7 +55,10 @@ public class ItemHandle {
     let start: UInt64
 
     deinit {
-        if !closed { storage.releaseRole(role) }
+        if !closed {
+            bell?.disarm()
+            storage.releaseRole(role)
+        }
     }
 
     /// The ring's geometry.
@@ -66,6 +72,9 @@ public class ItemHandle {
         guard !closed else { return }
         closed = true
         dropLent()
+        // Our count leaves the wait line before the role does.
+        bell?.disarm()
+        bell = nil
         storage.releaseRole(role)
     }
 

@@ -154,11 +154,17 @@ public final class ItemProducer: ItemHandle {
     /// Sleeps until `count` items fit, the deadline passes (false), or the handle closes.
     func waitForRoom(_ count: Int, _ deadline: Deadline) throws(RingError) -> Bool {
         try WaitWord.wait(storage.spaceChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
-            if interrupted.load(ordering: .relaxed) { throw .closed }
-            // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
-            let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
-            return UInt64(itemCapacity) &- (head &- tail) >= UInt64(min(count, itemCapacity))
+            try roomReady(count)
         }
+    }
+
+    /// The condition the producer waits for: room for `count` items (at most itemCapacity).
+    /// Blocking waits and the doorbell share it.
+    func roomReady(_ count: Int) throws(RingError) -> Bool {
+        if interrupted.load(ordering: .relaxed) { throw .closed }
+        // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
+        let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
+        return UInt64(itemCapacity) &- (head &- tail) >= UInt64(min(count, itemCapacity))
     }
 
     // MARK: Writing in place

@@ -58,6 +58,9 @@ public final class RingProducer {
     let writesIndexes: Bool
     /// True once closed.
     public var isClosed: Bool { closed }
+    /// The doorbell (SPEC.md §21), made by the first `doorbellDescriptor()` or `armDoorbell(forPayload:)`.
+    @exclusivity(unchecked)
+    var bell: Doorbell?
 
     init(storage: RingStorage) throws(RingError) {
         guard !storage.geometry.isTyped else {
@@ -102,6 +105,9 @@ public final class RingProducer {
 
     /// Gives up the role, or the slot of a ring with producers.
     func giveUp() {
+        // Our count leaves the wait line before the role or slot does.
+        bell?.disarm()
+        bell = nil
         if let slot = producerSlot {
             if sharedReservation != nil { sharedAbortReservation() }
             storage.releaseProducerSlot(slot)
@@ -156,20 +162,26 @@ public final class RingProducer {
         if try tryWrite(message) { return }
         let deadline = Deadline(after: timeout)
         while true {
-            let total = bytesNeeded(payload: message.count, at: head)
             let ok = try WaitWord.wait(storage.spaceChannel, deadline: deadline, afterSleep: storage.checkFileSize) { () throws(RingError) -> Bool in
-                if interrupted.load(ordering: .relaxed) { throw .closed }
-                if producerSlot != nil { return try sharedHasRoom(payload: message.count) }
-                // A ring with readers: room is what we may reclaim; the slot loads in it are
-                // seq_cst and pair with gating readers' cursor stores (SPEC.md §17.8).
-                if geometry.hasReaders { return try reclaimForReaders(total, pendingHead: head) }
-                // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
-                let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
-                return UInt64(geometry.capacity) &- (head &- tail) >= total
+                try roomReady(payload: message.count)
             }
             if try tryWrite(message) { return }
             if !ok { throw .full }
         }
+    }
+
+    /// The condition a producer waits for (SPEC.md §10): room for a message of `payload`
+    /// bytes. Blocking waits and the doorbell share it.
+    func roomReady(payload: Int) throws(RingError) -> Bool {
+        if interrupted.load(ordering: .relaxed) { throw .closed }
+        if producerSlot != nil { return try sharedHasRoom(payload: payload) }
+        let total = bytesNeeded(payload: payload, at: head)
+        // A ring with readers: room is what we may reclaim; the slot loads in it are
+        // seq_cst and pair with gating readers' cursor stores (SPEC.md §17.8).
+        if geometry.hasReaders { return try reclaimForReaders(total, pendingHead: head) }
+        // seq_cst: pairs with the consumer's seq_cst store of consumerPosition (SPEC.md §10).
+        let tail = storage.consumerPosition.load(ordering: .sequentiallyConsistent)
+        return UInt64(geometry.capacity) &- (head &- tail) >= total
     }
 
     /// Writes one message given as bytes, without blocking (see `write(_:)`).

@@ -661,6 +661,59 @@ void ring_item_consumer_free(ring_item_consumer_t *consumer);
  */
 int ring_committed_spans(ring_consumer_t *consumer, ring_span_t spans[2]);
 
+/* ------------------------------------------------------------------------ */
+/* Pollable waits (SPEC.md §21; since RINGFORMAT_1.4)                        */
+/*                                                                           */
+/* Each handle has a doorbell: a descriptor for epoll, poll or select that   */
+/* becomes readable when an armed wait of the handle may end. The loop:      */
+/*   ring_consumer_arm(c, &armed); if armed, wait for the descriptor to be   */
+/*   readable; ring_consumer_disarm(c); then read without waiting (timeout   */
+/*   0), and arm again when the ring is empty. An armed handle counts as a   */
+/*   sleeping waiter, so the other side makes a wake-up call per commit      */
+/*   until it is disarmed: disarm as soon as the descriptor is readable.     */
+/* The descriptor is the handle's: do not close it; it is closed with the    */
+/* handle. Readable also after one slice (100 ms) without news, so a wait    */
+/* notices a truncated file or a peer that cleared the wait words.           */
+
+/** How a doorbell is woken (ring_*_doorbell's *kind). */
+enum {
+    RING_DOORBELL_FUTEX = 1, /**< An io_uring with a futex wait on the ring's wait word (Linux 6.7+): the writer's
+                                  FUTEX_WAKE makes it readable, nothing polls. */
+    RING_DOORBELL_POLL  = 2  /**< A timer firing after 20 us doubling to 1 ms: polling, where the kernel cannot
+                                  (or RINGFORMAT_DOORBELL=poll in the environment). */
+};
+
+/** Sets *fd to the consumer's (or reader's) doorbell descriptor, made on first use, and *kind (may be NULL)
+ *  to its RING_DOORBELL_* kind. Errors: CLOSED, FORKED, SYSTEM. */
+int ring_consumer_doorbell(ring_consumer_t *consumer, int *fd, int *kind);
+/** Arms the doorbell for the next message: *armed = 0 if a message (or the end of stream) is there now
+ *  (nothing armed: read), 1 if armed (wait for the descriptor, then ring_consumer_disarm). Errors: CLOSED,
+ *  FORKED, BUSY (a peek open), CORRUPT, SYSTEM. */
+int ring_consumer_arm(ring_consumer_t *consumer, int *armed);
+/** Takes an armed doorbell out of the waiter count and consumes its readiness. Idempotent. */
+int ring_consumer_disarm(ring_consumer_t *consumer);
+
+/** The producer's doorbell, as ring_consumer_doorbell. */
+int ring_producer_doorbell(ring_producer_t *producer, int *fd, int *kind);
+/** Arms the producer's doorbell for room for one message of size bytes: *armed = 0 if it fits now (or the
+ *  ring overwrites), 1 if armed. Errors: INVALID_SIZE, CLOSED, FORKED, BUSY (a reservation open), CORRUPT, SYSTEM. */
+int ring_producer_arm(ring_producer_t *producer, size_t size, int *armed);
+/** As ring_consumer_disarm. */
+int ring_producer_disarm(ring_producer_t *producer);
+
+/** A typed ring's consumer's doorbell, as ring_consumer_doorbell. */
+int ring_item_consumer_doorbell(ring_item_consumer_t *consumer, int *fd, int *kind);
+/** Arms it for the next item, as ring_consumer_arm. */
+int ring_item_consumer_arm(ring_item_consumer_t *consumer, int *armed);
+/** As ring_consumer_disarm. */
+int ring_item_consumer_disarm(ring_item_consumer_t *consumer);
+/** A typed ring's producer's doorbell, as ring_consumer_doorbell. */
+int ring_item_producer_doorbell(ring_item_producer_t *producer, int *fd, int *kind);
+/** Arms it for room for count items (1 to item_capacity), as ring_producer_arm. */
+int ring_item_producer_arm(ring_item_producer_t *producer, size_t count, int *armed);
+/** As ring_consumer_disarm. */
+int ring_item_producer_disarm(ring_item_producer_t *producer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -203,6 +203,36 @@ const char *ringsys_last_error_message(void);
 /** The errno recorded by ringsys_set_last_error on this thread (0 if none). */
 int ringsys_last_errno(void);
 
+/* ------------------------------------------------------------------------ */
+/* Doorbells (doorbell.c): a pollable wake-up for one waiter (SPEC.md §21)   */
+
+/** A bell's kind: an io_uring holding a futex wait (Linux 6.7+), or a timerfd poll. */
+#define RINGSYS_BELL_FUTEX 1
+#define RINGSYS_BELL_POLL 2
+
+/** One waiter's doorbell: a descriptor that becomes readable when the armed word changes. */
+typedef struct ringsys_bell ringsys_bell;
+
+/** Opens a bell of `kind` (0: the best this kernel runs, probed once per process). */
+int ringsys_bell_open(ringsys_bell **out, int kind);
+/** The descriptor to poll for POLLIN (epoll, select, asyncio's add_reader). */
+int ringsys_bell_fd(const ringsys_bell *bell);
+/** RINGSYS_BELL_FUTEX or RINGSYS_BELL_POLL. */
+int ringsys_bell_kind(const ringsys_bell *bell);
+/**
+ * Arms the bell: its descriptor becomes readable once *word no longer holds `seen` (a
+ * FUTEX_WAKE on it, or a changed value), or after slice_ns at the latest. The futex kind
+ * waits on the shared futex word; the poll kind fires after a short interval that grows
+ * with each arm (20 us doubling to 1 ms) until ringsys_bell_reset.
+ */
+int ringsys_bell_arm(ringsys_bell *bell, uint32_t *word, uint32_t seen, int64_t slice_ns);
+/** Consumes the bell's readiness; a wait still pending is cancelled. */
+int ringsys_bell_disarm(ringsys_bell *bell);
+/** Restarts the poll kind's interval at its shortest (the awaited side made progress). */
+void ringsys_bell_reset(ringsys_bell *bell);
+/** Closes the bell; what is pending in it is cancelled. NULL is ignored. */
+void ringsys_bell_close(ringsys_bell *bell);
+
 #ifdef __cplusplus
 }
 #endif
