@@ -70,7 +70,8 @@ test-swift:
 # with ASan), several readers of one ring (test_readers: broadcast, lapping, killed and
 # durable readers, the readers' errors), several producers of one ring (test_producers: four
 # producer processes, killed and stopped producers, the producers' errors) and typed rings
-# (test_items: items and spans, both mappings, a racing producer thread, rings without a file).
+# (test_items: items and spans, both mappings, a racing producer thread, rings without a file) and
+# pollable waits (test_doorbell: each handle's doorbell in an epoll loop, woken from another process).
 # RING_RACE_LONG=1 runs their long versions (test-interop-long does).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 test-c: lib
@@ -83,10 +84,11 @@ test-c: lib
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_producers Tests/c/test_producers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_items Tests/c/test_items.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_doorbell Tests/c/test_doorbell.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
 	$(SWIFT) build --product ring-workload
 	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer \
-	    build/test_readers build/test_producers build/test_items
+	    build/test_readers build/test_producers build/test_items build/test_doorbell
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib
@@ -168,11 +170,13 @@ test-interop-long:
 	$(CC) $(CTEST_FLAGS) -o build/test_readers Tests/c/test_readers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_producers Tests/c/test_producers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_items Tests/c/test_items.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_doorbell Tests/c/test_doorbell.c -ldl -lpthread
 	RING_RACE_LONG=1 build/test_race $(LIB)
 	RING_RACE_LONG=1 build/hostile_peer $(LIB)
 	RING_RACE_LONG=1 build/test_readers $(LIB)
 	RING_RACE_LONG=1 build/test_producers $(LIB)
 	RING_RACE_LONG=1 build/test_items $(LIB)
+	RING_RACE_LONG=1 build/test_doorbell $(LIB)
 	RING_RACE_LONG=1 RINGFORMAT_LIB=$(CURDIR)/$(LIB) RING_PEER=$(CURDIR)/build/ring_peer \
 	    .venv/bin/python -m pytest Tests/python/test_race.py Tests/python/test_producers.py -q -p no:cacheprovider
 

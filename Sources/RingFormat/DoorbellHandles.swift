@@ -41,6 +41,7 @@ extension RingConsumer {
     /// wait's slices do.
     /// - Throws: `closed`, `forked`, `busy` with a view out, `corrupt` (truncated file), `system`.
     public func armDoorbell() throws(RingError) -> Bool {
+        bell?.disarm()  // a failed arm leaves nothing armed
         try checkUsable()
         try storage.checkFileSize()
         return try doorbell().arm(storage.dataChannel, sleepMark: reader?.slot.sleeping, ready: dataReady)
@@ -70,6 +71,7 @@ extension RingProducer {
     /// - Throws: `invalidSize` over maxMessageSize, `closed`, `forked`, `busy` with a
     ///   reservation open, `corrupt`, `system`.
     public func armDoorbell(forPayload size: Int) throws(RingError) -> Bool {
+        bell?.disarm()  // a failed arm leaves nothing armed
         try checkUsable()
         guard size >= 0, size <= geometry.maxMessageSize else {
             throw .invalidSize(size: size, maximum: geometry.maxMessageSize)
@@ -105,6 +107,7 @@ extension ItemHandle {
 
     /// Arms the doorbell on this side's channel for `ready`.
     func armDoorbell(ready: () throws(RingError) -> Bool) throws(RingError) -> Bool {
+        bell?.disarm()  // a failed arm leaves nothing armed
         guard !closed else { throw .closed }
         try storage.checkProcess()
         try storage.checkFileSize()
@@ -127,6 +130,7 @@ extension ItemProducer {
     /// then `disarmDoorbell()` and write.
     /// - Throws: `invalidSize` for a count below 1, `closed`, `forked`, `corrupt`, `system`.
     public func armDoorbell(forItems count: Int = 1) throws(RingError) -> Bool {
+        bell?.disarm()  // a failed arm leaves nothing armed
         guard count >= 1 else { throw .invalidSize(size: count, maximum: itemCapacity) }
         if geometry.policy == .overwriteOldest { return false }
         return try armDoorbell { () throws(RingError) -> Bool in try roomReady(count) }
