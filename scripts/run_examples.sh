@@ -12,7 +12,8 @@
 #  - examples/python/hello.py, asyncio_pair.py, numpy_zero_copy.py, readers.py, producers.py and typed.py;
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
-#    against an installed copy, with pkg-config and CMake, dynamically and statically).
+#    against an installed copy, with pkg-config and CMake, dynamically and statically), and
+#    examples/c/epoll.c, a consumer in an epoll loop woken by its doorbell.
 # Needs `make lib` and ringpy with numpy in PYTHON's environment (.venv, from test-python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +121,15 @@ if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/items"
         "$WORK/items" 100000
 else
     fail "examples/c/items.c does not build"
+fi
+
+if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/epoll" \
+       examples/c/epoll.c -L"$WORK/lib" -Wl,-rpath,"$WORK/lib" -lringformat; then
+    single "examples/c/epoll.c: a consumer in an epoll loop woken by its doorbell" \
+        "epoll: 5000 messages from another process, each checked, woken by the doorbell" \
+        "$WORK/epoll" "$WORK/epoll.ring" 5000
+else
+    fail "examples/c/epoll.c does not build"
 fi
 
 # The ringctl tour, with the ringctl of this build.
