@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER TEST_READERS TEST_PRODUCERS TEST_ITEMS TEST_DOORBELL] - checks of the C ABI
+# test_c.sh LIB TEST_ABI RING_PEER RINGCTL [TEST_RACE TEST_FORK HOSTILE_PEER TEST_READERS TEST_PRODUCERS TEST_ITEMS TEST_DOORBELL TEST_LIVENESS] - checks of the C ABI
 # (ring-workload, the Swift producer and consumer, is taken from beside RINGCTL):
 #  1. the library exports exactly the functions of ringformat.h, each in the version node the
 #     header gives it (RINGFORMAT_1; the several-readers functions RINGFORMAT_1.1, the several-producers
@@ -10,7 +10,7 @@
 #     hostile peer scribbling the file and the reader table under ASan (Tests/c/hostile_peer.c)
 #     several readers of one ring (Tests/c/test_readers.c), several producers of one ring
 #     (Tests/c/test_producers.c), typed rings, mappings and rings without a file (Tests/c/test_items.c)
-#     and pollable waits (Tests/c/test_doorbell.c);
+#     pollable waits (Tests/c/test_doorbell.c) and liveness and message counts (Tests/c/test_liveness.c);
 #     RING_RACE_LONG=1 runs their long versions;
 #  3. `make install` into a temporary prefix (the SONAME, symlinks, stripping, split debug info,
 #     the archive's symbols), the C example (examples/c/producer_consumer.c) built against it
@@ -18,7 +18,7 @@
 #     statically, run; then `make uninstall` leaves the prefix empty;
 #  4. a C producer with a Swift consumer and the reverse, in two processes, both policies.
 set -euo pipefail
-LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}; TEST_READERS=${8:-}; TEST_PRODUCERS=${9:-}; TEST_ITEMS=${10:-}; TEST_DOORBELL=${11:-}
+LIB=$(realpath "$1"); TEST_ABI=$2; PEER=$3; RINGCTL=$4; WORKLOAD=$(dirname "$4")/ring-workload; TEST_RACE=${5:-}; TEST_FORK=${6:-}; HOSTILE=${7:-}; TEST_READERS=${8:-}; TEST_PRODUCERS=${9:-}; TEST_ITEMS=${10:-}; TEST_DOORBELL=${11:-}; TEST_LIVENESS=${12:-}
 HEADER=Sources/CRingABI/include/ringformat.h
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ringformat-c.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -66,7 +66,8 @@ for t in "$TEST_RACE:racing producer, every read API" "$TEST_FORK:fork semantics
          "$TEST_READERS:several readers: broadcast, lapping, killed and durable readers" \
          "$TEST_PRODUCERS:several producers: four processes, killed and stopped producers" \
          "$TEST_ITEMS:typed rings: items and spans, both mappings, a racing producer, rings without a file" \
-         "$TEST_DOORBELL:pollable waits: doorbells in an epoll loop, woken from another process"; do
+         "$TEST_DOORBELL:pollable waits: doorbells in an epoll loop, woken from another process" \
+         "$TEST_LIVENESS:liveness and message counts: a killed producer process, PRODUCER_GONE after draining"; do
     prog=${t%%:*}; what=${t#*:}
     [ -n "$prog" ] || continue
     if TMPDIR="$WORK" "$prog" "$LIB"; then pass "$what"; else fail "$what"; fi

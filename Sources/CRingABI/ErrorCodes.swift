@@ -21,6 +21,7 @@ enum Code {
     static let invalidArgument = Int32(RING_ERR_INVALID_ARGUMENT.rawValue)
     static let overwritten = Int32(RING_ERR_OVERWRITTEN.rawValue)
     static let forked = Int32(RING_ERR_FORKED.rawValue)
+    static let producerGone = Int32(RING_ERR_PRODUCER_GONE.rawValue)
 }
 
 extension RingError {
@@ -38,6 +39,7 @@ extension RingError {
         case .busy: return Code.busy
         case .system: return Code.system
         case .forked: return Code.forked
+        case .producerGone: return Code.producerGone
         }
     }
 }
@@ -100,6 +102,7 @@ func errorText(_ code: Int32) -> StaticString {
     case Code.invalidArgument: return "invalid argument"
     case Code.overwritten: return "record was overwritten while held"
     case Code.forked: return "handle belongs to another process (inherited across fork)"
+    case Code.producerGone: return "producer gone: the ring is drained and no live producer will write more"
     default: return "unknown error code"
     }
 }

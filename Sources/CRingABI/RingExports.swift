@@ -77,7 +77,7 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
         return fail(Code.invalidArgument, "unknown policy \(policy)")
     }
     let known = UInt32(RING_CREATE_REPLACE | RING_CREATE_OPEN_EXISTING | RING_CREATE_ALLOW_SHARED | RING_CREATE_ANY_GEOMETRY
-                       | RING_CREATE_ANONYMOUS | RING_CREATE_DOUBLE_MAP | RING_CREATE_SINGLE_MAP)
+                       | RING_CREATE_ANONYMOUS | RING_CREATE_DOUBLE_MAP | RING_CREATE_SINGLE_MAP | RING_CREATE_NO_COUNTS)
     guard flags & ~known == 0 else { return fail(Code.invalidArgument, "unknown flags \(flags)") }
     guard let cap = Int(exactly: capacity) else {
         return fail(.invalidSize(size: Int.max, maximum: RingLayout.maxCapacity))
@@ -85,6 +85,8 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
     guard let mapping = mapping(flags) else {
         return fail(Code.invalidArgument, "RING_CREATE_DOUBLE_MAP and RING_CREATE_SINGLE_MAP together")
     }
+    // SPEC.md §22.2: new rings keep message counts unless asked not to.
+    let counts = flags & UInt32(RING_CREATE_NO_COUNTS) == 0
     return call { () throws(RingError) in
         let ring: Ring
         if anonymous {
@@ -94,20 +96,21 @@ func create(_ path: UnsafePointer<CChar>?, _ capacity: UInt64, _ policy: Int32, 
             ring = try Ring.anonymous(name: path.map { String(cString: $0) } ?? "ring", capacity: cap, policy: policy,
                                       initialPosition: initialPosition, readerSlots: readerSlots,
                                       producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
-                                      mapping: mapping)
+                                      mapping: mapping, keepsCounts: counts)
         } else if flags & UInt32(RING_CREATE_OPEN_EXISTING) != 0 {
             ring = try Ring.openOrCreate(at: RingPath(cString: path!), capacity: cap, policy: policy, mode: mode,
                                          allowShared: flags & UInt32(RING_CREATE_ALLOW_SHARED) != 0,
                                          acceptAnyGeometry: flags & UInt32(RING_CREATE_ANY_GEOMETRY) != 0,
                                          readerSlots: readerSlots, producerSlots: producerSlots,
-                                         itemType: itemType, itemAlignment: itemAlignment, mapping: mapping)
+                                         itemType: itemType, itemAlignment: itemAlignment, mapping: mapping,
+                                         keepsCounts: counts)
         } else {
             // The path's bytes, unchanged: POSIX paths need not be UTF-8.
             ring = try Ring.create(at: RingPath(cString: path!), capacity: cap, policy: policy, mode: mode,
                                    replaceExisting: flags & UInt32(RING_CREATE_REPLACE) != 0,
                                    initialPosition: initialPosition, readerSlots: readerSlots,
                                    producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
-                                   mapping: mapping)
+                                   mapping: mapping, keepsCounts: counts)
         }
         out.pointee = RingHandle(ring).retainedPointer()
     }

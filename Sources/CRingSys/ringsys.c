@@ -244,8 +244,9 @@ int ringsys_lock_holder(int fd, int64_t offset, int64_t length, int classic) {
     return fl.l_type == F_UNLCK ? 0 : fl.l_type == F_RDLCK ? 1 : 2;
 }
 
-/* Start time of process pid in clock ticks since boot (/proc/PID/stat field 22), or
- * -1 if it cannot be read. */
+/* Start time of process pid in clock ticks since boot (/proc/PID/stat field 22), -1 if it
+ * cannot be read, or -2 if the process has ended and is a zombie not yet reaped (state Z or X,
+ * field 3): it holds nothing and will never run again (SPEC.md §11.4, §22.1). */
 static long long process_start_time(int pid) {
 #if defined(__linux__)
     char path[64], buf[1024];
@@ -258,6 +259,7 @@ static long long process_start_time(int pid) {
     buf[n] = 0;
     char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
     if (!p) return -1;
+    if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) return -2;
     /* Fields 3.. follow ") "; the start time is field 22. */
     for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
     return p ? atoll(p + 1) : -1;
@@ -278,6 +280,8 @@ int ringsys_process_alive(uint64_t token) {
     if (pid <= 0) return 0;
     if (kill(pid, 0) != 0 && errno == ESRCH) return 0;
     long long start = process_start_time(pid);
+    /* A zombie has ended: its kill -9 left only the entry its parent has yet to reap. */
+    if (start == -2) return 0;
     /* A process we cannot inspect (hidepid, another system) counts as alive. */
     if (start < 0) return 1;
     return (uint32_t)start == (uint32_t)token;

@@ -59,6 +59,8 @@ public final class RingConsumer {
     let overwrite: Bool
     /// Records may be reclaimed under us: an overwrite-oldest consumer, or any reader.
     let lapping: Bool
+    /// The 1.0 consumer of a ring that keeps counts: it stores consumedCount (SPEC.md §22.2).
+    let countsConsumed: Bool
     /// consumerPosition as we last read or wrote it (SPEC.md's `tail`); for a
     /// reader, its cursor.
     @exclusivity(unchecked)
@@ -90,6 +92,22 @@ public final class RingConsumer {
     var bell: Doorbell?
     /// True once closed.
     public var isClosed: Bool { closed }
+    /// When true, a read that finds nothing to read, the stream not closed and no live
+    /// producer (`Ring.producerAlive`) throws `producerGone` instead of returning nothing,
+    /// `empty` or waiting on (SPEC.md §22.1): blocking, timed and non-blocking reads, waits
+    /// and the doorbell alike. Every message committed before the producer died is read
+    /// first. A wait notices a death within about 200 ms (a probe at most every 100 ms,
+    /// one wait slice). With no producer yet started the ring counts as gone too. False
+    /// by default: a read waits for a producer that may come back.
+    @exclusivity(unchecked)
+    public var stopsWhenProducerGone = false
+    /// The last probe of the producer's liveness (`stopsWhenProducerGone`).
+    @exclusivity(unchecked)
+    var producerWatch = LivenessWatch()
+    /// The consumer's copy of consumedCount (rings that keep counts, SPEC.md §22.2): only
+    /// the consumer writes the word while it holds the role.
+    @exclusivity(unchecked)
+    var consumed: UInt64 = 0
 
     /// A view out: the position it was read from, the position after it, its message's index.
     struct OpenView {
@@ -134,6 +152,7 @@ public final class RingConsumer {
         }
         self.overwrite = storage.geometry.policy == .overwriteOldest
         self.lapping = overwrite
+        self.countsConsumed = storage.geometry.keepsCounts
         do throws(RingError) {
             let (p, c) = try storage.snapshotPositions()
             tail = c
@@ -145,6 +164,9 @@ public final class RingConsumer {
         // A reader that died while sleeping left its count behind; we hold the
         // role, so nobody else reads this ring now.
         storage.dataChannel.waiters.store(0, ordering: .relaxed)
+        // A predecessor that died between its position store and its count store left the
+        // count off by that batch: recount once while no producer runs (SPEC.md §22.3).
+        if countsConsumed { consumed = storage.repairCountsAsConsumer() }
     }
 
     /// Joins a ring with readers as a reader (SPEC.md §17.5).
@@ -154,6 +176,7 @@ public final class RingConsumer {
         self.geometry = storage.geometry
         self.overwrite = false
         self.lapping = true
+        self.countsConsumed = false
         let joined = try ReaderJoin.join(storage, options)
         tail = joined.cursor
         cachedHead = joined.cursor
@@ -586,6 +609,7 @@ public final class RingConsumer {
             // bytes); seq_cst keeps the writerWaiters load below after it (SPEC.md §10).
             storage.consumerPosition.store(end, ordering: .sequentiallyConsistent)
             tail = end
+            if countsConsumed && count != 0 { countConsumed(count) }
             WaitWord.signalIfWaiting(storage.spaceChannel)
             return true
         }
@@ -595,14 +619,27 @@ public final class RingConsumer {
         let (won, current) = storage.consumerPosition.compareExchange(
             expected: start, desired: end, ordering: .sequentiallyConsistent)
         tail = won ? end : current
+        if won && countsConsumed && count != 0 { countConsumed(count) }
         return won
+    }
+
+    /// Adds `count` to consumedCount, after the position store that consumed them (SPEC.md §22.2).
+    @inline(__always)
+    func countConsumed(_ count: Int) {
+        consumed &+= UInt64(count)
+        // relaxed: statistics; only the consumer writes it, and a reader of the count clamps it.
+        storage.consumedCount.store(consumed, ordering: .relaxed)
     }
 
     /// True if the ring is drained and the producer closed the stream.
     func isEnded() throws(RingError) -> Bool {
         // acquire: pairs with the release store in RingProducer.closeWriter.
         let state = storage.writerState.load(ordering: .acquiring)
-        if state == RingLayout.writerStateOpen { return false }
+        if state == RingLayout.writerStateOpen {
+            // Drained, and (with the option) nobody left to write more (SPEC.md §22.1).
+            if stopsWhenProducerGone, try producerIsGone() { throw .producerGone }
+            return false
+        }
         guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
         // A ring with producers: a dead producer's claim at the front may hide messages other
         // producers committed before the close; settle it (not rate-limited) before judging.
@@ -656,8 +693,11 @@ public final class RingConsumer {
         // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
         let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
         let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
-        return head != position
-            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
+        if head != position
+            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen { return true }
+        // The read that follows judges it again, with death first (isEnded).
+        guard stopsWhenProducerGone else { return false }
+        return try producerWatch.producerGone(storage)
     }
 }
 

@@ -46,6 +46,10 @@ public struct RingGeometry: Sendable, Equatable {
     @inlinable public var hasReaders: Bool { readerSlots > 0 }
     /// Whether several producers share the ring (1.1, SPEC.md §18).
     @inlinable public var hasProducers: Bool { producerSlots > 0 }
+    /// Whether the ring keeps message counts (COMPAT_COUNTS, SPEC.md §22.2): the number of
+    /// unread messages is known without walking the records. Never for a typed ring, whose
+    /// positions count its items.
+    @inlinable public var keepsCounts: Bool { compatFlags & RingLayout.compatCounts != 0 && !isTyped }
     /// Bytes before a message's payload: 8, or 16 in a ring with readers or producers (the index).
     @inlinable public var messageHeaderSize: Int {
         hasReaders || hasProducers ? RingLayout.indexedRecordHeaderSize : RingLayout.recordHeaderSize
@@ -100,7 +104,8 @@ enum Header {
     /// both positions at `initialPosition`, writer open, everything else zero.
     static func image(capacity: Int, policy: RingPolicy, initialPosition: UInt64,
                       headerSize: Int = RingLayout.defaultHeaderSize, readerSlots: Int = 0,
-                      producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0) -> [UInt8] {
+                      producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0,
+                      keepsCounts: Bool = false) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: headerSize)
         bytes.withUnsafeMutableBytes { raw in
             func put<T: FixedWidthInteger>(_ value: T, _ field: FieldLayout) {
@@ -119,7 +124,8 @@ enum Header {
                 | (producerSlots > 0 ? RingLayout.incompatProducers : 0)
                 | (itemType != nil ? RingLayout.incompatItems : 0)
             put(incompat, RingLayout.Header.incompatFlags)
-            put(UInt32(0), RingLayout.Header.compatFlags)
+            // COMPAT_COUNTS (SPEC.md §22.2): a typed ring counts its items by its positions.
+            put(keepsCounts && itemType == nil ? RingLayout.compatCounts : 0, RingLayout.Header.compatFlags)
             put(UInt32(readerSlots), RingLayout.Header.readerSlots)
             put(UInt32(producerSlots), RingLayout.Header.producerSlots)
             if let itemType {

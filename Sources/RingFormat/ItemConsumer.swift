@@ -23,6 +23,14 @@ public final class ItemConsumer: ItemHandle {
     /// The lent run: its start and count, until `consume(_:)`.
     @exclusivity(unchecked)
     var lent: (start: UInt64, count: Int)?
+    /// When true, a read that finds no item, the stream not closed and no live producer
+    /// throws `producerGone` instead of returning nothing, `empty` or waiting on (SPEC.md
+    /// §22.1), as `RingConsumer.stopsWhenProducerGone`. False by default.
+    @exclusivity(unchecked)
+    public var stopsWhenProducerGone = false
+    /// The last probe of the producer's liveness (`stopsWhenProducerGone`).
+    @exclusivity(unchecked)
+    var producerWatch = LivenessWatch()
 
     init(storage: RingStorage) throws(RingError) {
         overwrite = storage.geometry.policy == .overwriteOldest
@@ -255,7 +263,11 @@ public final class ItemConsumer: ItemHandle {
     func isEnded() throws(RingError) -> Bool {
         // acquire: pairs with the release store in ItemProducer.closeWriter.
         let state = storage.writerState.load(ordering: .acquiring)
-        if state == RingLayout.writerStateOpen { return false }
+        if state == RingLayout.writerStateOpen {
+            // Drained, and (with the option) nobody left to write more (SPEC.md §22.1).
+            if stopsWhenProducerGone, try producerIsGone() { throw .producerGone }
+            return false
+        }
         guard state == RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
         // Every commit happened before the close: look at the final position again.
         return try available().count == 0
@@ -274,7 +286,10 @@ public final class ItemConsumer: ItemHandle {
         // seq_cst: pairs with the producer's seq_cst store in publish (SPEC.md §10).
         let head = storage.producerPosition.load(ordering: .sequentiallyConsistent)
         let position = overwrite ? storage.consumerPosition.load(ordering: .sequentiallyConsistent) : tail
-        return head != position
-            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen
+        if head != position
+            || storage.writerState.load(ordering: .sequentiallyConsistent) != RingLayout.writerStateOpen { return true }
+        // The read that follows judges it again, with death first (isEnded).
+        guard stopsWhenProducerGone else { return false }
+        return try producerWatch.producerGone(storage)
     }
 }

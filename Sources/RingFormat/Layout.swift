@@ -100,6 +100,8 @@ public enum RingLayout {
         // §3.3 Consumer line.
         /// Free-running byte position of the first record not yet consumed.
         public static let consumerPosition = FieldLayout(offset: 256, size: 8)
+        /// Messages the consumer consumed since creation (COMPAT_COUNTS rings; SPEC.md §22.2).
+        public static let consumedCount = FieldLayout(offset: 264, size: 8)
         /// The consumer's owner token (pid and start time), or 0 (SPEC.md §11.4).
         public static let consumerOwner = FieldLayout(offset: 376, size: 8)
 
@@ -126,7 +128,7 @@ public enum RingLayout {
             ("nextIndex", nextIndex), ("reclaimSequence", reclaimSequence),
             ("heldClaims", heldClaims), ("reclaimOwner", reclaimOwner),
             ("producerOwner", producerOwner),
-            ("consumerPosition", consumerPosition), ("consumerOwner", consumerOwner),
+            ("consumerPosition", consumerPosition), ("consumedCount", consumedCount), ("consumerOwner", consumerOwner),
             ("dataSignal", dataSignal), ("readerWaiters", readerWaiters),
             ("spaceSignal", spaceSignal), ("writerWaiters", writerWaiters),
         ]
@@ -150,6 +152,9 @@ public enum RingLayout {
     public static let incompatItems: UInt32 = 4
     /// The incompatFlags bits this implementation understands.
     public static let knownIncompatFlags: UInt32 = incompatReaders | incompatProducers | incompatItems
+    /// compatFlags bit 1: the ring keeps message counts, nextIndex and consumedCount (SPEC.md §22.2).
+    /// (Bit 0, COMPAT_DOORBELL, stays reserved, SPEC.md §21.3.)
+    public static let compatCounts: UInt32 = 2
 
     // MARK: SPEC.md §19 Typed rings
 
@@ -364,6 +369,7 @@ public enum RingLayout {
         ("INCOMPAT_READERS", UInt64(incompatReaders)),
         ("INCOMPAT_PRODUCERS", UInt64(incompatProducers)),
         ("INCOMPAT_ITEMS", UInt64(incompatItems)),
+        ("COMPAT_COUNTS", UInt64(compatCounts)),
         ("READER_SLOT_SIZE", UInt64(readerSlotSize)),
         ("PRODUCER_TABLE_RESERVE", UInt64(producerTableReserve)),
         ("INDEXED_RECORD_HEADER_SIZE", UInt64(indexedRecordHeaderSize)),

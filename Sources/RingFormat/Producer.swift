@@ -56,6 +56,9 @@ public final class RingProducer {
     var frontWatch = FrontWatch()
     /// Whether our records carry indexes we write (rings with readers and one producer).
     let writesIndexes: Bool
+    /// Whether we count the messages we commit into nextIndex: with indexes, or in a ring
+    /// that keeps counts (SPEC.md §22.2).
+    let countsMessages: Bool
     /// True once closed.
     public var isClosed: Bool { closed }
     /// The doorbell (SPEC.md §21), made by the first `doorbellDescriptor()` or `armDoorbell(forPayload:)`.
@@ -71,6 +74,7 @@ public final class RingProducer {
         self.geometry = storage.geometry
         self.messageHeaderSize = storage.geometry.messageHeaderSize
         self.writesIndexes = storage.geometry.hasReaders && !storage.geometry.hasProducers
+        self.countsMessages = writesIndexes || (storage.geometry.keepsCounts && !storage.geometry.hasProducers)
         if storage.geometry.hasProducers {
             // Several producers: a slot of the producer table, not the producer role (SPEC.md §18.2).
             producerSlot = try storage.takeProducerSlot()
@@ -86,7 +90,12 @@ public final class RingProducer {
             let (p, c) = try storage.snapshotPositions()
             head = p
             cachedTail = c
-            if geometry.hasReaders { try takeOverReaderRing() }
+            if geometry.hasReaders {
+                try takeOverReaderRing()
+            } else if geometry.keepsCounts {
+                // Go on counting from nextIndex, made exact first while no consumer runs (SPEC.md §22.3).
+                nextIndex = storage.repairCountsAsProducer()
+            }
         } catch {
             storage.releaseRole(.producer)
             throw error
@@ -487,8 +496,8 @@ public final class RingProducer {
                 if pad > 0 { (data + tailStart).initializeMemory(as: UInt8.self, repeating: 0, count: pad) }
             }
         }
-        if writesIndexes {
-            RecordIO.writeIndex(data, at: offset, nextIndex &+ UInt64(pendingMessages))
+        if countsMessages {
+            if writesIndexes { RecordIO.writeIndex(data, at: offset, nextIndex &+ UInt64(pendingMessages)) }
             pendingMessages += 1
         }
         RecordIO.writeHeader(data, at: offset, length: UInt32(length), kind: kind)
@@ -517,7 +526,8 @@ public final class RingProducer {
         if pendingMessages != 0 {
             nextIndex &+= UInt64(pendingMessages)
             pendingMessages = 0
-            // relaxed: read only by the next producer when the ring is empty (SPEC.md §17.2).
+            // relaxed: read by the next producer when the ring is empty (SPEC.md §17.2), and as a
+            // count that is clamped (SPEC.md §22.2); one plain store on our own line.
             storage.nextIndexWord.store(nextIndex, ordering: .relaxed)
         }
         WaitWord.signalIfWaiting(storage.dataChannel)

@@ -13,15 +13,24 @@ extension RingProducer {
         var position = cachedTail
         var last: UInt64? = nil
         var steps = 0
+        var unread: UInt64 = 0
         while position != head {
             let record = try RecordIO.parse(data, at: position, committed: head, geometry: geometry)
             last = record.index
             position = record.end
+            unread &+= 1
             steps += 1
             if steps > geometry.capacity / RingLayout.recordAlignment { throw .corrupt(.positionsUnstable) }
         }
         // relaxed: only producers write it, and we hold the role.
         nextIndex = last.map { $0 &+ 1 } ?? storage.nextIndexWord.load(ordering: .relaxed)
+        if geometry.keepsCounts {
+            // The count is nextIndex - droppedCount: a reclaimer that died between its tail store
+            // and its droppedCount store left it off; we walked every unread message (SPEC.md §22.3).
+            // relaxed: statistics; only the producer writes droppedCount.
+            let dropped = nextIndex &- unread
+            if storage.droppedCount.load(ordering: .relaxed) != dropped { storage.droppedCount.store(dropped, ordering: .relaxed) }
+        }
         // seq_cst: pairs with joining gating readers' seq_cst loads (SPEC.md §17.5 step 5).
         let sequence = storage.reclaimSequence.load(ordering: .sequentiallyConsistent)
         if sequence & 1 != 0 { storage.reclaimSequence.store(sequence &+ 1, ordering: .sequentiallyConsistent) }

@@ -88,24 +88,28 @@ public final class Ring {
     ///     (`makeProducer` takes a slot, SPEC.md §18). Reject-when-full only.
     ///   - mapping: `.double` maps the data region twice back to back where the host allows
     ///     (SPEC.md §20.1), so the committed bytes are one span (`RingConsumer.committedSpans`).
+    ///   - keepsCounts: the ring keeps message counts (COMPAT_COUNTS, SPEC.md §22.2), so that
+    ///     `messageCount` and `RingConsumer.pendingCount` need not walk the records; true by
+    ///     default. False makes the header of earlier versions (the golden vectors'). Ignored for
+    ///     typed rings, whose positions count their items.
     /// - Throws: `invalidSize` for a bad capacity or initial position,
     ///   `invalidArgument` for a mode with other than permission bits, for more than 16
     ///   producer slots or for producer slots under overwrite-oldest, `system` for I/O failures.
     public static func create(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
-        readerSlots: Int = 0, producerSlots: Int = 0, mapping: RingMapping = .automatic
+        readerSlots: Int = 0, producerSlots: Int = 0, mapping: RingMapping = .automatic, keepsCounts: Bool = true
     ) throws(RingError) -> Ring {
         try create(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
                    replaceExisting: replaceExisting, initialPosition: initialPosition, readerSlots: readerSlots,
-                   producerSlots: producerSlots, mapping: mapping)
+                   producerSlots: producerSlots, mapping: mapping, keepsCounts: keepsCounts)
     }
 
     /// The checked header of a new ring (SPEC.md §7), and its capacity. For a typed ring
     /// `capacity` counts items (SPEC.md §19.1).
     static func newImage(
         capacity: Int, policy: RingPolicy, initialPosition: UInt64, readerSlots: Int, producerSlots: Int,
-        itemType: ItemType?, itemAlignment: Int
+        itemType: ItemType?, itemAlignment: Int, keepsCounts: Bool = true
     ) throws(RingError) -> (image: [UInt8], capacity: Int) {
         try Header.checkProducerSlots(producerSlots, policy: policy)
         var alignment = 0
@@ -132,7 +136,7 @@ public final class Ring {
         let headerSize = try Header.headerSize(forReaderSlots: readerSlots)
         let image = Header.image(capacity: cap, policy: policy, initialPosition: initialPosition,
                                  headerSize: headerSize, readerSlots: readerSlots, producerSlots: producerSlots,
-                                 itemType: itemType, itemAlignment: alignment)
+                                 itemType: itemType, itemAlignment: alignment, keepsCounts: keepsCounts)
         return (image, cap)
     }
 
@@ -142,14 +146,14 @@ public final class Ring {
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull,
         mode: UInt32 = 0o600, replaceExisting: Bool = false, initialPosition: UInt64 = 0,
         readerSlots: Int = 0, producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0,
-        mapping: RingMapping = .automatic
+        mapping: RingMapping = .automatic, keepsCounts: Bool = true
     ) throws(RingError) -> Ring {
         guard mode & ~0o777 == 0 else {
             throw .invalidArgument("mode 0o\(String(mode, radix: 8)) has bits other than permission bits (0o777 at most)")
         }
         let (image, cap) = try newImage(capacity: capacity, policy: policy, initialPosition: initialPosition,
                                         readerSlots: readerSlots, producerSlots: producerSlots,
-                                        itemType: itemType, itemAlignment: itemAlignment)
+                                        itemType: itemType, itemAlignment: itemAlignment, keepsCounts: keepsCounts)
         let fileSize = RingLayout.fileSize(headerSize: image.count, capacity: cap)
         let directory = path.directory
 
@@ -203,11 +207,11 @@ public final class Ring {
     public static func anonymous(
         name: String = "ring", capacity: Int, policy: RingPolicy = .rejectWhenFull, initialPosition: UInt64 = 0,
         readerSlots: Int = 0, producerSlots: Int = 0, itemType: ItemType? = nil, itemAlignment: Int = 0,
-        mapping: RingMapping = .automatic
+        mapping: RingMapping = .automatic, keepsCounts: Bool = true
     ) throws(RingError) -> Ring {
         let (image, cap) = try newImage(capacity: capacity, policy: policy, initialPosition: initialPosition,
                                         readerSlots: readerSlots, producerSlots: producerSlots,
-                                        itemType: itemType, itemAlignment: itemAlignment)
+                                        itemType: itemType, itemAlignment: itemAlignment, keepsCounts: keepsCounts)
         let fd = try FileDescriptor.anonymous(name: name)
         try fd.closeOnError { () throws(RingError) in
             try Ring.build(fd, image: image, fileSize: RingLayout.fileSize(headerSize: image.count, capacity: cap))
@@ -337,15 +341,18 @@ public final class Ring {
     /// may write it (SPEC.md §7.1): a ring another user planted at the name, or
     /// one shared with a group or everyone, gives `system(EPERM)` unless
     /// `allowShared` says that is meant.
+    /// A ring it creates keeps message counts unless `keepsCounts` is false (see `create(at:...)`);
+    /// an existing ring is used whether it keeps them or not.
     /// - Throws: as `open` and `create`; `system(ENOENT)` for a dangling symbolic link.
     public static func openOrCreate(
         at path: String, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
         allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0,
-        itemType: ItemType? = nil, itemAlignment: Int = 0
+        itemType: ItemType? = nil, itemAlignment: Int = 0, keepsCounts: Bool = true
     ) throws(RingError) -> Ring {
         try openOrCreate(at: RingPath(path), capacity: capacity, policy: policy, mode: mode,
                          allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry, readerSlots: readerSlots,
-                         producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment)
+                         producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
+                         keepsCounts: keepsCounts)
     }
 
     /// `openOrCreate(at:...)` for a path given as bytes; with `itemType` a typed ring of
@@ -353,7 +360,7 @@ public final class Ring {
     package static func openOrCreate(
         at path: RingPath, capacity: Int, policy: RingPolicy = .rejectWhenFull, mode: UInt32 = 0o600,
         allowShared: Bool = false, acceptAnyGeometry: Bool = false, readerSlots: Int = 0, producerSlots: Int = 0,
-        itemType: ItemType? = nil, itemAlignment: Int = 0, mapping: RingMapping = .automatic
+        itemType: ItemType? = nil, itemAlignment: Int = 0, mapping: RingMapping = .automatic, keepsCounts: Bool = true
     ) throws(RingError) -> Ring {
         let wanted = try newImage(capacity: capacity, policy: policy, initialPosition: 0, readerSlots: readerSlots,
                                   producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment).capacity
@@ -377,7 +384,7 @@ public final class Ring {
                 do throws(RingError) {
                     return try create(at: path, capacity: capacity, policy: policy, mode: mode, readerSlots: readerSlots,
                                       producerSlots: producerSlots, itemType: itemType, itemAlignment: itemAlignment,
-                                      mapping: mapping)
+                                      mapping: mapping, keepsCounts: keepsCounts)
                 } catch .system(_, let code) where code == EEXIST {
                     // Another process won the race (open its ring), or the name is a dangling link.
                     if SystemCalls.isSymbolicLink(path) {
@@ -393,21 +400,21 @@ public final class Ring {
 
     /// Takes the producer role of a typed ring (SPEC.md §19.4).
     /// - Throws: `busy(.producer)`, `closed`, `invalidArgument` on a ring of byte records.
-    public func makeItemProducer() throws(RingError) -> ItemProducer {
+    public func makeItemProducer() throws(RingError) -> sending ItemProducer {
         guard !isClosed else { throw .closed }
         return try ItemProducer(storage: storage)
     }
 
     /// Takes the consumer role of a typed ring (SPEC.md §19.4).
     /// - Throws: `busy(.consumer)`, `closed`, `invalidArgument` on a ring of byte records.
-    public func makeItemConsumer() throws(RingError) -> ItemConsumer {
+    public func makeItemConsumer() throws(RingError) -> sending ItemConsumer {
         guard !isClosed else { throw .closed }
         return try ItemConsumer(storage: storage)
     }
 
     /// Takes the producer role (SPEC.md §11).
     /// - Throws: `busy(.producer)` if another handle holds it, `closed`.
-    public func makeProducer() throws(RingError) -> RingProducer {
+    public func makeProducer() throws(RingError) -> sending RingProducer {
         guard !isClosed else { throw .closed }
         return try RingProducer(storage: storage)
     }
@@ -415,7 +422,7 @@ public final class Ring {
     /// Takes the consumer role (SPEC.md §11).
     /// - Throws: `busy(.consumer)` if another handle holds it, `closed`,
     ///   `invalidArgument` on a ring with readers (join it with `makeReader`).
-    public func makeConsumer() throws(RingError) -> RingConsumer {
+    public func makeConsumer() throws(RingError) -> sending RingConsumer {
         guard !isClosed else { throw .closed }
         return try RingConsumer(storage: storage)
     }
@@ -426,7 +433,7 @@ public final class Ring {
     /// - Throws: `busy(.reader)` if every slot is taken or the durable name is in
     ///   use, `invalidArgument` on a 1.0 ring or for a gating reader under
     ///   overwrite-oldest, `closed`, `corrupt`.
-    public func makeReader(_ options: ReaderOptions = ReaderOptions()) throws(RingError) -> RingReader {
+    public func makeReader(_ options: ReaderOptions = ReaderOptions()) throws(RingError) -> sending RingReader {
         guard !isClosed else { throw .closed }
         return try RingConsumer(storage: storage, reader: options)
     }
@@ -468,9 +475,6 @@ public final class Ring {
         guard !isClosed else { throw .closed }
         try storage.checkProcess()
         let g = storage.geometry
-        // Who may move consumerPosition past records we walk: the overwrite-oldest producer,
-        // or, in a ring with readers, the producer under either policy (SPEC.md §17.3).
-        let reclaimable = g.policy == .overwriteOldest || g.hasReaders
         if g.isTyped {
             // A typed ring has no records to walk: the positions count its items (SPEC.md §19.3).
             let (p, c) = try storage.snapshotPositions()
@@ -484,53 +488,34 @@ public final class Ring {
                 payloadBytes: Int(p &- c) * g.itemSize, droppedCount: storage.droppedCount.load(ordering: .relaxed),
                 isWriterClosed: state == RingLayout.writerStateClosed)
         }
-        var attempts = 0
-        while true {
-            attempts += 1
-            if attempts > RingConsumer.retryLimit { throw .corrupt(.positionsUnstable) }
-            let (p, c) = try storage.snapshotPositions()
-            var count = 0
-            var position = c
-            var payloadBytes = 0
-            var reclaimed = false
-            while position != p {
-                let record: LocatedRecord
-                do throws(RingError) {
-                    record = try RecordIO.parse(storage.data, at: position, committed: p, geometry: g)
-                } catch {
-                    try storage.checkNotTruncated()
-                    // Under overwrite-oldest the producer may be rewriting these bytes.
-                    if reclaimable && storage.wasReclaimed(since: c) {
-                        reclaimed = true
-                        break
-                    }
-                    throw error
-                }
-                position = record.end
-                // Only cancelled claims up to the front (rings with producers): no message.
-                if record.isSkipOnly { continue }
-                count += 1
-                payloadBytes += record.length
-            }
-            // A walk that passed records the producer reclaimed meanwhile counted torn headers.
-            if reclaimed || (reclaimable && storage.wasReclaimed(since: c)) { continue }
-            try storage.checkNotTruncated()
-            // acquire: pairs with RingProducer.closeWriter's release store.
-            let state = storage.writerState.load(ordering: .acquiring)
-            guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
-            return RingStats(
-                capacity: g.capacity, policy: g.policy,
-                versionMajor: g.versionMajor, versionMinor: g.versionMinor,
-                producerPosition: p, consumerPosition: c,
-                messageCount: count, payloadBytes: payloadBytes,
-                droppedCount: storage.droppedCount.load(ordering: .relaxed),
-                isWriterClosed: state == RingLayout.writerStateClosed)
-        }
+        let walk = try storage.walkUnread()
+        try storage.checkNotTruncated()
+        // acquire: pairs with RingProducer.closeWriter's release store.
+        let state = storage.writerState.load(ordering: .acquiring)
+        guard state <= RingLayout.writerStateClosed else { throw .corrupt(.badWriterState(state)) }
+        return RingStats(
+            capacity: g.capacity, policy: g.policy,
+            versionMajor: g.versionMajor, versionMinor: g.versionMinor,
+            producerPosition: walk.producer, consumerPosition: walk.consumer,
+            messageCount: walk.count, payloadBytes: walk.payloadBytes,
+            droppedCount: storage.droppedCount.load(ordering: .relaxed),
+            isWriterClosed: state == RingLayout.writerStateClosed)
     }
 
-    /// Number of unread messages (walks the records: O(messages)).
+    /// Number of unread messages: in O(1) from the counts of a ring that keeps them
+    /// (`RingGeometry.keepsCounts`, SPEC.md §22.2) or a typed ring, else by walking the
+    /// records (O(messages)). Exact while nobody writes or reads; while a producer or
+    /// consumer runs, a value between 0 and the unread bytes / 8 that may be off by the
+    /// batch in flight. In a ring with readers: the messages from tailPosition, the oldest
+    /// any reader may still read.
+    /// - Throws: `closed`, `forked`, `corrupt` (the walk, or the positions).
     public var messageCount: Int {
-        get throws(RingError) { try stats().messageCount }
+        get throws(RingError) {
+            guard !isClosed else { throw .closed }
+            try storage.checkProcess()
+            if let counted = try storage.countedMessages() { return counted }
+            return try storage.walkUnread().count
+        }
     }
 
     /// Writes the mapping's dirty pages to the file (msync).

@@ -104,6 +104,10 @@ public enum RingError: Error, Sendable, Equatable {
     /// The handle was made in another process and inherited across fork()
     /// (SPEC.md §11.3): open the ring again in this process.
     case forked
+    /// A consumer, reader or item consumer that stops when the producer is gone
+    /// (`stopsWhenProducerGone`) found the ring drained, the stream not closed and no live
+    /// producer (SPEC.md §22.1): no message will come until a new producer starts.
+    case producerGone
 }
 
 extension RingError: CustomStringConvertible {
@@ -124,7 +128,7 @@ extension RingError: CustomStringConvertible {
             }
         case let .system(operation, code):
             return "\(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
-        case .full, .empty, .closed, .endOfStream, .forked: return staticDescription!.description
+        case .full, .empty, .closed, .endOfStream, .forked, .producerGone: return staticDescription!.description
         }
     }
 
@@ -137,6 +141,7 @@ extension RingError: CustomStringConvertible {
         case .closed: return "handle is closed"
         case .endOfStream: return "end of stream: the writer closed the ring and it is drained"
         case .forked: return "this handle belongs to the process that opened it (it was inherited across fork): open the ring again"
+        case .producerGone: return "producer gone: the ring is drained, the stream was not closed and no live process holds the producer role"
         default: return nil
         }
     }

@@ -31,6 +31,8 @@ final class RingStorage: @unchecked Sendable {
     let droppedCount: UnsafeAtomic<UInt64>
     let writerState: UnsafeAtomic<UInt32>
     let consumerPosition: UnsafeAtomic<UInt64>
+    /// consumedCount (COMPAT_COUNTS rings, SPEC.md §22.2): written by the consumer only.
+    let consumedCount: UnsafeAtomic<UInt64>
     /// dataSignal + readerWaiters: the consumer sleeps here, the producer wakes it.
     let dataChannel: WaitChannel
     /// spaceSignal + writerWaiters: the producer sleeps here, the consumer wakes it.
@@ -127,6 +129,7 @@ final class RingStorage: @unchecked Sendable {
         droppedCount = RingStorage.atomic64(base, RingLayout.Header.droppedCount)
         writerState = RingStorage.atomic32(base, RingLayout.Header.writerState)
         consumerPosition = RingStorage.atomic64(base, RingLayout.Header.consumerPosition)
+        consumedCount = RingStorage.atomic64(base, RingLayout.Header.consumedCount)
         dataChannel = RingStorage.channel(base, RingLayout.Header.dataSignal, RingLayout.Header.readerWaiters)
         spaceChannel = RingStorage.channel(base, RingLayout.Header.spaceSignal, RingLayout.Header.writerWaiters)
         readerTaken = (0..<geometry.readerSlots).map { _ in ManagedAtomic(false) }

@@ -107,11 +107,15 @@ public enum GoldenVector {
             }
             switch words[0] {
             case "create":
-                // create CAPACITY POLICY [POSITION] [readers N] [producers N]
-                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION] [readers N] [producers N]") }
+                // create CAPACITY POLICY [POSITION] [readers N] [producers N] [counts]
+                guard args.count >= 2, let capacity = Int(args[0]) else { throw GoldenVectorError("\(opsPath):\(number + 1): create CAPACITY POLICY [POSITION] [readers N] [producers N] [counts]") }
                 var rest = Array(args.dropFirst(2))
                 var slots = 0
                 var producerSlots = 0
+                // A vector's ring keeps message counts only when it says so (SPEC.md §16.5, §22.2):
+                // the vectors made before counts existed stay byte for byte what they were.
+                let counts = rest.last == "counts"
+                if counts { rest.removeLast() }
                 if rest.count >= 2, rest[rest.count - 2] == "producers", let n = Int(rest[rest.count - 1]) {
                     producerSlots = n
                     rest.removeLast(2)
@@ -124,7 +128,7 @@ public enum GoldenVector {
                                        policy: args[1] == "overwrite" ? .overwriteOldest : .rejectWhenFull,
                                        replaceExisting: true,
                                        initialPosition: rest.first.flatMap { UInt64($0) } ?? 0, readerSlots: slots,
-                                       producerSlots: producerSlots)
+                                       producerSlots: producerSlots, keepsCounts: counts)
             case "create-items":
                 // create-items CAPACITY POLICY TYPE [POSITION] [align N]: a typed ring (SPEC.md §19).
                 var rest = args

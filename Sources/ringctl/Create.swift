@@ -58,6 +58,10 @@ struct Create: ParsableCommand {
           help: "With --open-or-create: accept an existing ring whose capacity or policy differ.")
     var acceptAnyGeometry = false
 
+    @Flag(name: .customLong("no-counts"),
+          help: "Make the ring without message counts (no COMPAT_COUNTS, SPEC.md §22.2), as earlier versions did.")
+    var noCounts = false
+
     func validate() throws {
         _ = try checked("--capacity", capacity, Limits.capacity)
         _ = try checked("--mode", mode, Limits.mode)
@@ -94,7 +98,7 @@ struct Create: ParsableCommand {
                 return try Ring.openOrCreate(at: path, capacity: capacity, policy: policy, mode: mode,
                                              allowShared: allowShared, acceptAnyGeometry: acceptAnyGeometry,
                                              readerSlots: slots, producerSlots: producerSlots,
-                                             itemType: type, itemAlignment: alignment)
+                                             itemType: type, itemAlignment: alignment, keepsCounts: !noCounts)
             }
             if let type {
                 return try Ring.createItems(at: path, type: type, itemCapacity: capacity, itemAlignment: alignment,
@@ -102,7 +106,7 @@ struct Create: ParsableCommand {
             }
             return try Ring.create(at: path, capacity: capacity, policy: policy, mode: mode,
                                    replaceExisting: replace, initialPosition: start, readerSlots: slots,
-                                   producerSlots: producerSlots)
+                                   producerSlots: producerSlots, keepsCounts: !noCounts)
         }
         print("ring \(path) capacity \(ring.capacity) policy \(ring.policy)"
               + (slots > 0 ? " readers \(ring.geometry.readerSlots)" : "")

@@ -46,6 +46,12 @@ struct Report {
     var waiters: RingWaiters?
     var readers: [ReaderInfo] = []
     var producers: [ProducerInfo] = []
+    /// Whether a live process can still write, and one reads (SPEC.md §22.1).
+    var producerAlive: Bool?
+    var consumerAlive: Bool?
+    /// The unread messages as the ring's counts give them in O(1) (SPEC.md §22.2); nil for
+    /// a ring that keeps none (then only the walk's messageCount tells).
+    var countedMessages: Int?
     /// Why the file is not a sound ring, or nil.
     var error: RingError?
 
@@ -59,7 +65,10 @@ struct Report {
             r.waiters = try ring.waiters()
             r.readers = try ring.readers()
             r.producers = try ring.producers()
+            r.producerAlive = try ring.producerAlive
+            r.consumerAlive = try ring.consumerAlive
             r.stats = try ring.stats()
+            if ring.geometry.keepsCounts { r.countedMessages = try ring.messageCount }
         } catch {
             r.error = error
         }
@@ -94,7 +103,10 @@ struct Report {
                         "payloadBytes \(s.payloadBytes)", "writerClosed \(s.isWriterClosed)"]
             }
         }
+        if let counted = countedMessages { out.append("countedMessages \(counted)") }
         for role in roles { out.append("\(role.role.rawValue)Role \(Report.describe(role))") }
+        if let alive = producerAlive { out.append("producerAlive \(alive)") }
+        if let alive = consumerAlive { out.append("consumerAlive \(alive)") }
         if let w = waiters { out += ["waitingReaders \(w.readers)", "waitingWriters \(w.writers)"] }
         for r in readers {
             let kind = (r.isGating ? "gating" : "lapping") + (r.isDurable ? " durable" : "")
@@ -134,6 +146,8 @@ struct Report {
                 ("usedBytes", .number(UInt64(s.usedBytes))), ("freeBytes", .number(UInt64(s.freeBytes))),
                 ("messageCount", .number(UInt64(s.messageCount))), ("payloadBytes", .number(UInt64(s.payloadBytes))),
                 ("droppedCount", .number(s.droppedCount)), ("writerClosed", .bool(s.isWriterClosed)),
+                ("countsKept", .bool(geometry?.keepsCounts ?? false)),
+                ("countedMessages", countedMessages.map { .number(UInt64($0)) } ?? .null),
             ])))
         } else {
             fields.append(("state", .null))
@@ -144,6 +158,8 @@ struct Report {
                 ("ownerRunning", .bool(role.ownerRunning)), ("stale", .bool(role.isStale)),
             ]))
         })))
+        fields.append(("producerAlive", producerAlive.map { .bool($0) } ?? .null))
+        fields.append(("consumerAlive", consumerAlive.map { .bool($0) } ?? .null))
         fields.append(("readers", .array(readers.map { r in
             JSON.object([
                 ("slot", .number(UInt64(r.slot))), ("name", r.name.map { .string($0) } ?? .null),

@@ -4,11 +4,13 @@
 // (unread messages and bytes).
 //
 // Bytes in and out are exact: they are the moves of producerPosition and
-// consumerPosition (record headers and padding included). The format keeps no
-// message counter, so messages in are counted by an observer that walks every
-// new record; records the consumer took before the observer reached them are
-// estimated from the mean record size seen, and such rates are marked "~"
-// (JSON: "estimated": true). Messages out = messages in - the change in lag.
+// consumerPosition (record headers and padding included). Messages in are
+// counted by an observer that walks every new record (a ring's counts, SPEC.md
+// §22.2, are not kept by every ring); records the consumer took before the
+// observer reached them are estimated from the mean record size seen, and such
+// rates are marked "~" (JSON: "estimated": true). Messages out = messages in -
+// the change in lag. Each line ends with whether the producer and the consumer
+// are alive (SPEC.md §22.1).
 
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +48,8 @@ struct Stats: ParsableCommand {
         let ring = try openRing(path)
         var last = try onRing(path) { () throws(RingError) in try ring.stats() }
         guard watch else {
-            print(last)
+            let alive = try onRing(path) { () throws(RingError) in (try ring.producerAlive, try ring.consumerAlive) }
+            print(last, producerAlive: alive.0, consumerAlive: alive.1)
             return
         }
         let interval = Int(try checked("--interval-ms", intervalMs, Limits.positiveMilliseconds))
@@ -55,7 +58,7 @@ struct Stats: ParsableCommand {
         try onRing(path) { () throws(RingError) in try observer.seekToEnd() }
         var lastTime = ContinuousClock.now
         var seenRecords: UInt64 = 0, seenRecordBytes: UInt64 = 0
-        if !json { Output.line("in msg/s  in B/s  out msg/s  out B/s  dropped/s  lag msgs  lag bytes") }
+        if !json { Output.line("in msg/s  in B/s  out msg/s  out B/s  dropped/s  lag msgs  lag bytes  producer consumer") }
         var lines = 0
         while limit == 0 || lines < limit {
             usleep(useconds_t(min(interval, 10_000) * 1000))
@@ -73,6 +76,7 @@ struct Stats: ParsableCommand {
             let inMessages = Double(counted) + (mean > 0 ? Double(skipped) / mean : 0)
             let now = ContinuousClock.now
             let s = try onRing(path) { () throws(RingError) in try ring.stats() }
+            let alive = try onRing(path) { () throws(RingError) in (try ring.producerAlive, try ring.consumerAlive) }
             let elapsed = now - lastTime
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let rate = { (x: Double) in seconds > 0 ? x / seconds : 0 }
@@ -88,10 +92,12 @@ struct Stats: ParsableCommand {
                     ("droppedPerSecond", .double(rate(dropped).rounded())), ("estimated", .bool(estimated)),
                     ("lagMessages", .number(UInt64(s.messageCount))), ("lagBytes", .number(UInt64(s.usedBytes))),
                     ("writerClosed", .bool(s.isWriterClosed)),
+                    ("producerAlive", .bool(alive.0)), ("consumerAlive", .bool(alive.1)),
                 ]).text)
             } else {
                 let f = { (x: Double) in String(Int(rate(x).rounded())) }
-                Output.line("\(mark)\(f(inMessages)) \(f(inBytes)) \(mark)\(f(outMessages)) \(f(outBytes)) \(f(dropped)) \(s.messageCount) \(s.usedBytes)")
+                let side = { (alive: Bool) in alive ? "alive" : "gone" }
+                Output.line("\(mark)\(f(inMessages)) \(f(inBytes)) \(mark)\(f(outMessages)) \(f(outBytes)) \(f(dropped)) \(s.messageCount) \(s.usedBytes) \(side(alive.0)) \(side(alive.1))")
             }
             last = s
             lastTime = now
@@ -99,18 +105,24 @@ struct Stats: ParsableCommand {
         }
     }
 
-    /// The counters of one snapshot, "name value" a line (or one JSON object).
-    func print(_ s: RingStats) {
+    /// The counters of one snapshot, "name value" a line (or one JSON object), and whether
+    /// a live producer and consumer hold the ring (SPEC.md §22.1).
+    func print(_ s: RingStats, producerAlive: Bool, consumerAlive: Bool) {
         let pairs: [(String, UInt64)] = [
             ("producerPosition", s.producerPosition), ("consumerPosition", s.consumerPosition),
             ("messageCount", UInt64(s.messageCount)), ("payloadBytes", UInt64(s.payloadBytes)),
             ("usedBytes", UInt64(s.usedBytes)), ("freeBytes", UInt64(s.freeBytes)), ("droppedCount", s.droppedCount),
         ]
         if json {
-            Output.line(JSON.object(pairs.map { ($0.0, .number($0.1)) } + [("writerClosed", .bool(s.isWriterClosed))]).text)
+            Output.line(JSON.object(pairs.map { ($0.0, .number($0.1)) } + [
+                ("writerClosed", .bool(s.isWriterClosed)), ("producerAlive", .bool(producerAlive)),
+                ("consumerAlive", .bool(consumerAlive)),
+            ]).text)
         } else {
             for (name, value) in pairs { Output.line("\(name) \(value)") }
             Output.line("writerClosed \(s.isWriterClosed)")
+            Output.line("producerAlive \(producerAlive)")
+            Output.line("consumerAlive \(consumerAlive)")
         }
     }
 }

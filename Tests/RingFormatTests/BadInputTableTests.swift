@@ -36,6 +36,7 @@ struct BadInput: Sendable, CustomStringConvertible {
         case .unsupportedVersion?: return "UNSUPPORTED_VERSION"
         case .busy?: return "BUSY"
         case .forked?: return "FORKED"
+        case .producerGone?: return "PRODUCER_GONE"
         case let .system(_, code)?:
             switch code {
             case ENOENT: return "SYSTEM:ENOENT"

@@ -150,7 +150,8 @@ static int run_script(const char *ops, const char *path) {
         int plain_write = !strcmp(line, "write") || !strcmp(line, "write-hex") || !strcmp(line, "write-fill");
         if (plain_write && !p && (rc = p_ring_producer_open(ring, &p))) die("ring_producer_open", rc);
         if (!strcmp(line, "create")) {
-            /* create CAPACITY POLICY [POSITION] [readers N] [producers N] */
+            /* create CAPACITY POLICY [POSITION] [readers N] [producers N] [counts]: without `counts` the
+             * ring keeps no message counts (RING_CREATE_NO_COUNTS), as every vector made before them. */
             unsigned long long capacity = 0, position = 0, slots = 0, pslots = 0; char policy[32] = "";
             if (sscanf(rest, "%llu %31s %llu", &capacity, policy, &position) < 2) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
             const char *r = strstr(rest, "readers ");
@@ -158,14 +159,17 @@ static int run_script(const char *ops, const char *path) {
             const char *ps = strstr(rest, "producers ");
             if (ps && sscanf(ps, "producers %llu", &pslots) != 1) { fprintf(stderr, "%s:%d: bad create\n", ops, number); return 2; }
             int pol = strcmp(policy, "overwrite") ? RING_REJECT_WHEN_FULL : RING_OVERWRITE_OLDEST;
+            size_t rest_len = strlen(rest);
+            unsigned create_flags = RING_CREATE_REPLACE
+                | (rest_len >= 6 && !strcmp(rest + rest_len - 6, "counts") ? 0u : (unsigned)RING_CREATE_NO_COUNTS);
             if (pslots) {
                 if (!p_ring_create_shared) { fprintf(stderr, "ring_peer: the library has no ring_create_shared\n"); return 2; }
-                if ((rc = p_ring_create_shared(path, capacity, pol, 0600, RING_CREATE_REPLACE, (uint32_t)slots,
+                if ((rc = p_ring_create_shared(path, capacity, pol, 0600, create_flags, (uint32_t)slots,
                                                (uint32_t)pslots, position, &ring))) die("ring_create_shared", rc);
             } else if (slots) {
                 need_readers();
-                if ((rc = p_ring_create_readers(path, capacity, pol, 0600, RING_CREATE_REPLACE, (uint32_t)slots, position, &ring))) die("ring_create_readers", rc);
-            } else if ((rc = p_ring_create_at_position(path, capacity, pol, 0600, RING_CREATE_REPLACE, position, &ring))) {
+                if ((rc = p_ring_create_readers(path, capacity, pol, 0600, create_flags, (uint32_t)slots, position, &ring))) die("ring_create_readers", rc);
+            } else if ((rc = p_ring_create_at_position(path, capacity, pol, 0600, create_flags, position, &ring))) {
                 die("ring_create_at_position", rc);
             }
         } else if (!strcmp(line, "create-items")) {

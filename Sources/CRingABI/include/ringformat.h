@@ -73,7 +73,9 @@ typedef enum ring_error {
     RING_ERR_BUFFER_TOO_SMALL    = -10, /**< The caller's buffer is too small; the needed size is reported. */
     RING_ERR_INVALID_ARGUMENT    = -11, /**< A NULL pointer or an argument out of range. */
     RING_ERR_OVERWRITTEN         = -12, /**< Overwrite-oldest: a peeked record was reclaimed while held. */
-    RING_ERR_FORKED              = -13  /**< The handle belongs to the process that opened it (inherited across fork). */
+    RING_ERR_FORKED              = -13, /**< The handle belongs to the process that opened it (inherited across fork). */
+    RING_ERR_PRODUCER_GONE       = -14  /**< A consumer that stops when the producer is gone (SPEC.md §22.1) found the ring
+                                             drained, the stream open and no live producer. */
 } ring_error_t;
 
 /** What a full ring does (SPEC.md §9). */
@@ -713,6 +715,44 @@ int ring_item_producer_doorbell(ring_item_producer_t *producer, int *fd, int *ki
 int ring_item_producer_arm(ring_item_producer_t *producer, size_t count, int *armed);
 /** As ring_consumer_disarm. */
 int ring_item_producer_disarm(ring_item_producer_t *producer);
+
+/* ------------------------------------------------------------------------ */
+/* Liveness and message counts (SPEC.md §22; since RINGFORMAT_1.4)           */
+/*                                                                           */
+/* Whether the other side is alive, a consumer that stops instead of waiting */
+/* for a producer that died without closing the stream, and the unread      */
+/* messages in O(1) in a ring that keeps counts (new rings do by default).   */
+
+/** A ring_create flag (every ring_create_* function): make the ring without counts (no COMPAT_COUNTS,
+ *  SPEC.md §22.2), as earlier versions did: its header is theirs, byte for byte (the golden vectors'),
+ *  and ring_message_count walks the records. */
+enum {
+    RING_CREATE_NO_COUNTS = 128
+};
+
+/** *alive = 1 if a live process holds the producer role (a write lock on its role byte, or its owner word
+ *  naming a running process, SPEC.md §11.4), or, on a ring with producers, a producer slot; else 0. A killed
+ *  producer is not alive. Errors: INVALID_ARGUMENT (NULL), CLOSED, FORKED, SYSTEM. */
+int ring_producer_alive(ring_t *ring, int *alive);
+/** *alive = 1 if a live process holds the consumer role, or, on a ring with readers, a reader slot; else 0.
+ *  Errors as ring_producer_alive. */
+int ring_consumer_alive(ring_t *ring, int *alive);
+/** on != 0: a read or wait of the consumer (or reader) that finds the ring drained, the stream open and no
+ *  live producer returns RING_ERR_PRODUCER_GONE instead of RING_ERR_EMPTY or waiting on; every message
+ *  committed before the producer died is read first. A wait notices within about 200 ms. With no producer
+ *  started yet the ring counts as gone too. Off by default. Errors: INVALID_ARGUMENT (NULL), CLOSED, FORKED. */
+int ring_consumer_stop_when_producer_gone(ring_consumer_t *consumer, int on);
+/** As ring_consumer_stop_when_producer_gone, for a typed ring's consumer. */
+int ring_item_consumer_stop_when_producer_gone(ring_item_consumer_t *consumer, int on);
+/** *count = the unread messages (a typed ring: items; a ring with readers: from the oldest any reader may
+ *  read). O(1) in a ring that keeps counts and in a typed ring, else a walk of the records. Exact while
+ *  nobody writes or reads; meanwhile off by at most the batch in flight, never above the unread bytes / 8.
+ *  Errors: INVALID_ARGUMENT (NULL), CLOSED, FORKED, CORRUPT. */
+int ring_message_count(ring_t *ring, uint64_t *count);
+/** *count = the messages this consumer or reader has not read yet, O(1) (a reader: from the indexes; the
+ *  consumer: as ring_message_count). Errors: INVALID_ARGUMENT (NULL), CLOSED, FORKED, BUSY (a peek open),
+ *  CORRUPT. */
+int ring_consumer_pending(ring_consumer_t *consumer, uint64_t *count);
 
 #ifdef __cplusplus
 }
