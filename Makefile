@@ -57,8 +57,9 @@ test: bootstrap test-swift test-c test-python test-examples test-interop
 bootstrap:
 	./scripts/bootstrap.sh
 
-test-swift:
+test-swift: lib
 	$(SWIFT) build --build-tests
+	./scripts/check_sendable.sh
 	$(SWIFT) test
 
 # The C ABI: the library's symbols, SONAME, version node and dependencies, the dlopen
@@ -71,7 +72,8 @@ test-swift:
 # durable readers, the readers' errors), several producers of one ring (test_producers: four
 # producer processes, killed and stopped producers, the producers' errors) and typed rings
 # (test_items: items and spans, both mappings, a racing producer thread, rings without a file) and
-# pollable waits (test_doorbell: each handle's doorbell in an epoll loop, woken from another process).
+# pollable waits (test_doorbell: each handle's doorbell in an epoll loop, woken from another process)
+# and liveness and message counts (test_liveness: a killed producer process, PRODUCER_GONE after draining).
 # RING_RACE_LONG=1 runs their long versions (test-interop-long does).
 ASAN_FLAGS := -fsanitize=address -fno-omit-frame-pointer
 test-c: lib
@@ -85,10 +87,11 @@ test-c: lib
 	$(CC) $(CTEST_FLAGS) -o build/test_producers Tests/c/test_producers.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_items Tests/c/test_items.c -ldl -lpthread
 	$(CC) $(CTEST_FLAGS) -o build/test_doorbell Tests/c/test_doorbell.c -ldl -lpthread
+	$(CC) $(CTEST_FLAGS) -o build/test_liveness Tests/c/test_liveness.c -ldl -lpthread
 	$(SWIFT) build --product ringctl
 	$(SWIFT) build --product ring-workload
 	./scripts/test_c.sh $(LIB) build/test_abi build/ring_peer .build/debug/ringctl build/test_race build/test_fork build/hostile_peer \
-	    build/test_readers build/test_producers build/test_items build/test_doorbell
+	    build/test_readers build/test_producers build/test_items build/test_doorbell build/test_liveness
 
 # ringpy: pip install . into .venv, a wheel in a fresh virtualenv, then pytest.
 test-python: lib

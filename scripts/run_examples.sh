@@ -3,7 +3,7 @@
 # in a fresh temporary directory (under $TMPDIR, else /dev/shm), checking exit codes and what
 # they print. Run by `make test-examples`, which then runs scripts/check_readme_examples.py.
 #  - examples/swift: the package, built in its own scratch path (examples/swift/.build-examples),
-#    and its readers and producers programs;
+#    and its readers, producers and async programs;
 #  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
 #    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
 #    the consumer first, half the producer;
@@ -85,6 +85,10 @@ single "examples/swift producers: four producers into one ring" \
 single "examples/swift typed: a typed ring of 24-byte structs, read in place" \
     "typed: 100000 quotes of 24 bytes read in place through one span each time, every one checked" \
     "$SWIFT_BIN/typed" "$WORK/typed.ring" 100000
+mkdir -p "$WORK/async"
+single "examples/swift async: 50 rings, a producer and a consumer task on each, one reactor thread" \
+    "async: 100000 messages through 50 rings, each checked" \
+    "$SWIFT_BIN/async" "$WORK/async" 50 2000
 single "examples/python/producers.py: four producer processes, 5000 messages each" \
     "producers: 4 processes put 5000 messages each; the consumer got all 20000, each producer's in order" \
     "$PYTHON" examples/python/producers.py "$WORK/python-producers.ring" 5000

@@ -5,7 +5,9 @@
 //   ring-bench pipe --size N --count N                       the same workload over a pipe
 //   ring-bench memcpy --size N                               copy bandwidth, blocks out of cache
 //   ring-bench latency [--blocking] [--count N]              64 B ping-pong, one-way p50/p99/p99.9
-//   ring-bench wake [--count N] [--gap-us N]                 a reader asleep on the futex: write-to-read delay
+//   ring-bench wake [--count N] [--gap-us N] [--async]       a reader asleep on the futex: write-to-read delay;
+//                                                            --async: a Swift async consumer (a task suspended
+//                                                            on its doorbell, resumed by the reactor thread)
 //   ring-bench pingpong [--count N]                          the floor: one cache line bounced between processes
 //   ring-bench calls --size N --count N [--phase write|both] one process: N writes, then N reads, one call each
 //                                                            (for instruction counts under callgrind)
@@ -255,7 +257,7 @@ func cmd_wake() throws {
     let gap = arg("--gap-us", 1000)
     let path = tempPath("wake")
     _ = try Ring.create(at: path, capacity: 1 << 16, replaceExisting: true)
-    let (pid, out) = spawnSelf(["wake-reader", path])
+    let (pid, out) = spawnSelf(["wake-reader", path] + (flag("--async") ? ["--async"] : []))
     let p = try Ring.open(at: path).makeProducer()
     var ts = timespec(tv_sec: 0, tv_nsec: gap * 1000)
     nanosleep(&ts, nil)
@@ -274,6 +276,7 @@ func cmd_wake() throws {
 }
 
 func cmd_wake_reader() throws {
+    if flag("--async") { return try wakeAsyncReader() }
     let c = try Ring.open(at: CommandLine.arguments[2]).makeConsumer()
     var samples: [UInt64] = []
     while true {
@@ -283,6 +286,35 @@ func cmd_wake_reader() throws {
         } catch { if (error as? RingError) == .endOfStream { break }; throw error }
     }
     emit([("impl", "\"swift-futex-wake\""), ("size", "64"), ("rounds", "\(samples.count)")] + percentiles(samples, divisor: 1))
+}
+
+/// The delays a task's `for try await` over a consumer's messages sees, collected by the task.
+final class AsyncSamples: @unchecked Sendable {
+    var samples: [UInt64] = []
+    var failure: (any Error)?
+    /// Set (release) by the task when it is done; the main thread's acquire load pairs with it.
+    let done = ManagedAtomic<Bool>(false)
+}
+
+/// wake-reader --async: the consumer is a task iterating `consumer.messages`; the main
+/// thread only waits for it (the task runs on the cooperative pool, woken by the reactor).
+func wakeAsyncReader() throws {
+    let c = try Ring.open(at: CommandLine.arguments[2]).makeConsumer()
+    let box = AsyncSamples()
+    Task { [c] in
+        do {
+            for try await message in c.messages {
+                let delay = now() &- message.withUnsafeBytes { $0.load(as: UInt64.self) }
+                box.samples.append(delay)
+            }
+        } catch { box.failure = error }
+        box.done.store(true, ordering: .releasing) // pairs with the acquiring load below
+    }
+    var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+    while !box.done.load(ordering: .acquiring) { nanosleep(&pause, nil) } // pairs with the releasing store above
+    if let failure = box.failure { throw failure }
+    emit([("impl", "\"swift-async-wake\""), ("size", "64"), ("rounds", "\(box.samples.count)")]
+         + percentiles(box.samples, divisor: 1))
 }
 
 /// The floor under any ring's latency on this machine: two processes bounce one

@@ -20,5 +20,6 @@ let package = Package(
         .executableTarget(name: "readers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "producers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "typed", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
+        .executableTarget(name: "async", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
     ]
 )

@@ -233,6 +233,28 @@ void ringsys_bell_reset(ringsys_bell *bell);
 /** Closes the bell; what is pending in it is cancelled. NULL is ignored. */
 void ringsys_bell_close(ringsys_bell *bell);
 
+/* ------------------------------------------------------------------------ */
+/* The Swift reactor's poller (reactor.c): epoll over doorbell descriptors   */
+
+/** A new epoll instance (close-on-exec): its descriptor, or -errno. */
+int ringsys_poller_open(void);
+/** Watches fd for readability (EPOLLIN; with `oneshot`, EPOLLONESHOT: one event, then
+ * remove it); an event reports `token`. 0 or -errno. */
+int ringsys_poller_add(int poller, int fd, uint64_t token, int oneshot);
+/** Stops watching fd. 0 or -errno (-ENOENT: it was not watched). */
+int ringsys_poller_remove(int poller, int fd);
+/** Waits up to timeout_ms (-1: no limit) for events; stores the tokens of at most
+ * `capacity` (at most 64) of them and returns how many, or -errno (-EINTR included). */
+int ringsys_poller_wait(int poller, uint64_t *tokens, int capacity, int timeout_ms);
+/** A new eventfd (non-blocking, close-on-exec) to wake the poller: its descriptor, or -errno. */
+int ringsys_wakeup_open(void);
+/** Makes the eventfd readable. */
+void ringsys_wakeup_signal(int fd);
+/** Consumes the eventfd's readiness. */
+void ringsys_wakeup_drain(int fd);
+/** Names the calling thread (at most 15 bytes; seen in /proc/PID/task/TID/comm). */
+void ringsys_name_thread(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
