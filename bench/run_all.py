@@ -4,8 +4,10 @@ C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as me
 --runs runs with min and max; also one producer to several readers in each of them
 (fanout_table.py, bench/python/bench_fanout.py), and 1, 2 and 4 producers into one consumer
 (mpsc_table.py, bench/python/bench_mpsc.py); typed rings beside mm-toolbox and numpy_ringbuffer
-(typed_table.py, bench/python/bench_typed.py). Writes bench/results/results.json,
-results.md (the tables the README includes) and throughput.png.
+(typed_table.py, bench/python/bench_typed.py); the wake-up latency of an idle asyncio consumer
+beside zmq.asyncio and an asyncio Unix socket (wake_table.py, bench/python/bench_wake.py).
+Writes bench/results/results.json, results.md (the tables the README includes) and
+throughput.png.
 
     run_all.py --ring-bench PATH --c-bench PATH --lib PATH --python PATH [--runs 3]
 """
@@ -25,6 +27,7 @@ import time
 import fanout_table
 import mpsc_table
 import typed_table
+import wake_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -121,7 +124,8 @@ def main() -> int:
                 [args.ring_bench, "latency", "--count", "50000"],
                 [args.ring_bench, "latency", "--count", "50000", "--blocking"],
                 [args.c_bench, args.lib, "latency", "50000"],
-                [args.ring_bench, "wake", "--count", "2000"]]
+                [args.ring_bench, "wake", "--count", "2000"],
+                [args.ring_bench, "wake", "--count", "2000", "--async"]]
     for rs in rounds(commands, args.runs):
         latency.append({"impl": rs[0]["impl"], "runs": args.runs,
                         **{k: summarize([r[k] for r in rs]) for k in ("p50_us", "p99_us", "p999_us")}})
@@ -151,9 +155,11 @@ def main() -> int:
     mpsc = mpsc_table.measure(args.ring_bench, args.c_bench, args.lib, args.python, args.runs)
     # Typed rings (issue #16), beside mm-toolbox and numpy_ringbuffer.
     typed = typed_table.measure(args.python, args.runs)
+    # Wake-up latency of an idle asyncio consumer (issue #17), beside zmq.asyncio and an asyncio socket.
+    wake = wake_table.measure(args.python, args.runs)
 
     result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency,
-              "fanout": fanout, "mpsc": mpsc, "typed": typed}
+              "fanout": fanout, "mpsc": mpsc, "typed": typed, "wake": wake}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     render(result, args.out)
@@ -267,7 +273,8 @@ def render(result: dict, out: str) -> None:
                 big = f"{r['mb_per_s']['median']:.0f}"
         lines.append(f"| {impl} | {mode} | " + " | ".join(cells) + f" | {big} |")
     lines += ["", "One-way latency is half a ping-pong round trip, except swift-futex-wake (write to read, "
-              "the reader asleep on the futex each time) and cache-line-pingpong (one cache line bounced "
+              "the reader asleep on the futex each time), swift-async-wake (the same, the reader a Swift task "
+              "suspended on its doorbell) and cache-line-pingpong (one cache line bounced "
               "between two processes: the floor under any ring on this machine).",
               "", "| one-way latency, 64 B | p50 us | p99 us | p99.9 us |", "|---|---|---|---|"]
     for r in latency:
@@ -292,6 +299,7 @@ def render(result: dict, out: str) -> None:
     lines += fanout_table.render(result.get("fanout", []), os.cpu_count())
     lines += mpsc_table.render(result.get("mpsc", []), throughput, os.cpu_count())
     lines += typed_table.render(result.get("typed", []))
+    lines += wake_table.render(result.get("wake", []), latency)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
