@@ -55,6 +55,13 @@ final class DoorbellWait: @unchecked Sendable {
     }
 }
 
+/// The lock word of DoorbellReactor's registry (a global, so that the fork handler reaches it).
+nonisolated(unsafe) private let registryLockWord: UnsafeMutablePointer<UInt32> = {
+    let word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    word.initialize(to: 0)
+    return word
+}()
+
 /// The process's reactor: an epoll instance, an eventfd that wakes it for new waits, and
 /// the thread that runs `run()`. Made on the first async wait, once per process (again in
 /// the child of a fork, which has no reactor thread).
@@ -82,11 +89,15 @@ final class DoorbellReactor: @unchecked Sendable {
 
     /// Holds the process's reactor; a fork's child makes its own (the parent's thread is not there).
     private final class Registry: @unchecked Sendable {
-        /// A ringsys mutex word guarding `reactor`.
-        private let lockWord = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        /// A ringsys mutex word guarding `reactor`: registryLockWord, which a fork's child
+        /// finds free even if another thread of the parent held it at the fork.
+        private let lockWord = registryLockWord
         private var reactor: DoorbellReactor?
 
-        init() { lockWord.initialize(to: 0) }
+        init() {
+            // In the child only the forking thread runs: no one holds the lock there.
+            pthread_atfork(nil, nil, { registryLockWord.pointee = 0 })
+        }
 
         func current() throws(RingError) -> DoorbellReactor {
             ringsys_mutex_lock(lockWord) // paired with the unlock in the defer
