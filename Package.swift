@@ -63,3 +63,17 @@ let package = Package(
         ),
     ]
 )
+
+// The ZeroMQ transport (SPEC.md §23), kept apart so that the base products do not need
+// libzmq: RingFormat, ringctl and the `ringformat` C library (`make lib` builds only that
+// product) link nothing of it. Only RingZmq, its tests and `swift build` of every target
+// need the system libzmq (Debian libzmq3-dev, found with pkg-config `libzmq`).
+package.products.append(.library(name: "RingZmq", targets: ["RingZmq"]))
+package.targets.append(contentsOf: [
+    // The system libzmq, as a module (Sources/CZmq/module.modulemap).
+    .systemLibrary(name: "CZmq", path: "Sources/CZmq", pkgConfig: "libzmq",
+                   providers: [.apt(["libzmq3-dev"])]),
+    // Rings over ZeroMQ: frames of SPEC.md §23, producers and consumers of one endpoint. No Foundation.
+    .target(name: "RingZmq", dependencies: ["CZmq", "RingFormat"]),
+    .testTarget(name: "RingZmqTests", dependencies: ["RingZmq", "RingFormat", "CZmq"]),
+])

@@ -8,6 +8,8 @@ command -v make >/dev/null || need+=(make)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v cmake >/dev/null || need+=(cmake)
 command -v nm >/dev/null || need+=(binutils)
+# libzmq for the ZeroMQ transport (RingZmq, SPEC.md §23); the base library does not need it.
+pkg-config --exists libzmq 2>/dev/null || need+=(libzmq3-dev)
 python3 -c "import venv, ensurepip" 2>/dev/null || need+=(python3-venv)
 python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
     || need+=(python3-dev)
