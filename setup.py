@@ -137,6 +137,8 @@ setup(
                 "Sources/RingPy/ringpy_view.c",
                 "Sources/RingPy/ringpy_items.c",
                 "Sources/RingPy/ringpy_wait.c",
+                "Sources/RingPy/ringpy_bell.c",
+                "Sources/RingPy/ringpy_live.c",
             ],
             depends=["Sources/RingPy/ringpy.h"],
             include_dirs=["Sources/CRingABI/include"],

@@ -10,6 +10,10 @@
  *   ringpy_view.c    the RecordView type (zero-copy reads)
  *   ringpy_items.c   the ItemRing type (ringpy._ringpy.ItemRingBase): a typed ring (format 1.1,
  *                    SPEC.md §19), and ItemView, the exporter of its zero-copy windows
+ *   ringpy_bell.c    the doorbells (SPEC.md §21): each side's pollable descriptor, arming and
+ *                    disarming it (_bell, _arm, _disarm: what ringpy/_async.py waits on)
+ *   ringpy_live.c    liveness and O(1) counts (SPEC.md §22): producer_alive, consumer_alive,
+ *                    stop_when_producer_gone, _pending, _room_now
  *
  * Every field of a RingObject is read and written with the GIL held, except the
  * handles, which are used only with their lock held (see RingObject).
@@ -40,7 +44,7 @@
 
 typedef struct {
     PyObject *RingError, *FullError, *EmptyError, *InvalidSizeError, *ClosedError, *EndOfStreamError,
-        *CorruptError, *UnsupportedVersionError, *BusyError, *OverwrittenError, *ForkedError;
+        *CorruptError, *UnsupportedVersionError, *BusyError, *OverwrittenError, *ForkedError, *ProducerGoneError;
     PyTypeObject *RingType;
     PyTypeObject *ReaderType;
     PyTypeObject *RecordViewType;
@@ -78,6 +82,7 @@ typedef struct {
     int closing;                   /* close() was called: every call raises ClosedError, blocked ones give up */
     int released;                  /* close() has let go of the handles */
     int writer_closed;             /* close_writer() was called: every write raises ClosedError */
+    int stop_when_gone;            /* stop_when_producer_gone: given to the consumer handle when it is taken */
     PyObject *view;                /* borrowed: the open RecordView, if any */
 } RingObject;
 
@@ -137,6 +142,11 @@ RINGPY_INTERNAL extern PyType_Spec ringpy_item_view_spec;
  * item producer or consumer handle, taking the role if needed. */
 RINGPY_INTERNAL ring_item_producer_t *ringpy_item_producer(RingObject *self);
 RINGPY_INTERNAL ring_item_consumer_t *ringpy_item_consumer(RingObject *self);
+/* The item producer or consumer handle if the role was taken, else NULL (never takes it). */
+RINGPY_INTERNAL ring_item_producer_t *ringpy_item_producer_taken(RingObject *self);
+RINGPY_INTERNAL ring_item_consumer_t *ringpy_item_consumer_taken(RingObject *self);
+/* self is an ItemRing. */
+RINGPY_INTERNAL int ringpy_is_item_ring(RingObject *self);
 /* The path a ring opened from descriptor fd reports (SPEC.md §20.2): "memfd:NAME" for a
  * memfd, else the file's path (from /proc/self/fd), else "descriptor N". NULL: no memory. */
 RINGPY_INTERNAL PyObject *ringpy_fd_path(int fd);
@@ -157,6 +167,11 @@ RINGPY_INTERNAL void ringpy_unlock(pthread_mutex_t *lock);
 /* The role a call runs on: a byte ring's (ringpy_producer, ringpy_consumer) or a typed
  * ring's (ringpy_item_producer, ringpy_item_consumer). Producers hold plock, consumers clock. */
 typedef enum { ROLE_PRODUCER, ROLE_CONSUMER, ROLE_ITEM_PRODUCER, ROLE_ITEM_CONSUMER } ringpy_role;
+
+/* The lock of a role (plock for producers, clock for consumers), and, with it held, the
+ * role's handle, taking the role if needed (NULL with an exception set). */
+RINGPY_INTERNAL pthread_mutex_t *ringpy_role_lock(RingObject *self, ringpy_role role);
+RINGPY_INTERNAL void *ringpy_role_handle(RingObject *self, ringpy_role role);
 
 /* ringpy_run's results besides the ring_error_t codes (which are <= 0). */
 #define CALL_FAILED 1   /* a Python exception is set */
@@ -189,5 +204,46 @@ struct ringpy_call {
  * (at once for timeout 0), another ring_error_t code (no exception set), CALL_FAILED
  * (exception set) or CALL_BUSY. */
 RINGPY_INTERNAL int ringpy_run(RingObject *self, ringpy_call *call, int64_t timeout, int flags);
+
+/* ringpy_bell.c: _bell(role, wait=False), _arm(role, size=0, wait=False), _disarm(role,
+ * wait=False), in the method tables of Ring, Reader and ItemRing (role: "consumer" or
+ * "producer"; wait: wait for the role lock if another thread holds it). */
+RINGPY_INTERNAL PyObject *ringpy_bell(RingObject *self, PyObject *const *args, Py_ssize_t nargs);
+RINGPY_INTERNAL PyObject *ringpy_arm(RingObject *self, PyObject *const *args, Py_ssize_t nargs);
+RINGPY_INTERNAL PyObject *ringpy_disarm(RingObject *self, PyObject *const *args, Py_ssize_t nargs);
+#define RINGPY_BELL_METHODS \
+    {"_bell", (PyCFunction)(void (*)(void))ringpy_bell, METH_FASTCALL, \
+     "_bell(role, wait=False, /)\n--\n\nThe role's doorbell (SPEC.md §21) as (fd, kind), taking the role if\n" \
+     "needed; None if another thread holds the role lock and not wait."}, \
+    {"_arm", (PyCFunction)(void (*)(void))ringpy_arm, METH_FASTCALL, \
+     "_arm(role, size=0, wait=False, /)\n--\n\nArm the role's doorbell: False if the wait is over now (read or\n" \
+     "write), True if armed (wait for the fd, then _disarm), None if another thread holds the role lock\n" \
+     "and not wait."}, \
+    {"_disarm", (PyCFunction)(void (*)(void))ringpy_disarm, METH_FASTCALL, \
+     "_disarm(role, wait=False, /)\n--\n\nTake the role's doorbell out of the waiter count and consume its\n" \
+     "readiness: True; False (nothing done) if another thread holds the role lock and not wait."}
+
+/* ringpy_live.c: the getters of producer_alive, consumer_alive and stop_when_producer_gone
+ * (and its setter), and the methods _pending() and _room_now(size). */
+RINGPY_INTERNAL PyObject *ringpy_get_producer_alive(RingObject *self, void *unused);
+RINGPY_INTERNAL PyObject *ringpy_get_consumer_alive(RingObject *self, void *unused);
+RINGPY_INTERNAL PyObject *ringpy_get_stop_when_gone(RingObject *self, void *unused);
+RINGPY_INTERNAL int ringpy_set_stop_when_gone(RingObject *self, PyObject *value, void *unused);
+RINGPY_INTERNAL PyObject *ringpy_pending(RingObject *self, PyObject *unused);
+RINGPY_INTERNAL PyObject *ringpy_room_now(RingObject *self, PyObject *size);
+/* With the consumer lock held, after the consumer (or item consumer) role was taken: gives
+ * it stop_when_gone. -1 with an exception set. */
+RINGPY_INTERNAL int ringpy_apply_stop_when_gone(RingObject *self, void *handle, int item);
+#define RINGPY_LIVE_GETSET \
+    {"producer_alive", (getter)ringpy_get_producer_alive, NULL, \
+     "True if a live process holds the producer role, or a producer slot of a ring with producers=N\n" \
+     "(SPEC.md §22.1); False after the producer closed, died or was killed.", NULL}, \
+    {"consumer_alive", (getter)ringpy_get_consumer_alive, NULL, \
+     "True if a live process holds the consumer role, or a reader slot of a ring with readers=N.", NULL}, \
+    {"stop_when_producer_gone", (getter)ringpy_get_stop_when_gone, (setter)ringpy_set_stop_when_gone, \
+     "False by default. True: a read (get, iteration, get_async, ...) that finds the ring drained, the\n" \
+     "stream open and no live producer raises ProducerGoneError instead of waiting on (every message\n" \
+     "committed before the producer died is read first; a wait notices within about 200 ms). A ring\n" \
+     "whose producer never started counts as gone too.", NULL}
 
 #endif /* RINGPY_H */

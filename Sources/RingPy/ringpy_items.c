@@ -27,8 +27,6 @@
 /* A peek taken again this many times because the producer dropped the items it was taking
  * (overwrite-oldest) gives up with OverwrittenError. */
 #define PEEK_TRIES 1000
-/* How long _wait_room sleeps between looks when some, but too few, slots are free. */
-#define ROOM_POLL_NS (1000 * 1000LL)
 
 typedef struct {
     RingObject base;                  /* its producer and consumer stay NULL */
@@ -104,9 +102,16 @@ ring_item_producer_t *ringpy_item_producer(RingObject *self) {
 
 ring_item_consumer_t *ringpy_item_consumer(RingObject *self) {
     if (ringpy_check(self) < 0) return NULL;
-    if (ITEMS(self)->consumer == NULL && take_role(ITEMS(self), ROLE_ITEM_CONSUMER) < 0) return NULL;
+    if (ITEMS(self)->consumer == NULL) {
+        if (take_role(ITEMS(self), ROLE_ITEM_CONSUMER) < 0) return NULL;
+        if (self->stop_when_gone && ringpy_apply_stop_when_gone(self, ITEMS(self)->consumer, 1) < 0) return NULL;
+    }
     return ITEMS(self)->consumer;
 }
+
+ring_item_producer_t *ringpy_item_producer_taken(RingObject *self) { return ITEMS(self)->producer; }
+ring_item_consumer_t *ringpy_item_consumer_taken(RingObject *self) { return ITEMS(self)->consumer; }
+int ringpy_is_item_ring(RingObject *self) { return PyObject_TypeCheck((PyObject *)self, self->st->ItemRingType); }
 
 /* ------------------------------------------------------------------------ */
 /* Creating and opening                                                     */
@@ -295,7 +300,7 @@ static PyObject *ItemRing_new(PyTypeObject *type, PyObject *args, PyObject *kwar
 typedef struct {
     ringpy_call base;
     const void *data;
-    size_t count;     /* items to write; _wait_room: items that must fit */
+    size_t count;     /* items to write */
     size_t bytes;
 } write_call;
 
@@ -433,52 +438,6 @@ static PyObject *ItemRing_poll_write(ItemRingObject *self, PyObject *items) {
     int rc = write_items(self, items, 0, RUN_NO_LOCK_WAIT);
     if (rc == RING_OK) Py_RETURN_TRUE;
     if (rc == RING_ERR_FULL || rc == CALL_BUSY) Py_RETURN_FALSE;
-    return fail(self, rc);
-}
-
-/* RING_OK if `need` slots are free now, after waiting up to timeout_ns for one; the slots
- * are handed out by ring_items_writable and given back at once, uncommitted. */
-static int room_for(void *p, size_t need, int64_t timeout_ns) {
-    ring_span_t spans[2];
-    size_t free_slots = 0;
-    int rc = ring_items_writable(p, spans, &free_slots, timeout_ns);
-    if (rc != RING_OK) return rc;
-    rc = ring_items_commit(p, 0);
-    if (rc != RING_OK) return rc;
-    return free_slots >= need ? RING_OK : RING_ERR_FULL;
-}
-
-static int room_attempt(ringpy_call *call, void *p) { return room_for(p, ((write_call *)call)->count, 0); }
-
-static int room_sleep(ringpy_call *call, void *p, int64_t slice_ns) {
-    size_t need = ((write_call *)call)->count;
-    int rc = room_for(p, need, slice_ns);
-    if (rc == RING_ERR_FULL && need > 1) {
-        /* ring_items_writable waits for one free slot only: do not spin while a few are. */
-        int64_t ns = slice_ns < ROOM_POLL_NS ? slice_ns : ROOM_POLL_NS;
-        struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-        nanosleep(&ts, NULL);
-    }
-    return rc;
-}
-
-PyDoc_STRVAR(wait_room_doc, "_wait_room(count, timeout)\n--\n\n"
-"Wait up to timeout seconds until count items would fit, WITHOUT writing (for insert_async,\n"
-"whose write then happens on the event-loop thread). True if they fit, False if the time ran out.");
-
-static PyObject *ItemRing_wait_room(ItemRingObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "_wait_room() takes exactly 2 arguments"); return NULL; }
-    size_t need = PyLong_AsSize_t(args[0]);
-    if (need == (size_t)-1 && PyErr_Occurred()) return NULL;
-    int64_t timeout = ringpy_parse_timeout(args[1]);
-    if (timeout == -2 || ringpy_check(&self->base) < 0) return NULL;
-    /* Overwrite-oldest always has room (it drops the oldest items). */
-    if (self->base.policy == RING_OVERWRITE_OLDEST || need == 0) Py_RETURN_TRUE;
-    if (need > self->item_capacity) Py_RETURN_FALSE;
-    write_call w = {{ROLE_ITEM_PRODUCER, room_attempt, room_sleep, 1}, NULL, need, 0};
-    int rc = ringpy_run(&self->base, &w.base, timeout, 0);
-    if (rc == RING_OK) Py_RETURN_TRUE;
-    if (rc == RING_ERR_FULL) Py_RETURN_FALSE;
     return fail(self, rc);
 }
 
@@ -813,10 +772,13 @@ static int info_of(ItemRingObject *self, ring_info_t *info) {
     return 0;
 }
 
+/* O(1): ring_message_count (unread items). */
 static Py_ssize_t ItemRing_len(ItemRingObject *self) {
-    ring_info_t i;
-    if (info_of(self, &i) < 0) return -1;
-    return (Py_ssize_t)i.message_count;
+    PyObject *count = ringpy_pending(&self->base, NULL);
+    if (count == NULL) return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    Py_DECREF(count);
+    return n;
 }
 
 static PyObject *ItemRing_stats(ItemRingObject *self, PyObject *unused) {
@@ -960,7 +922,6 @@ static PyMethodDef ItemRing_methods[] = {
     {"_write", (PyCFunction)(void (*)(void))ItemRing_write, METH_FASTCALL, write_doc},
     {"insert", (PyCFunction)(void (*)(void))ItemRing_insert, METH_FASTCALL | METH_KEYWORDS, insert_doc},
     {"_poll_write", (PyCFunction)ItemRing_poll_write, METH_O, poll_write_doc},
-    {"_wait_room", (PyCFunction)(void (*)(void))ItemRing_wait_room, METH_FASTCALL, wait_room_doc},
     {"close_writer", (PyCFunction)ItemRing_close_writer, METH_NOARGS, close_writer_doc},
     {"_read", (PyCFunction)(void (*)(void))ItemRing_read, METH_FASTCALL, read_doc},
     {"_poll_read", (PyCFunction)ItemRing_poll_read, METH_NOARGS, poll_read_doc},
@@ -970,6 +931,7 @@ static PyMethodDef ItemRing_methods[] = {
     {"_end_lend", (PyCFunction)ItemRing_end_lend, METH_O, end_lend_doc},
     {"_stats", (PyCFunction)ItemRing_stats, METH_NOARGS,
      "A snapshot as a dict: producer_position, consumer_position, count, dropped_count, writer_closed."},
+    RINGPY_BELL_METHODS,
     {"close", (PyCFunction)ItemRing_close, METH_NOARGS, close_doc},
     {"__enter__", (PyCFunction)ItemRing_enter, METH_NOARGS, "Return the ring."},
     {"__exit__", (PyCFunction)ItemRing_exit, METH_VARARGS, "Close the ring."},
@@ -997,6 +959,7 @@ static PyGetSetDef ItemRing_getset[] = {
      "Items this ItemRing's consumer did not get because the producer dropped them first\n"
      "(overwrite-oldest), counted from when it took the consumer role (its first read); 0 before.", NULL},
     {"closed", (getter)ItemRing_get_closed, NULL, "True once close() was called.", NULL},
+    RINGPY_LIVE_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -31,6 +31,7 @@ PyObject *ringpy_raise(ringpy_state *st, int rc, PyObject *path) {
     case RING_ERR_BUSY: type = st->BusyError; break;
     case RING_ERR_OVERWRITTEN: type = st->OverwrittenError; break;
     case RING_ERR_FORKED: type = st->ForkedError; break;
+    case RING_ERR_PRODUCER_GONE: type = st->ProducerGoneError; break;
     case RING_ERR_INVALID_ARGUMENT: type = PyExc_ValueError; break;
     case RING_ERR_SYSTEM: {
         /* OSError(errno, "the system's words (what failed)", path): the errno picks the
@@ -118,7 +119,11 @@ static int add_errors(PyObject *module, ringpy_state *st) {
         && (st->OverwrittenError = new_error(module, "OverwrittenError", "A zero-copy view's record was reclaimed while it was held.", st->RingError, NULL, NULL))
         && (st->ForkedError = new_error(module, "ForkedError",
                 "This handle belongs to the process that opened it (it was inherited across fork): open the ring again.",
-                st->RingError, NULL, NULL));
+                st->RingError, NULL, NULL))
+        && (st->ProducerGoneError = new_error(module, "ProducerGoneError",
+                "The ring is drained, its stream is open and no live process holds the producer role: the\n"
+                "producer died (or never started) without close_writer(). Raised instead of waiting by a\n"
+                "reader with stop_when_producer_gone set (SPEC.md §22.1).", st->RingError, NULL, NULL));
     Py_XDECREF(qfull);
     Py_XDECREF(qempty);
     Py_XDECREF(full_dict);
@@ -158,7 +163,7 @@ static int ringpy_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->RingError); Py_VISIT(st->FullError); Py_VISIT(st->EmptyError); Py_VISIT(st->InvalidSizeError);
     Py_VISIT(st->ClosedError); Py_VISIT(st->EndOfStreamError); Py_VISIT(st->CorruptError);
     Py_VISIT(st->UnsupportedVersionError); Py_VISIT(st->BusyError); Py_VISIT(st->OverwrittenError);
-    Py_VISIT(st->ForkedError); Py_VISIT(st->RingType); Py_VISIT(st->ReaderType); Py_VISIT(st->RecordViewType);
+    Py_VISIT(st->ForkedError); Py_VISIT(st->ProducerGoneError); Py_VISIT(st->RingType); Py_VISIT(st->ReaderType); Py_VISIT(st->RecordViewType);
     Py_VISIT(st->ItemRingType); Py_VISIT(st->ItemViewType);
     return 0;
 }
@@ -168,7 +173,7 @@ static int ringpy_clear(PyObject *module) {
     Py_CLEAR(st->RingError); Py_CLEAR(st->FullError); Py_CLEAR(st->EmptyError); Py_CLEAR(st->InvalidSizeError);
     Py_CLEAR(st->ClosedError); Py_CLEAR(st->EndOfStreamError); Py_CLEAR(st->CorruptError);
     Py_CLEAR(st->UnsupportedVersionError); Py_CLEAR(st->BusyError); Py_CLEAR(st->OverwrittenError);
-    Py_CLEAR(st->ForkedError); Py_CLEAR(st->RingType); Py_CLEAR(st->ReaderType); Py_CLEAR(st->RecordViewType);
+    Py_CLEAR(st->ForkedError); Py_CLEAR(st->ProducerGoneError); Py_CLEAR(st->RingType); Py_CLEAR(st->ReaderType); Py_CLEAR(st->RecordViewType);
     Py_CLEAR(st->ItemRingType); Py_CLEAR(st->ItemViewType);
     return 0;
 }

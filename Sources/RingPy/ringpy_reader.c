@@ -153,6 +153,7 @@ static PyGetSetDef Reader_getset[] = {
      "a durable reader, reclaimed while it was away (past its gate timeout, if gating). A gating\n"
      "reader is never lapped while it is open.", NULL},
     {"closed", (getter)Reader_get_closed, NULL, "True once close() was called.", NULL},
+    RINGPY_LIVE_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -65,6 +65,7 @@ ring_consumer_t *ringpy_consumer(RingObject *self) {
         /* A Reader's handle is made with it and only close() drops it. */
         if (self->parent != NULL) { ringpy_raise_closed(self->st); return NULL; }
         if (open_role(self, open_consumer, (void **)&self->consumer) < 0) return NULL;
+        if (self->stop_when_gone && ringpy_apply_stop_when_gone(self, self->consumer, 0) < 0) return NULL;
     }
     return self->consumer;
 }
@@ -199,6 +200,26 @@ static int parse_args_timeout(const char *fname, const char *const *names, int r
     return *timeout == -2 ? -1 : 0;
 }
 
+/* queue.Queue's block and timeout (either may be NULL: not given) as a timeout in ns (-1:
+ * none): block=False never waits (the timeout is ignored, as queue.Queue does); block=True
+ * waits up to timeout. block must be a bool: a number there is most likely a timeout given
+ * by position, as ringpy took it before it took block (get(0.5) meant "wait 0.5 s"), so it
+ * is a TypeError naming the keyword instead of a silent wait without limit. -1 on error. */
+static int parse_block_timeout(const char *fname, PyObject *block, PyObject *timeout_obj, int64_t *timeout) {
+    if (block != NULL && !PyBool_Check(block)) {
+        PyErr_Format(PyExc_TypeError, "%s(): block must be True or False, not %.100s (as in queue.Queue); "
+                     "give a timeout by keyword: %s(timeout=%R)", fname, Py_TYPE(block)->tp_name, fname, block);
+        return -1;
+    }
+    if (block == Py_False) {
+        if (timeout_obj != NULL && ringpy_parse_timeout(timeout_obj) == -2) return -1;
+        *timeout = 0;
+        return 0;
+    }
+    *timeout = ringpy_parse_timeout(timeout_obj);
+    return *timeout == -2 ? -1 : 0;
+}
+
 /* A count of table slots (readers=, producers=): an int from 0 to UINT32_MAX (the library
  * judges the upper bound). -1 with TypeError or ValueError set. */
 static int parse_slots(PyObject *value, const char *arg, const char *table, uint32_t *out) {
@@ -236,7 +257,7 @@ static int parse_capacity(ringpy_state *st, PyObject *value, uint64_t *out) {
 }
 
 PyDoc_STRVAR(create_doc,
-"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False, readers=0, producers=0)\n--\n\n"
+"create(path, capacity, policy=Policy.REJECT_WHEN_FULL, *, mode=0o600, replace=False, exist_ok=False, initial_position=0, allow_shared=False, any_geometry=False, readers=0, producers=0, counts=True)\n--\n\n"
 "Create a ring file and open it. capacity (bytes) is rounded up to a power of two, at least 4096.\n"
 "mode: permission bits (0 to 0o777; the umask applies). replace atomically replaces an existing\n"
 "file; exist_ok opens an existing ring instead of raising FileExistsError, but only one this\n"
@@ -249,13 +270,16 @@ PyDoc_STRVAR(create_doc,
 "processes, may write at once (each Ring that writes takes a slot; BusyError when all are\n"
 "taken); 0: one producer at a time. With neither, a 1.0 ring.\n"
 "The whole capacity is allocated on disk (or in memory, for /dev/shm) when the ring is created.\n"
-"initial_position (a multiple of 8) starts both positions there, for tests of positions past 2**32.");
+"initial_position (a multiple of 8) starts both positions there, for tests of positions past 2**32.\n"
+"counts (format 1.1, SPEC.md §22.2; the default): the ring keeps message counts, so len() and\n"
+"qsize() are O(1); counts=False makes the header of earlier versions, byte for byte (len() then\n"
+"walks the records).");
 
 static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames) {
     static const char *const names[] = {"path", "capacity", "policy", "mode", "replace", "exist_ok", "initial_position",
-                                        "allow_shared", "any_geometry", "readers", "producers", NULL};
-    PyObject *values[11];
+                                        "allow_shared", "any_geometry", "readers", "producers", "counts", NULL};
+    PyObject *values[12];
     if (ringpy_parse_args("create", names, 2, 3, args, nargs, kwnames, values) < 0) return NULL;
     ringpy_state *st = (ringpy_state *)PyType_GetModuleState(defining);
     PyObject *module = PyType_GetModule(defining);
@@ -274,6 +298,7 @@ static PyObject *Ring_create(PyObject *cls, PyTypeObject *defining, PyObject *co
     if (values[5]) { int t = PyObject_IsTrue(values[5]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_OPEN_EXISTING; }
     if (values[7]) { int t = PyObject_IsTrue(values[7]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_ALLOW_SHARED; }
     if (values[8]) { int t = PyObject_IsTrue(values[8]); if (t < 0) return NULL; if (t) flags |= RING_CREATE_ANY_GEOMETRY; }
+    if (values[11]) { int t = PyObject_IsTrue(values[11]); if (t < 0) return NULL; if (!t) flags |= RING_CREATE_NO_COUNTS; }
     unsigned long long initial = 0;
     if (values[6]) {
         if (!PyLong_Check(values[6])) { PyErr_SetString(PyExc_TypeError, "initial_position must be an int"); return NULL; }
@@ -434,22 +459,25 @@ static int write_one(RingObject *self, const Py_buffer *view, int64_t timeout, i
     return ringpy_run(self, &w.base, timeout, flags);
 }
 
-PyDoc_STRVAR(put_doc, "put(data, timeout=None)\n--\n\n"
-"Write one message (any bytes-like object), waiting up to timeout seconds for room\n"
-"(None: no limit). FullError when the time is up; ClosedError after close() or close_writer().");
+PyDoc_STRVAR(put_doc, "put(data, block=True, timeout=None)\n--\n\n"
+"Write one message (any bytes-like object), as queue.Queue.put: with block (the default), waiting\n"
+"up to timeout seconds for room (None: no limit), then FullError; with block=False, FullError at\n"
+"once if it does not fit (timeout is ignored). block must be a bool (TypeError otherwise: give a\n"
+"timeout by keyword). ClosedError after close() or close_writer().");
 
 static PyObject *Ring_put(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const names[] = {"data", "timeout", NULL};
-    PyObject *values[2];
+    static const char *const names[] = {"data", "block", "timeout", NULL};
+    PyObject *values[3];
     int64_t timeout;
-    if (parse_args_timeout("put", names, 1, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    if (ringpy_parse_args("put", names, 1, 3, args, nargs, kwnames, values) < 0) return NULL;
+    if (parse_block_timeout("put", values[1], values[2], &timeout) < 0) return NULL;
     Py_buffer view;
     if (get_buffer(values[0], &view) < 0) return NULL;
     int rc = write_one(self, &view, timeout, 0);
     PyBuffer_Release(&view);
     if (rc == RING_OK) Py_RETURN_NONE;
-    if (rc == RING_ERR_FULL && timeout != 0) {
-        PyErr_SetString(self->st->FullError, "ring is full: no room within the timeout");
+    if (rc == RING_ERR_FULL) {
+        PyErr_SetString(self->st->FullError, timeout == 0 ? "ring is full" : "ring is full: no room within the timeout");
         return NULL;
     }
     return fail(self, rc);
@@ -476,37 +504,6 @@ PyDoc_STRVAR(poll_put_doc, "_poll_put(data, /)\n--\n\n"
 "False if the ring is full or another thread is using the producer role.");
 
 static PyObject *Ring_poll_put(RingObject *self, PyObject *data) { return put_now(self, data, RUN_NO_LOCK_WAIT); }
-
-/* _wait_room: "would a message of len bytes fit now?" by reserving and giving the room back. */
-static int room_attempt(ringpy_call *call, void *p) {
-    write_call *w = (write_call *)call;
-    void *buffer = NULL;
-    int rc = ring_reserve(p, w->len, &buffer);
-    if (rc == RING_OK) ring_abort(p);
-    return rc;
-}
-
-PyDoc_STRVAR(wait_room_doc, "_wait_room(data, timeout)\n--\n\n"
-"Wait up to timeout seconds until data would fit, WITHOUT writing it (for put_async,\n"
-"whose write then happens on the event-loop thread). True if it fits, False if the time ran out.");
-
-static PyObject *Ring_wait_room(RingObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "_wait_room() takes exactly 2 arguments"); return NULL; }
-    int64_t timeout = ringpy_parse_timeout(args[1]);
-    if (timeout == -2) return NULL;
-    Py_buffer view;
-    if (get_buffer(args[0], &view) < 0) return NULL;
-    size_t len = (size_t)view.len;
-    PyBuffer_Release(&view);
-    if (ringpy_check(self) < 0) return NULL;
-    /* Overwrite-oldest always has room, and reserving would reclaim messages. */
-    if (self->policy == RING_OVERWRITE_OLDEST) Py_RETURN_TRUE;
-    write_call w = {{ROLE_PRODUCER, room_attempt, NULL, 0}, NULL, len};
-    int rc = ringpy_run(self, &w.base, timeout, 0);
-    if (rc == RING_OK) Py_RETURN_TRUE;
-    if (rc == RING_ERR_FULL) Py_RETURN_FALSE;
-    return fail(self, rc);
-}
 
 /* put_many: writes msgs[done..count) in batches of one native call each. */
 typedef struct {
@@ -795,15 +792,19 @@ static PyObject *get_one(RingObject *self, int64_t timeout, int flags, int *rc) 
     return NULL;
 }
 
-PyDoc_STRVAR(get_doc, "get(timeout=None)\n--\n\n"
-"Read the oldest message as bytes, waiting up to timeout seconds (None: no limit).\n"
-"EmptyError when the time is up; EndOfStreamError at the end of the stream.");
+PyDoc_STRVAR(get_doc, "get(block=True, timeout=None)\n--\n\n"
+"Read the oldest message as bytes, as queue.Queue.get: with block (the default), waiting up to\n"
+"timeout seconds (None: no limit), then EmptyError; with block=False, EmptyError at once if there\n"
+"is none (timeout is ignored). block must be a bool (TypeError otherwise: give a timeout by\n"
+"keyword). EndOfStreamError at the end of the stream; ProducerGoneError, with\n"
+"stop_when_producer_gone, once the ring is drained and its producer is gone.");
 
 static PyObject *Ring_get(RingObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
-    static const char *const names[] = {"timeout", NULL};
-    PyObject *values[1];
+    static const char *const names[] = {"block", "timeout", NULL};
+    PyObject *values[2];
     int64_t timeout;
-    if (parse_args_timeout("get", names, 0, args, nargs, kwnames, values, -1, &timeout) < 0) return NULL;
+    if (ringpy_parse_args("get", names, 0, 2, args, nargs, kwnames, values) < 0) return NULL;
+    if (parse_block_timeout("get", values[0], values[1], &timeout) < 0) return NULL;
     int rc;
     PyObject *message = get_one(self, timeout, 0, &rc);
     if (message != NULL) return message;
@@ -1024,10 +1025,13 @@ static PyObject *Ring_stats_dict(RingObject *self, PyObject *unused) {
         "reader_slots", (unsigned int)self->reader_slots, "producer_slots", (unsigned int)self->producer_slots);
 }
 
+/* O(1) in a ring that keeps counts (SPEC.md §22.2): ring_message_count. */
 static Py_ssize_t Ring_len(RingObject *self) {
-    ring_info_t i;
-    if (info_of(self, &i) < 0) return -1;
-    return (Py_ssize_t)i.message_count;
+    PyObject *count = ringpy_pending(self, NULL);
+    if (count == NULL) return -1;
+    Py_ssize_t n = PyLong_AsSsize_t(count);
+    Py_DECREF(count);
+    return n;
 }
 
 /* Frees the handles: with the three locks held, or from dealloc. */
@@ -1146,7 +1150,10 @@ void ringpy_object_dealloc(RingObject *self) {
     {"get_many", (PyCFunction)(void (*)(void))Ring_get_many, METH_FASTCALL | METH_KEYWORDS, get_many_doc}, \
     {"peek_all", (PyCFunction)Ring_peek_all, METH_NOARGS, peek_all_doc}, \
     {"get_view", (PyCFunction)(void (*)(void))Ring_get_view, METH_FASTCALL | METH_KEYWORDS, get_view_doc}, \
-    {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc}
+    {"_wait", (PyCFunction)Ring_wait, METH_O, wait_doc}, \
+    {"_pending", (PyCFunction)ringpy_pending, METH_NOARGS, \
+     "_pending()\n--\n\nUnread messages in O(1): a Ring's (ring_message_count), a Reader's own (ring_consumer_pending)."}, \
+    RINGPY_BELL_METHODS
 
 static PyMethodDef Ring_methods[] = {
     {"create", (PyCFunction)(void (*)(void))Ring_create, METH_METHOD | METH_FASTCALL | METH_KEYWORDS | METH_CLASS, create_doc},
@@ -1158,7 +1165,6 @@ static PyMethodDef Ring_methods[] = {
     {"put", (PyCFunction)(void (*)(void))Ring_put, METH_FASTCALL | METH_KEYWORDS, put_doc},
     {"try_put", (PyCFunction)Ring_try_put, METH_O, try_put_doc},
     {"_poll_put", (PyCFunction)Ring_poll_put, METH_O, poll_put_doc},
-    {"_wait_room", (PyCFunction)(void (*)(void))Ring_wait_room, METH_FASTCALL, wait_room_doc},
     {"put_many", (PyCFunction)(void (*)(void))Ring_put_many, METH_FASTCALL | METH_KEYWORDS, put_many_doc},
     {"close_writer", (PyCFunction)Ring_close_writer, METH_NOARGS, close_writer_doc},
     READ_METHODS,
@@ -1174,6 +1180,8 @@ static PyMethodDef Ring_methods[] = {
      "_commit(length, /)\n--\n\nCommit the open reservation as length bytes (golden vectors)."},
     {"_abort", (PyCFunction)Ring_abort_reserved, METH_NOARGS,
      "_abort()\n--\n\nGive the open reservation up (golden vectors)."},
+    {"_room_now", (PyCFunction)ringpy_room_now, METH_O,
+     "_room_now(size, /)\n--\n\nWould a message of size bytes fit now? None if this Ring does not hold the producer role."},
     {"_producers", (PyCFunction)Ring_producers, METH_NOARGS,
      "_producers()\n--\n\nThe producer table as (slot, flags, claim_start, committed_count, cancelled_count)\n"
      "tuples (Ring.producers)."},
@@ -1240,6 +1248,7 @@ static PyGetSetDef Ring_getset[] = {
     {"producer_slots", (getter)Ring_get_producer_slots, NULL,
      "Slots of the ring's producer table (format 1.1, SPEC.md §18): how many producers may write\n"
      "at once; 0 for a ring with one producer at a time.", NULL},
+    RINGPY_LIVE_GETSET,
     {NULL, NULL, NULL, NULL, NULL},
 };
 

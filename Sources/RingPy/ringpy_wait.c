@@ -1,7 +1,7 @@
 /*
  * ringpy_wait.c - role locks, timeouts and the one wait loop every blocking call of a
- * Ring, a Reader or an ItemRing goes through (put, put_many, get, get_many, get_view, _wait,
- * _wait_room; a Reader's "consumer role" is its reader handle, an ItemRing's its item roles).
+ * Ring, a Reader or an ItemRing goes through (put, put_many, get, get_many, get_view, _wait;
+ * a Reader's "consumer role" is its reader handle, an ItemRing's its item roles).
  *
  * Non-blocking calls keep the GIL. Blocking calls wait in slices of at most
  * WAIT_SLICE_NS with the GIL released, sleeping in the library, and between slices
@@ -63,12 +63,12 @@ static int64_t next_slice(int64_t deadline) {
 
 static int role_writes(ringpy_role role) { return role == ROLE_PRODUCER || role == ROLE_ITEM_PRODUCER; }
 
-static pthread_mutex_t *role_lock(RingObject *self, ringpy_role role) {
+pthread_mutex_t *ringpy_role_lock(RingObject *self, ringpy_role role) {
     return role_writes(role) ? &self->plock : &self->clock;
 }
 
 /* With the role lock held: the role's handle (NULL with an exception set). */
-static void *role_handle(RingObject *self, ringpy_role role) {
+void *ringpy_role_handle(RingObject *self, ringpy_role role) {
     switch (role) {
     case ROLE_PRODUCER: return ringpy_producer(self);
     case ROLE_CONSUMER: return ringpy_consumer(self);
@@ -113,7 +113,7 @@ static int wait_and_retry(RingObject *self, ringpy_call *call, pthread_mutex_t *
         ringpy_unlock(lock);
         int interrupted = PyErr_CheckSignals() < 0;
         ringpy_lock(lock);
-        if (interrupted || (handle = role_handle(self, call->role)) == NULL) return CALL_FAILED;
+        if (interrupted || (handle = ringpy_role_handle(self, call->role)) == NULL) return CALL_FAILED;
         rc = call->attempt(call, handle);
     }
     return rc;
@@ -121,14 +121,14 @@ static int wait_and_retry(RingObject *self, ringpy_call *call, pthread_mutex_t *
 
 int ringpy_run(RingObject *self, ringpy_call *call, int64_t timeout, int flags) {
     if (ringpy_check(self) < 0) return CALL_FAILED;
-    pthread_mutex_t *lock = role_lock(self, call->role);
+    pthread_mutex_t *lock = ringpy_role_lock(self, call->role);
     if (flags & RUN_NO_LOCK_WAIT) {
         if (pthread_mutex_trylock(lock) != 0) return CALL_BUSY;
     } else {
         ringpy_lock(lock);
     }
     const int not_yet = role_writes(call->role) ? RING_ERR_FULL : RING_ERR_EMPTY;
-    void *handle = role_handle(self, call->role);
+    void *handle = ringpy_role_handle(self, call->role);
     int rc = handle == NULL ? CALL_FAILED : call->attempt(call, handle);
     if (rc == not_yet && timeout != 0) rc = wait_and_retry(self, call, lock, handle, not_yet, timeout);
     ringpy_unlock(lock);

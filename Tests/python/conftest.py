@@ -5,7 +5,8 @@ Cross-language tests use the binaries named by the environment (the Makefile pas
 - RINGCTL: the Swift ringctl tool (default /work/main/.build/debug/ringctl);
 - RING_WORKLOAD: the Swift test tool ring-workload (default beside ringctl's default);
 - RING_PEER: the C interop peer (default /work/main/build/ring_peer);
-- RINGFORMAT_LIB: the library the C peer dlopens (default .build-abi/release/libringformat.so).
+- RINGFORMAT_LIB: the library the C peer dlopens (default .build-abi/release/libringformat.so);
+- EPOLL_READER: the C epoll consumer of Tests/c/epoll_reader.c (default /work/main/build/epoll_reader).
 
 A missing binary FAILS those tests (it does not skip them).
 """
@@ -37,6 +38,7 @@ RINGCTL = os.environ.get("RINGCTL") or str(ROOT / ".build" / "debug" / "ringctl"
 RING_WORKLOAD = os.environ.get("RING_WORKLOAD") or str(ROOT / ".build" / "debug" / "ring-workload")
 RING_PEER = os.environ.get("RING_PEER") or str(ROOT / "build" / "ring_peer")
 RINGFORMAT_LIB = os.environ.get("RINGFORMAT_LIB") or str(ROOT / ".build-abi" / "release" / "libringformat.so")
+EPOLL_READER = os.environ.get("EPOLL_READER") or str(ROOT / "build" / "epoll_reader")
 
 
 def _require_executable(path: str, what: str, variable: str) -> str:
@@ -71,6 +73,12 @@ def ring_workload() -> str:
 def ring_peer() -> str:
     """Path of the C interop peer (build/ring_peer)."""
     return _require_executable(RING_PEER, "C interop peer ring_peer", "RING_PEER")
+
+
+@pytest.fixture(scope="session")
+def epoll_reader() -> str:
+    """Path of the C epoll consumer of the doorbell tests (build/epoll_reader, from Tests/c/epoll_reader.c)."""
+    return _require_executable(EPOLL_READER, "C epoll reader", "EPOLL_READER")
 
 
 @pytest.fixture(scope="session")

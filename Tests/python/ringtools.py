@@ -56,6 +56,7 @@ FIELDS = {
     "reclaim_owner": (180, "<I"),
     "producer_owner": (248, "<Q"),
     "consumer_position": (256, "<Q"),
+    "consumed_count": (264, "<Q"),
     "consumer_owner": (376, "<Q"),
     "data_signal": (384, "<I"),
     "reader_waiters": (388, "<I"),

@@ -604,12 +604,15 @@ def test_put_many_with_many_items_and_one_bad_at_the_end_writes_nothing(ring_pat
 
 @pytest.mark.parametrize("call,message", [
     (lambda r: r.put(), "missing required argument 'data'"),
-    (lambda r: r.put(b"x", 1.0, 2), "takes at most 2 arguments"),
+    (lambda r: r.put(b"x", True, 1.0, 2), "takes at most 3 arguments"),
+    (lambda r: r.put(b"x", 1.0), r"block must be True or False, not float .* put\(timeout=1.0\)"),
     (lambda r: r.put(b"x", colour=1), "unexpected keyword argument 'colour'"),
     (lambda r: r.put(b"x", data=b"y"), "multiple values for argument 'data'"),
     (lambda r: r.put_many(), "missing required argument 'items'"),
     (lambda r: r.put_many([b"x"], tmeout=1), "unexpected keyword argument 'tmeout'"),
-    (lambda r: r.get(1.0, 2.0), "takes at most 1 argument"),
+    (lambda r: r.get(True, 2.0, 3), "takes at most 2 arguments"),
+    (lambda r: r.get(1.0), r"block must be True or False, not float .* get\(timeout=1.0\)"),
+    (lambda r: r.get(1), r"block must be True or False, not int"),
     (lambda r: r.get(time_out=1.0), "unexpected keyword argument 'time_out'"),
     (lambda r: r.get_many(), "missing required argument 'max_items'"),
     (lambda r: r.get_many(1, 0.0, 3), "takes at most 2 arguments"),

@@ -35,7 +35,8 @@ D = HEADER_SIZE  # file offset of the data region
 
 @pytest.mark.parametrize("policy,checksum", [(REJECT, 0x2BAFA081), (OVERWRITE, 0x5E30661C)])
 def test_header_of_a_new_ring(ring_path, policy, checksum):
-    Ring.create(ring_path, 4096, policy).close()
+    # The header of SPEC.md §3.1's test vector keeps no counts (§22.2: counts=False).
+    Ring.create(ring_path, 4096, policy, counts=False).close()
     assert os.path.getsize(ring_path) == 8192
     header = read_bytes(ring_path, 0, HEADER_SIZE)
     assert header[0:8] == MAGIC_BYTES
@@ -49,8 +50,21 @@ def test_header_of_a_new_ring(ring_path, policy, checksum):
     assert read_bytes(ring_path, D, 4096) == bytes(4096), "the data region of a new ring reads as zeros"
 
 
-def test_example_16_1_three_messages(ring_path):
+def test_a_new_ring_keeps_counts_by_default(ring_path):
+    """SPEC.md §22.2: COMPAT_COUNTS (compatFlags bit 1); nextIndex and consumedCount count."""
     with Ring.create(ring_path, 4096) as ring:
+        assert get_field(ring_path, "compat_flags") & 2
+        for m in (b"a", b"b", b"c"):
+            ring.put(m)
+        ring.get()
+        ring.flush()
+        assert (get_field(ring_path, "next_index"), get_field(ring_path, "consumed_count"), len(ring)) == (3, 1, 2)
+    Ring.create(ring_path, 4096, replace=True, counts=False).close()
+    assert not get_field(ring_path, "compat_flags") & 2
+
+
+def test_example_16_1_three_messages(ring_path):
+    with Ring.create(ring_path, 4096, counts=False) as ring:
         ring.put(b"hello")
         ring.put(b"world")
         ring.put(b"")
@@ -151,7 +165,7 @@ def test_wrap_around_padding_record_bytes(ring_path):
 
 
 def test_example_16_3_positions_past_2_to_the_32nd(ring_path):
-    with Ring.create(ring_path, 4096, initial_position=4294967288) as ring:
+    with Ring.create(ring_path, 4096, initial_position=4294967288, counts=False) as ring:
         assert get_field(ring_path, "producer_position") == get_field(ring_path, "consumer_position") == 0xFFFFFFF8
         assert get_field(ring_path, "checksum") == 0x2BAFA081, "positions are not covered by the checksum"
         ring.put(b"hello")

@@ -110,9 +110,12 @@ def run_ops(ops: pathlib.Path, out: pathlib.Path) -> None:
                 if table in args:
                     slots[table] = int(args[args.index(table) + 1])
                     args = args[:args.index(table)] + args[args.index(table) + 2:]
+            counts = args[-1] == "counts"  # SPEC.md §16.5: COMPAT_COUNTS only when asked for
+            if counts:
+                args = args[:-1]
             start = int(args[2]) if len(args) > 2 else 0
             ring = ringpy.Ring.create(out, int(args[0]), policy, replace=True, initial_position=start,
-                                      readers=slots["readers"], producers=slots["producers"])
+                                      readers=slots["readers"], producers=slots["producers"], counts=counts)
             readers = {}
         elif op == "join":
             ident, flags = args[0], args[1:]

@@ -19,7 +19,6 @@ this package; no Swift installation is needed at run time.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import os
 from typing import AsyncIterator, Iterator, List, NamedTuple, Optional, Union
@@ -37,6 +36,7 @@ from ._ringpy import (
     InvalidSizeError,
     ItemView,
     OverwrittenError,
+    ProducerGoneError,
     ReaderBase as _ReaderBase,
     RecordView,
     RingBase as _RingBase,
@@ -44,6 +44,8 @@ from ._ringpy import (
     UnsupportedVersionError,
 )
 
+from . import _async
+from ._async import NOT_YET as _NOT_YET
 from ._inprocess import ObjectRing
 
 try:  # written by setup.py from the file VERSION
@@ -55,13 +57,9 @@ except ImportError:  # an editable install: the installed metadata has it
 
 __all__ = [
     "ABI_VERSION", "FORMAT_VERSION", "BusyError", "ClosedError", "CorruptError", "EmptyError",
-    "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "ItemRing", "ItemView", "MemMapRingBuffer", "ObjectRing", "OverwrittenError", "SlotRing",
+    "EndOfStreamError", "ForkedError", "FullError", "InvalidSizeError", "ItemRing", "ItemView", "MemMapRingBuffer", "ObjectRing", "OverwrittenError", "ProducerGoneError", "SlotRing",
     "Policy", "ProducerInfo", "Reader", "ReaderInfo", "RecordView", "Ring", "RingError", "UnsupportedVersionError", "__version__",
 ]
-
-#: How long one wait of the async helpers runs in a worker thread before looking again.
-_ASYNC_SLICE = 0.25
-
 
 class Policy(enum.IntEnum):
     """What a full ring does (SPEC.md §9)."""
@@ -91,39 +89,56 @@ _GATE_TIMEOUT_MAX_MS = (1 << 32) - 1
 
 
 class _Reading:
-    """What a Ring and a Reader both do with their read methods (get, _poll_get, _wait):
-    iteration and the asyncio helpers."""
+    """What a Ring and a Reader both do with their read methods (get, _poll_get, _pending,
+    _bell, _arm, _disarm): iteration, queue.Queue's read methods, asyncio and the doorbell."""
 
     __slots__ = ()
 
     def __iter__(self) -> Iterator[bytes]:
-        """Yield messages as they arrive until the end of the stream."""
+        """Yield messages as they arrive until the end of the stream (with
+        stop_when_producer_gone: ProducerGoneError once drained after the producer died)."""
         while True:
             try:
                 yield self.get()
             except EndOfStreamError:
                 return
 
-    async def get_async(self, timeout: Union[float, None] = None) -> bytes:
-        """get() that does not block the event loop.
+    def get_nowait(self) -> bytes:
+        """get(block=False), as queue.Queue.get_nowait: the oldest message, or EmptyError at once."""
+        return self.get(False)
 
-        Messages are taken only on the event-loop thread, with a call that waits for
-        nothing (not even for another thread using the consumer role); the waiting
-        happens in a worker thread, which never consumes, so cancelling loses nothing.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            message = self._poll_get()
-            if message is not None:
-                return message
-            left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
-            if left <= 0:
-                raise EmptyError("ring is empty: no message within the timeout")
-            await loop.run_in_executor(None, self._wait, left)
+    def qsize(self) -> int:
+        """The unread messages, in O(1) (as len()): a Ring's, or a Reader's own (SPEC.md §22.2)."""
+        return self._pending()
+
+    def empty(self) -> bool:
+        """True if there is no message to read now (queue.Queue.empty; O(1))."""
+        return self._pending() == 0
+
+    # --- asyncio ---------------------------------------------------------------------------
+
+    async def get_async(self, timeout: Union[float, None] = None) -> bytes:
+        """get() for asyncio: awaits the doorbell (loop.add_reader on fileno()), no thread,
+        no polling. EmptyError after timeout seconds (None: no limit); EndOfStreamError at
+        the end of the stream; ClosedError if the ring is closed meanwhile; ProducerGoneError
+        as get(). Cancelling loses nothing: the message is taken only when one is there,
+        with no await after it."""
+        return await _async.wait_until(self, "consumer", self._attempt_get, timeout)
+
+    def _attempt_get(self):
+        message = self._poll_get()
+        return _NOT_YET if message is None else message
+
+    async def get_many_async(self, max_items: int, timeout: Union[float, None] = None) -> List[bytes]:
+        """Up to max_items messages at once, awaiting the first as get_async does (EmptyError
+        after timeout seconds, None: no limit); the rest are those there now."""
+        def attempt():
+            messages = self.get_many(max_items, timeout=0)
+            return messages if messages or max_items == 0 else _NOT_YET
+        return await _async.wait_until(self, "consumer", attempt, timeout)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
-        """``async for message in ring``: until the end of the stream."""
+        """``async for message in ring``: until the end of the stream, as get_async."""
         return self._messages()
 
     async def _messages(self) -> AsyncIterator[bytes]:
@@ -132,6 +147,29 @@ class _Reading:
                 yield await self.get_async()
             except EndOfStreamError:
                 return
+
+    # --- The doorbell, for select, poll and epoll --------------------------------------------
+
+    def fileno(self) -> int:
+        """The reading side's doorbell descriptor (SPEC.md §21), for select, poll and epoll (a
+        Ring takes its consumer role here, if it has not yet). It is readable only while
+        armed: arm(); if that returns True, wait until the descriptor is readable, disarm(),
+        then read without waiting (get(block=False), try_get) and arm again when empty. It
+        also turns readable after 100 ms without news; read, and arm again. It belongs to
+        the ring object: do not close it (close() does)."""
+        return self._bell("consumer", True)[0]
+
+    def arm(self) -> bool:
+        """Arm the reading side's doorbell (fileno()): False if a message (or the end of the
+        stream) is there now (nothing armed: read); True if armed: wait for fileno() to be
+        readable, then disarm() promptly (while armed, every commit of the producer costs it
+        a wake-up call)."""
+        return self._arm("consumer", 0, True)
+
+    def disarm(self) -> None:
+        """Take the armed doorbell out of the ring's waiter count and consume its readiness.
+        Idempotent."""
+        self._disarm("consumer", True)
 
 
 class ReaderInfo(NamedTuple):
@@ -192,9 +230,15 @@ class Ring(_RingBase, _Reading):
     put, try_put, put_many, put_async and close_writer as usual. The consumer (or every
     reader) gets each message once and whole; the messages of one producer keep their order.
     The stream ends when the last producer leaves with close_writer().
+
+    queue.Queue's methods work as there: get(block=True, timeout=None), put(item, block=True,
+    timeout=None), get_nowait, put_nowait, qsize, empty, full; EmptyError and FullError are
+    queue.Empty and queue.Full. asyncio: get_async, get_many_async, put_async, ``async for``,
+    on the ring's doorbells (no threads). fileno() is the reading side's doorbell for select
+    and epoll (writer_fileno() the writing side's).
     """
 
-    __slots__ = ()
+    __slots__ = ("_bells",)
 
     @property
     def policy(self) -> Policy:
@@ -204,13 +248,41 @@ class Ring(_RingBase, _Reading):
     def stats(self) -> dict:
         """A snapshot: capacity, max_message_size, policy, version, producer_position,
         consumer_position, used_bytes, message_count, dropped_count, writer_closed,
-        reader_slots, producer_slots. On a ring with readers consumer_position is tailPosition (the oldest
-        record still in the ring, SPEC.md §17.3), and used_bytes and message_count (and
-        len()) count the records from there: what the slowest reader may still read, not
-        what any one reader has left."""
+        reader_slots, producer_slots, producer_alive, consumer_alive. On a ring with readers
+        consumer_position is tailPosition (the oldest record still in the ring, SPEC.md §17.3),
+        and used_bytes and message_count (and len()) count the records from there: what the
+        slowest reader may still read, not what any one reader has left (Reader.qsize()).
+        producer_alive and consumer_alive as the properties (SPEC.md §22.1; consumer_alive, on
+        a ring with readers: some live reader)."""
         stats = self._stats()
         stats["policy"] = Policy(stats["policy"])
+        stats["producer_alive"] = self.producer_alive
+        stats["consumer_alive"] = self.consumer_alive
         return stats
+
+    def put_nowait(self, data) -> None:
+        """put(data, block=False), as queue.Queue.put_nowait: FullError at once if it does not fit."""
+        self.put(data, False)
+
+    def full(self) -> bool:
+        """True if a put of an empty message would not fit now (queue.Queue.full): never under
+        overwrite-oldest, whose put never waits. A Ring holding the producer role asks it (O(1),
+        exact); another one judges from a snapshot of the positions, as stats() (which walks the
+        records of a ring without counts)."""
+        if self.policy == Policy.OVERWRITE_OLDEST:
+            return False
+        fits = self._room_now(0)
+        if fits is not None:
+            return not fits
+        stats = self._stats()
+        capacity = stats["capacity"]
+        # An empty message takes one record header: 8 bytes, 16 in a ring with readers (it
+        # carries the index, SPEC.md §17.2); where the region's end is closer, a padding record
+        # first fills the rest (SPEC.md §6.3).
+        record = 16 if self.reader_slots else 8
+        to_end = capacity - stats["producer_position"] % capacity
+        need = record if to_end >= record else to_end + record
+        return capacity - stats["used_bytes"] < need
 
     def reader(self, name: Optional[str] = None, *, gating: bool = True, start: str = "oldest",
                gate_timeout: float = 10.0) -> "Reader":
@@ -263,10 +335,14 @@ class Ring(_RingBase, _Reading):
                 for slot, flags, claim_start, committed, cancelled in self._producers()]
 
     # mm_toolbox's ring buffer names (BytesRingBuffer).
-    #: insert(data, timeout=None): put().
-    insert = _RingBase.put
-    #: consume(timeout=None): get().
-    consume = _RingBase.get
+    def insert(self, data, timeout: Union[float, None] = None) -> None:
+        """put(data, timeout=timeout) (mm_toolbox's name; its second argument is the timeout)."""
+        self.put(data, timeout=timeout)
+
+    def consume(self, timeout: Union[float, None] = None) -> bytes:
+        """get(timeout=timeout) (mm_toolbox's name; its argument is the timeout)."""
+        return self.get(timeout=timeout)
+
     #: unwrapped(): peek_all(), every unread message, oldest first, not consumed.
     unwrapped = _RingBase.peek_all
 
@@ -279,21 +355,43 @@ class Ring(_RingBase, _Reading):
             return []
 
     async def put_async(self, data, timeout: Union[float, None] = None) -> None:
-        """put() that does not block the event loop.
+        """put() for asyncio: awaits the producer's doorbell (no thread, no polling) while the
+        ring is full. FullError after timeout seconds (None: no limit); ClosedError if the
+        ring is closed meanwhile. Cancelling writes nothing: the message is written only when
+        it fits, with no await after it."""
+        size = memoryview(data).nbytes  # TypeError for what is not bytes-like, before any wait
 
-        The message is written only on the event-loop thread, with a call that waits for
-        nothing; a worker thread waits for room without writing, so a cancelled
-        put_async has written nothing.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            if self._poll_put(data):
-                return
-            left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
-            if left <= 0:
-                raise FullError("ring is full: no room within the timeout")
-            await loop.run_in_executor(None, self._wait_room, data, left)
+        def attempt():
+            return None if self._poll_put(data) else _NOT_YET
+        await _async.wait_until(self, "producer", attempt, timeout, size)
+
+    def writer_fileno(self) -> int:
+        """The writing side's doorbell descriptor (takes the producer role if this Ring has not
+        yet), for waiting for room in select or epoll: arm_writer(size), wait until readable,
+        disarm_writer(), then put(block=False). As fileno(), it belongs to the ring."""
+        return self._bell("producer", True)[0]
+
+    def arm_writer(self, size: int = 0) -> bool:
+        """Arm the writing side's doorbell for room for a message of size bytes: False if it
+        fits now (or the ring overwrites), True if armed (wait for writer_fileno(), then
+        disarm_writer())."""
+        return self._arm("producer", size, True)
+
+    def disarm_writer(self) -> None:
+        """As disarm(), for the writing side's doorbell."""
+        self._disarm("producer", True)
+
+    def close(self) -> None:
+        """Release the roles and the file (idempotent). Tasks awaiting this ring (get_async,
+        put_async, ``async for``) fail with ClosedError and its descriptors leave their event
+        loops. BufferError while a memoryview of a RecordView is alive."""
+        _async.release(self)
+        super().close()
+
+    def __exit__(self, *exc_info) -> bool:
+        """Close the ring."""
+        self.close()
+        return False
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"capacity={self.capacity} policy={self.policy.name}"
@@ -319,7 +417,28 @@ class Reader(_ReaderBase, _Reading):
     child of fork()).
     """
 
-    __slots__ = ()
+    __slots__ = ("_bells",)
+
+    def __len__(self) -> int:
+        """The messages this reader has not read yet, in O(1) (qsize())."""
+        return self._pending()
+
+    def close(self) -> None:
+        """Leave the ring: an anonymous reader's slot is freed, a durable one's stays (with its
+        cursor) for the next reader of that name. Idempotent. Tasks awaiting this reader fail
+        with ClosedError. BufferError while a memoryview of a RecordView is alive."""
+        _async.release(self)
+        super().close()
+
+    def leave(self) -> None:
+        """Close the reader and free its slot, a durable reader's too (its name is given up)."""
+        _async.release(self)
+        super().leave()
+
+    def __exit__(self, *exc_info) -> bool:
+        """Close the reader."""
+        self.close()
+        return False
 
     def __repr__(self) -> str:
         return f"<ringpy.Reader of {self.ring.path!r}{' closed' if self.closed else ''}>"

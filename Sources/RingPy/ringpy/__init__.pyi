@@ -79,6 +79,11 @@ class ForkedError(RingError):
     open the ring again. Every method of an inherited Ring raises it in the child, except
     close(), which only forgets the inherited handles (the roles stay the parent's)."""
 
+class ProducerGoneError(RingError):
+    """The ring is drained, its stream is open and no live process holds the producer role:
+    the producer died (or never started) without close_writer(). Raised instead of waiting by
+    a read of an object with stop_when_producer_gone set (SPEC.md §22.1)."""
+
 class Stats(TypedDict):
     capacity: int
     max_message_size: int
@@ -92,6 +97,8 @@ class Stats(TypedDict):
     writer_closed: bool
     reader_slots: int
     producer_slots: int
+    producer_alive: bool
+    consumer_alive: bool
 
 class ReaderInfo(NamedTuple):
     """One reader of a ring, as its reader table shows it (Ring.readers())."""
@@ -188,8 +195,10 @@ class Ring:
         any_geometry: bool = False,
         readers: int = 0,
         producers: int = 0,
+        counts: bool = True,
     ) -> Self:
-        """Create a ring file. capacity is rounded up to a power of two (at least 4096).
+        """Create a ring file. counts (SPEC.md §22.2): the ring keeps message counts, so len()
+        and qsize() are O(1); counts=False makes the header of earlier versions. capacity is rounded up to a power of two (at least 4096).
         replace: atomically replace an existing file. exist_ok: open an existing ring
         instead of raising FileExistsError, only one of the capacity, policy, reader and
         producer slots asked for (else ValueError) unless any_geometry. readers: the slots
@@ -272,9 +281,15 @@ class Ring:
         stopped producer left with a claim in progress; [] on a ring without one."""
 
     # Producer side.
-    def put(self, data: Buffer, timeout: float | None = None) -> None:
-        """Write one message, waiting up to timeout seconds for room (None: no limit).
-        Raises FullError when the time is up, InvalidSizeError, TypeError for non-buffers."""
+    def put(self, data: Buffer, block: bool = True, timeout: float | None = None) -> None:
+        """Write one message, as queue.Queue.put: with block, waiting up to timeout seconds for
+        room (None: no limit); with block=False, FullError at once (timeout ignored). Raises
+        FullError when the time is up, InvalidSizeError, TypeError for non-buffers and for a
+        block that is not a bool (give a timeout by keyword)."""
+    def put_nowait(self, data: Buffer) -> None:
+        """put(data, block=False)."""
+    def full(self) -> bool:
+        """True if a put of an empty message would not fit now; never under overwrite-oldest."""
     def try_put(self, data: Buffer) -> bool:
         """Write one message if it fits now; False if the ring is full."""
     def put_many(self, items: Iterable[Buffer], timeout: float | None = None) -> int:
@@ -291,9 +306,18 @@ class Ring:
         close_writer() (a producer that only closes, or dies, leaves it open)."""
 
     # Consumer side.
-    def get(self, timeout: float | None = None) -> bytes:
-        """Read the oldest message, waiting up to timeout seconds (None: no limit).
-        Raises EmptyError when the time is up, EndOfStreamError at the end of the stream."""
+    def get(self, block: bool = True, timeout: float | None = None) -> bytes:
+        """Read the oldest message, as queue.Queue.get: with block, waiting up to timeout
+        seconds (None: no limit); with block=False, EmptyError at once (timeout ignored).
+        Raises EmptyError when the time is up, EndOfStreamError at the end of the stream,
+        ProducerGoneError (stop_when_producer_gone) once drained with the producer gone,
+        TypeError for a block that is not a bool (give a timeout by keyword)."""
+    def get_nowait(self) -> bytes:
+        """get(block=False)."""
+    def qsize(self) -> int:
+        """The unread messages, O(1) (as len())."""
+    def empty(self) -> bool:
+        """True if there is no message to read now."""
     def try_get(self) -> bytes | None:
         """Read the oldest message if there is one; None if the ring is empty."""
     def get_many(self, max_items: int, timeout: float | None = 0.0) -> list[bytes]:
@@ -315,11 +339,38 @@ class Ring:
     def __iter__(self) -> Iterator[bytes]:
         """Yield messages as they arrive until the end of the stream."""
     async def get_async(self, timeout: float | None = None) -> bytes:
-        """get() that does not block the event loop; cancelling it consumes nothing."""
+        """get() for asyncio, on the consumer's doorbell (loop.add_reader; no thread, no
+        polling); cancelling it consumes nothing; close() meanwhile: ClosedError."""
+    async def get_many_async(self, max_items: int, timeout: float | None = None) -> list[bytes]:
+        """Up to max_items messages, awaiting the first as get_async does."""
     async def put_async(self, data: Buffer, timeout: float | None = None) -> None:
-        """put() that does not block the event loop; a cancelled put_async writes nothing."""
+        """put() for asyncio, on the producer's doorbell; a cancelled put_async writes nothing."""
     def __aiter__(self) -> AsyncIterator[bytes]:
         """async for message in ring: until the end of the stream."""
+    # Doorbells (SPEC.md §21), for select, poll and epoll.
+    def fileno(self) -> int:
+        """The consumer's doorbell descriptor (takes the consumer role): arm(), wait for it
+        to be readable, disarm(), read without waiting."""
+    def arm(self) -> bool:
+        """Arm the consumer's doorbell: False if a message is there now, True if armed."""
+    def disarm(self) -> None:
+        """Disarm the consumer's doorbell (promptly after it is readable). Idempotent."""
+    def writer_fileno(self) -> int:
+        """The producer's doorbell descriptor (takes the producer role), for room."""
+    def arm_writer(self, size: int = 0) -> bool:
+        """Arm the producer's doorbell for room for size bytes: False if it fits now."""
+    def disarm_writer(self) -> None:
+        """Disarm the producer's doorbell."""
+    # Liveness (SPEC.md §22.1).
+    @property
+    def producer_alive(self) -> bool:
+        """A live process holds the producer role (or a producer slot)."""
+    @property
+    def consumer_alive(self) -> bool:
+        """A live process holds the consumer role (or a reader slot)."""
+    stop_when_producer_gone: bool
+    """False by default; True: a drained read raises ProducerGoneError once no live producer
+    holds the role, instead of waiting."""
 
     def flush(self) -> None:
         """msync: make everything written so far durable in the file."""
@@ -354,9 +405,15 @@ class Reader:
         A gating reader is never lapped while it is open."""
     @property
     def closed(self) -> bool: ...
-    def get(self, timeout: float | None = None) -> bytes:
-        """Read the next message, waiting up to timeout seconds (None: no limit).
-        Raises EmptyError when the time is up, EndOfStreamError at the end of the stream."""
+    def get(self, block: bool = True, timeout: float | None = None) -> bytes:
+        """Read the next message, as Ring.get (queue.Queue's block and timeout)."""
+    def get_nowait(self) -> bytes:
+        """get(block=False)."""
+    def qsize(self) -> int:
+        """The messages this reader has not read yet, O(1) (as len())."""
+    def __len__(self) -> int: ...
+    def empty(self) -> bool:
+        """True if this reader has nothing to read now."""
     def try_get(self) -> bytes | None:
         """Read the next message if there is one; None if there is none now."""
     def get_many(self, max_items: int, timeout: float | None = 0.0) -> list[bytes]:
@@ -369,9 +426,27 @@ class Reader:
     def __iter__(self) -> Iterator[bytes]:
         """Yield messages as they arrive until the end of the stream."""
     async def get_async(self, timeout: float | None = None) -> bytes:
-        """get() that does not block the event loop; cancelling it reads nothing."""
+        """get() for asyncio, on this reader's doorbell; cancelling it reads nothing."""
+    async def get_many_async(self, max_items: int, timeout: float | None = None) -> list[bytes]:
+        """Up to max_items messages, awaiting the first as get_async does."""
     def __aiter__(self) -> AsyncIterator[bytes]:
         """async for message in reader: until the end of the stream."""
+    def fileno(self) -> int:
+        """This reader's doorbell descriptor (see Ring.fileno)."""
+    def arm(self) -> bool:
+        """Arm this reader's doorbell: False if a message is there now, True if armed."""
+    def disarm(self) -> None:
+        """Disarm this reader's doorbell."""
+    @property
+    def producer_alive(self) -> bool:
+        """A live process holds the producer role (or a producer slot) of the ring."""
+    @property
+    def consumer_alive(self) -> bool:
+        """A live process holds a reader slot of the ring."""
+    stop_when_producer_gone: bool
+    """As Ring.stop_when_producer_gone, for this reader."""
+    def leave(self) -> None:
+        """Close the reader and free its slot, a durable reader's too."""
     def close(self) -> None:
         """Leave the ring (an anonymous reader's slot is freed, a durable one's kept).
         Idempotent. BufferError while a memoryview of a RecordView is alive."""
@@ -485,6 +560,19 @@ class ItemRing:
     def __iter__(self) -> Iterator[Any]:
         """Consume items until the end of the stream."""
     async def consume_async(self, timeout: float | None = None) -> Any: ...
+    def fileno(self) -> int:
+        """The consumer's doorbell descriptor (see Ring.fileno)."""
+    def arm(self) -> bool: ...
+    def disarm(self) -> None: ...
+    def writer_fileno(self) -> int:
+        """The producer's doorbell descriptor, for room."""
+    def arm_writer(self, count: int = 1) -> bool: ...
+    def disarm_writer(self) -> None: ...
+    @property
+    def producer_alive(self) -> bool: ...
+    @property
+    def consumer_alive(self) -> bool: ...
+    stop_when_producer_gone: bool
     async def aconsume(self, timeout: float | None = None) -> Any:
         """consume_async() (mm_toolbox's name)."""
     def aconsume_iterable(self) -> AsyncIterator[Any]:

@@ -18,15 +18,15 @@ ringpy_items.c) moves bytes; this module turns them into arrays.
 
 from __future__ import annotations
 
-import asyncio
 import operator
 import os
 import struct
 import sys
 from typing import Any, AsyncIterator, Iterator, Optional, Union
 
-from . import Policy, _itemtype
-from ._ringpy import EmptyError, EndOfStreamError, FullError, ItemRingBase as _ItemRingBase, ItemView, OverwrittenError
+from . import Policy, _async, _itemtype
+from ._async import NOT_YET as _NOT_YET
+from ._ringpy import EmptyError, EndOfStreamError, ItemRingBase as _ItemRingBase, ItemView, OverwrittenError
 
 __all__ = ["ItemRing"]
 
@@ -36,9 +36,6 @@ _CREATE_OPEN_EXISTING = 2
 _CREATE_ANONYMOUS = 16
 _MAP_DOUBLE = 32
 _MAP_SINGLE = 64
-
-#: How long one wait of the async helpers runs in a worker thread before looking again.
-_ASYNC_SLICE = 0.25
 
 _np = None
 
@@ -146,7 +143,7 @@ class ItemRing(_ItemRingBase):
     copies. While one is alive, ``close()`` raises BufferError.
     """
 
-    __slots__ = ("_dtype", "_base", "_shape", "_padded", "_codec", "_scalar", "_scalars")
+    __slots__ = ("_dtype", "_base", "_shape", "_padded", "_codec", "_scalar", "_scalars", "_bells")
 
     # --- Making and opening ----------------------------------------------------------------
 
@@ -323,22 +320,15 @@ class ItemRing(_ItemRingBase):
         self._write(self._items(items, False), timeout)
 
     async def insert_async(self, item: Any, timeout: Optional[float] = None) -> None:
-        """insert() that does not block the event loop.
-
-        The item is written only on the event-loop thread, with a call that waits for
-        nothing; a worker thread waits for room without writing, so a cancelled insert_async
-        has written nothing.
-        """
+        """insert() for asyncio: awaits the producer's doorbell (no thread, no polling) while a
+        reject-when-full ring is full. FullError after timeout seconds (None: no limit);
+        ClosedError if the ring is closed meanwhile. Cancelling writes nothing: the item is
+        written only when it fits, with no await after it."""
         data = self._items(item, True)
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            if self._poll_write(data):
-                return
-            left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
-            if left <= 0:
-                raise FullError("ring is full: no room within the timeout")
-            await loop.run_in_executor(None, self._wait_room, 1, left)
+
+        def attempt():
+            return None if self._poll_write(data) else _NOT_YET
+        await _async.wait_until(self, "producer", attempt, timeout, 1)
 
     # --- Reading ----------------------------------------------------------------------------
 
@@ -424,22 +414,57 @@ class ItemRing(_ItemRingBase):
                 return
 
     async def consume_async(self, timeout: Optional[float] = None) -> Any:
-        """consume() that does not block the event loop.
-
-        Items are taken only on the event-loop thread, with a call that waits for nothing
-        (not even for another thread using the consumer role); the waiting happens in a
-        worker thread, which never consumes, so cancelling loses nothing.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
+        """consume() for asyncio: awaits the consumer's doorbell (loop.add_reader on fileno();
+        no thread, no polling). EmptyError after timeout seconds (None: no limit);
+        EndOfStreamError at the end of the stream; ClosedError if the ring is closed meanwhile.
+        Cancelling loses nothing: the item is taken only when one is there, with no await after."""
+        def attempt():
             data = self._poll_read()
-            if data is not None:
-                return self._item(data)
-            left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, deadline - loop.time())
-            if left <= 0:
-                raise EmptyError("ring is empty: no item within the timeout")
-            await loop.run_in_executor(None, self._wait, left)
+            return _NOT_YET if data is None else self._item(data)
+        return await _async.wait_until(self, "consumer", attempt, timeout)
+
+    # --- The doorbell, for select, poll and epoll (as Ring's) --------------------------------
+
+    def fileno(self) -> int:
+        """The consumer's doorbell descriptor (taking the consumer role if needed), for select,
+        poll and epoll: arm(); if True, wait until readable, disarm(), consume without waiting.
+        Readable also after 100 ms without news. It belongs to the ring: do not close it."""
+        return self._bell("consumer", True)[0]
+
+    def arm(self) -> bool:
+        """Arm the consumer's doorbell: False if an item (or the end of the stream) is there now,
+        True if armed (wait for fileno(), then disarm())."""
+        return self._arm("consumer", 0, True)
+
+    def disarm(self) -> None:
+        """Take the armed consumer doorbell out of the waiter count and consume its readiness."""
+        self._disarm("consumer", True)
+
+    def writer_fileno(self) -> int:
+        """The producer's doorbell descriptor (taking the producer role if needed): as fileno(),
+        for room (arm_writer, disarm_writer)."""
+        return self._bell("producer", True)[0]
+
+    def arm_writer(self, count: int = 1) -> bool:
+        """Arm the producer's doorbell for room for count items: False if they fit now (or the
+        ring overwrites), True if armed."""
+        return self._arm("producer", _count(count, "count"), True)
+
+    def disarm_writer(self) -> None:
+        """As disarm(), for the producer's doorbell."""
+        self._disarm("producer", True)
+
+    def close(self) -> None:
+        """Release the roles and the mapping (idempotent). Tasks awaiting the ring fail with
+        ClosedError and its descriptors leave their event loops. BufferError while an array
+        from unwrapped() or latest() (a view of the mapping) is alive."""
+        _async.release(self)
+        super().close()
+
+    def __exit__(self, *exc_info) -> bool:
+        """Close the ring."""
+        self.close()
+        return False
 
     def __aiter__(self) -> AsyncIterator[Any]:
         """``async for item in ring``: until the end of the stream."""
