@@ -46,7 +46,7 @@ let package = Package(
         // The operator's command-line tool: create, write, read, peek, tail, inspect, stats,
         // validate, list and dump ring files.
         .executableTarget(name: "ringctl", dependencies: [
-            "RingFormat", "RingWorkload",
+            "RingFormat", "RingWorkload", "RingZmq",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The test tool: seeded self-checking workloads, the kill tests' crash peers, golden vectors.
@@ -64,10 +64,11 @@ let package = Package(
     ]
 )
 
-// The ZeroMQ transport (SPEC.md §23), kept apart so that the base products do not need
-// libzmq: RingFormat, ringctl and the `ringformat` C library (`make lib` builds only that
-// product) link nothing of it. Only RingZmq, its tests and `swift build` of every target
-// need the system libzmq (Debian libzmq3-dev, found with pkg-config `libzmq`).
+// The ZeroMQ transport and bridge (SPEC.md §23, §24), kept apart so that the base products
+// do not need libzmq: RingFormat and the `ringformat` C library (`make lib` builds only that
+// product) link nothing of it. RingZmq, its tests, ringctl (for `ringctl bridge`) and
+// `swift build` of every target need the system libzmq (Debian libzmq3-dev, found with
+// pkg-config `libzmq`; scripts/bootstrap.sh installs it as root).
 package.products.append(.library(name: "RingZmq", targets: ["RingZmq"]))
 package.targets.append(contentsOf: [
     // The system libzmq, as a module (Sources/CZmq/module.modulemap).

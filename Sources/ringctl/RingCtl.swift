@@ -28,7 +28,7 @@ struct RingCtl: ParsableCommand {
             """,
         version: Ring.libraryVersion,
         subcommands: [Create.self, Write.self, Read.self, Peek.self, Tail.self, Inspect.self,
-                      Stats.self, Validate.self, List.self, Dump.self])
+                      Stats.self, Validate.self, List.self, Dump.self, Bridge.self])
 
     /// Runs the command line; prints one line "ringctl: ..." for a failure.
     static func main() {

@@ -39,8 +39,8 @@ def spec_tables() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     for line in SPEC.read_text().splitlines():
         if line.startswith("#"):
             section = line
-        if section.startswith(("## 23.", "### 23.")):
-            continue  # the wire format (§23): frames, not the file that ringformat_layout.h mirrors
+        if section.startswith(("## 23.", "### 23.", "## 24.", "### 24.")):
+            continue  # the wire format and the bridge (§23, §24): frames, not the file ringformat_layout.h mirrors
         if not line.startswith("|"):
             columns = None
             continue
