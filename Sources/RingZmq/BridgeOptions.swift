@@ -43,3 +43,16 @@ public struct BridgeOptions: Sendable {
         return UInt64(s) * 1_000_000_000 + UInt64(atto / 1_000_000_000)
     }
 }
+
+/// The loop of both bridge sides' `run`: `step()` until it reports the end or `stop()` is
+/// true, calling `tick` about every `tickInterval`.
+func runBridgeTurns(stop: () -> Bool, tickInterval: Duration, tick: () -> Void,
+                    step: () throws(BridgeError) -> Bool) throws(BridgeError) {
+    var lastTick = ZmqDeadline.now()
+    let tickNs = BridgeOptions.nanoseconds(tickInterval)
+    while !stop() {
+        if try step() { return }
+        let now = ZmqDeadline.now()
+        if now &- lastTick >= tickNs { lastTick = now; tick() }
+    }
+}

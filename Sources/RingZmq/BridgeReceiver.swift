@@ -104,13 +104,7 @@ public final class BridgeReceiver {
     /// returns true, calling `tick` about every `tickInterval`.
     public func run(stop: () -> Bool = { false }, tickInterval: Duration = .seconds(1),
                     tick: (BridgeReceiver) -> Void = { _ in }) throws(BridgeError) {
-        var lastTick = ZmqDeadline.now()
-        let tickNs = BridgeOptions.nanoseconds(tickInterval)
-        while !stop() {
-            if try step() { return }
-            let now = ZmqDeadline.now()
-            if now &- lastTick >= tickNs { lastTick = now; tick(self) }
-        }
+        try runBridgeTurns(stop: stop, tickInterval: tickInterval, tick: { tick(self) }, step: step)
     }
 
     /// One turn: takes in the frames that are there (waiting up to a millisecond for the
