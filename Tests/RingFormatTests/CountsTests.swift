@@ -1,7 +1,8 @@
 // CountsTests.swift - SPEC.md §22.2-§22.3: O(1) message counts. Exact after quiescence
 // under both policies, with readers, with producers and in typed rings, equal to the walk;
 // never outside [0, capacity / 8] while a producer and a consumer race; repaired at role
-// take after a crash left a counter wrong (simulated by writing a wrong counter).
+// take after a crash left a counter wrong (simulated by writing a wrong counter); and words
+// scribbled by a hostile peer during a race change no message.
 
 import Foundation
 import Testing
@@ -123,6 +124,58 @@ struct CountsTests {
         #expect(written > 0 && read > 0 && most > 0)
         // Quiescent: exact again.
         #expect(try ring.messageCount == ring.stats().messageCount)
+    }
+
+    /// A hostile peer scribbles the three count words (droppedCount, nextIndex, consumedCount)
+    /// while a producer and a consumer race: every message still arrives intact and in order
+    /// (received + gaps == produced; gaps only under overwrite-oldest), and the count stays in
+    /// its bounds. The words are statistics: nothing the protocol does reads them as positions.
+    @Test(arguments: [RingPolicy.rejectWhenFull, .overwriteOldest])
+    func scribbledCountWordsChangeNoMessage(policy: RingPolicy) throws {
+        let t = TempRing()
+        let ring = try Ring.create(at: t.path, capacity: 4096, policy: policy)
+        let path = t.path
+        let total = 50_000
+        let finished = ManagedFlag()
+        let producer = Worker<Int> {
+            defer { finished.set() }
+            let p = try Ring.open(at: path).makeProducer()
+            for i in 0..<total {
+                let message = withUnsafeBytes(of: UInt64(i).littleEndian) { Array($0) } + [UInt8](repeating: UInt8(i & 0xFF), count: i % 40)
+                try p.write(message, timeout: .seconds(10))
+            }
+            p.closeWriter()
+            return total
+        }
+        let consumer = Worker<(received: Int, gaps: Int, bad: Int)> {
+            let c = try Ring.open(at: path).makeConsumer()
+            var expected = 0, received = 0, gaps = 0, bad = 0
+            while true {
+                let m: [UInt8]
+                do { m = try c.read(timeout: .seconds(10)) } catch RingError.endOfStream { break }
+                let i = m.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+                if m.count != 8 + i % 40 || m.dropFirst(8).contains(where: { $0 != UInt8(i & 0xFF) }) || i < expected { bad += 1; continue }
+                gaps += i - expected
+                expected = i + 1
+                received += 1
+            }
+            return (received, gaps, bad)
+        }
+        var rng = SystemRandomNumberGenerator()
+        var scribbles = 0
+        while !finished.isSet {
+            for field in [H.droppedCount, H.nextIndex, H.consumedCount] {
+                RawFile.put(path, field, UInt64.random(in: 0...UInt64.max, using: &rng))
+            }
+            scribbles += 1
+            let count = try ring.messageCount
+            #expect(count >= 0 && count <= 4096 / 8)
+        }
+        let produced = try producer.join(), got = try consumer.join()
+        #expect(scribbles > 0)
+        #expect(got.bad == 0, "\(got.bad) messages torn or out of order")
+        #expect(got.received + got.gaps == produced)
+        if policy == .rejectWhenFull { #expect(got.gaps == 0) }
     }
 
     @Test func aWrongCounterIsRepairedWhenARoleIsTakenAndTheOtherIsNotHeld() throws {
