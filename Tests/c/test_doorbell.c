@@ -11,7 +11,8 @@
  * a checksum of the index, bytes derived from it; random lengths) in bursts
  * with pauses, so the consumer really sleeps on its doorbell between them;
  * the consumer reads with timeout 0 until the ring is empty, then arms,
- * epoll_waits and disarms. Checked: every message once, in order, intact,
+ * epoll_waits and disarms. A hostile peer zeroing the waiter count delays a wake-up by one
+ * slice at most. Checked: every message once, in order, intact,
  * received == N, then END_OF_STREAM; fewer wake-ups than messages (one per
  * arming, whatever the commits behind it).
  */
@@ -215,6 +216,47 @@ static void test_bounded_slice(void) {
     CHECK(t < 0.5);
     if (kind == RING_DOORBELL_FUTEX) CHECK(t >= 0.09);
     OK(f_ring_consumer_disarm(c));
+    f_ring_consumer_free(c);
+    f_ring_free(r);
+}
+
+/* A hostile peer stores 0 into readerWaiters while the consumer is armed, so the writer skips
+ * its wake-up: the doorbell still turns readable within one slice, and the message is read. */
+static void test_hostile_waiter_count(void) {
+    const char *path = path_of("hostile");
+    ring_t *r = make_ring("hostile", 4096, RING_REJECT_WHEN_FULL);
+    ring_consumer_t *c = NULL;
+    if (!r) return;
+    OK(f_ring_consumer_open(r, &c));
+    int fd = -1, armed = 0;
+    OK(f_ring_consumer_doorbell(c, &fd, NULL));
+    OK(f_ring_consumer_arm(c, &armed));
+    CHECK(armed == 1);
+    int wfd = open(path, O_WRONLY);
+    uint32_t zero = 0;
+    CHECK(wfd >= 0 && pwrite(wfd, &zero, 4, READER_WAITERS_OFFSET) == 4);
+    close(wfd);
+    double t0 = now();
+    pid_t pid = fork_child(10);
+    if (pid == 0) child_writes(path, 20000, 0, 1, 0);
+    int got = 0;
+    while (!got && now() - t0 < 3) {
+        CHECK(readable_within(fd, 3000));
+        OK(f_ring_consumer_disarm(c));
+        uint8_t buf[300];
+        size_t len = 0;
+        int rc = f_ring_read_timeout(c, buf, sizeof buf, &len, 0);
+        if (rc == RING_OK) { CHECK(message_ok(buf, len, 0)); got = 1; break; }
+        RC(rc, RING_ERR_EMPTY);
+        OK(f_ring_consumer_arm(c, &armed));
+    }
+    double t = now() - t0;
+    printf("     waiter count zeroed by a peer: the message read after %.1f ms (a slice is 100 ms)\n", t * 1000);
+    CHECK(got);
+    CHECK(t < 0.5);
+    int status;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     f_ring_consumer_free(c);
     f_ring_free(r);
 }
@@ -475,6 +517,7 @@ int main(int argc, char **argv) {
         { "wakes_across_processes_waiter_count_in_the_file", test_wakes_across_processes, 20 },
         { "arm_when_ready_arms_nothing_free_takes_the_count", test_arm_when_ready, 20 },
         { "idle_armed_doorbell_readable_after_one_slice", test_bounded_slice, 20 },
+        { "hostile_peer_zeroes_the_waiter_count", test_hostile_waiter_count, 20 },
         { "race_epoll_consumer_every_message_once", test_race_epoll_consumer, long_mode ? 700 : 150 },
         { "producer_doorbell_full_ring_and_overwrite", test_producer_doorbell, 20 },
         { "typed_ring_doorbells", test_typed_doorbells, 20 },
