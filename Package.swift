@@ -78,3 +78,6 @@ package.targets.append(contentsOf: [
     .target(name: "RingZmq", dependencies: ["CZmq", "RingFormat"]),
     .testTarget(name: "RingZmqTests", dependencies: ["RingZmq", "RingFormat", "CZmq"]),
 ])
+// The Swift peer of the cross-language transport matrix (interop/run_zmq_matrix.py).
+package.targets.append(.executableTarget(name: "ring-zmq-peer", dependencies: ["RingZmq", "RingFormat", "RingWorkload"],
+                                         path: "Sources/RingZmqPeer"))

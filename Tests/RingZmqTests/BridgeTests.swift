@@ -5,6 +5,7 @@
 // (The kill -9, restart and link-cut runs are scripts/test_bridge.py, in make test-bridge.)
 
 import Foundation
+import Synchronization
 import Testing
 import CZmq
 import RingFormat
@@ -124,6 +125,15 @@ final class BridgeRig {
     var endpoint = ""
     var written: UInt64 = 0
     var received: UInt64 = 0
+    /// The next index the destination's consumer expects; `missed` counts the indices it skipped.
+    var nextIndex: UInt64 = 0
+    var missed: UInt64 = 0
+    /// Whether the destination's consumer may skip indices (an overwrite-oldest destination).
+    var allowGaps = false
+    /// Whether the destination's consumer reads at this step (a slow or stopped consumer: false).
+    var reading: (BridgeRig) -> Bool = { _ in true }
+    /// Whether a write into the source found it full before every message was written.
+    var sourceFilled = false
     var failure: String?
     let options: BridgeOptions
     var sourcePath: String { temp.directory + "/src" }
@@ -132,11 +142,12 @@ final class BridgeRig {
     /// The receiver's options, and the sender's when they differ (CURVE's keys).
     let senderOptions: BridgeOptions
 
-    init(readers: Int = 0, options: BridgeOptions = BridgeOptions(), senderOptions: BridgeOptions? = nil) throws {
+    init(readers: Int = 0, destinationPolicy: RingPolicy = .rejectWhenFull, options: BridgeOptions = BridgeOptions(),
+         senderOptions: BridgeOptions? = nil) throws {
         self.options = options
         self.senderOptions = senderOptions ?? options
         source = try Ring.create(at: temp.directory + "/src", capacity: 1 << 16, readerSlots: readers)
-        destination = try Ring.create(at: temp.directory + "/dst", capacity: 1 << 16)
+        destination = try Ring.create(at: temp.directory + "/dst", capacity: 1 << 16, policy: destinationPolicy)
         producer = try source.makeProducer()
         consumer = try destination.makeConsumer()
         try openReceiver(endpoint: "tcp://127.0.0.1:*")
@@ -164,18 +175,22 @@ final class BridgeRig {
             while written < count, try producer.tryWrite(Checked.make(producer: 1, index: written, size: Checked.size(written))) {
                 written += 1
             }
+            if written < count { sourceFilled = true }
             if written == count && !closed { producer.closeWriter(); closed = true }
             let senderDone = try sender?.step() ?? false
             let receiverDone = try receiver?.step() ?? false
-            while let m = try? consumer.tryRead() {
-                guard let (_, index) = Checked.check(m), index == received else {
-                    failure = "message \(received): \(Checked.check(m).map { "index \($0.index)" } ?? "damaged")"
+            while reading(self), let m = try? consumer.tryRead() {
+                guard let (_, index) = Checked.check(m), index == nextIndex || (allowGaps && index > nextIndex) else {
+                    failure = "message \(received) (expected index \(nextIndex)): \(Checked.check(m).map { "index \($0.index)" } ?? "damaged")"
                     return false
                 }
+                missed += index - nextIndex
+                nextIndex = index + 1
                 received += 1
             }
             if !midwayDone && received >= count / 2 { midwayDone = true; try midway!(self) }
-            if received == count && senderDone && (receiverDone || receiver?.isEnded == true) { return true }
+            // No receiver here: it runs on a thread of its own (the test's).
+            if nextIndex == count && senderDone && (receiver == nil || receiverDone || receiver!.isEnded) { return true }
         }
         failure = "timed out: \(received) of \(count) received"
         return false
@@ -189,6 +204,56 @@ struct BridgeTests {
         #expect(try rig.run(20_000), "\(rig.failure ?? "")")
         #expect(throws: RingError.endOfStream) { _ = try rig.consumer.tryRead() }  // nothing more, then END
         #expect(rig.receiver!.counters.recordsApplied == 20_000 && rig.sender!.counters.recordsAcked == 20_000)
+    }
+
+    /// A destination that is full (its consumer stopped) slows the source: the receiver
+    /// grants no credit beyond its room and waits for room (answering with heartbeats), the
+    /// sender stops reading ahead, the source fills and its producer is refused; once the
+    /// consumer reads again every message arrives, once, in order. The receiver runs on a
+    /// thread of its own, as it does in its own process.
+    @Test func aFullDestinationSlowsTheSource() throws {
+        let rig = try BridgeRig()
+        nonisolated(unsafe) let receiver = rig.receiver!
+        rig.receiver = nil
+        let control = ReceiverThread()
+        Thread { control.run(receiver) }.start()
+        let count: UInt64 = 20_000  // about 3.4 MB: far more than the two 64 KiB rings hold
+        let stopped = ContinuousClock.now
+        var writtenWhileStopped: UInt64 = 0
+        rig.reading = { rig in
+            guard ContinuousClock.now - stopped > .milliseconds(500) else { return false }
+            if writtenWhileStopped == 0 { writtenWhileStopped = rig.written }
+            return true
+        }
+        let carried = try rig.run(count)
+        control.stopAndWait()
+        #expect(carried, "\(rig.failure ?? "")")
+        #expect(control.error == nil, "the receiver failed: \(control.error.map { "\($0)" } ?? "")")
+        #expect(writtenWhileStopped > 0 && writtenWhileStopped < count / 10,
+                "\(writtenWhileStopped) of \(count) written while the destination's consumer stopped")
+        #expect(rig.sourceFilled)
+        #expect(receiver.counters.destinationFullWaits > 0)
+        #expect(rig.received == count && rig.missed == 0)
+        #expect(try rig.destination.stats().droppedCount == 0)
+    }
+
+    /// An overwrite-oldest destination whose consumer reads only at the end drops the
+    /// oldest messages; the bridge still carries everything (no credit limit), the consumer
+    /// gets an in-order subsequence, and what it missed is exactly the destination's
+    /// droppedCount, which the receiver reports and its ACKs carry to the sender.
+    @Test func anOverwriteOldestDestinationCountsWhatItDropped() throws {
+        let rig = try BridgeRig(destinationPolicy: .overwriteOldest)
+        let count: UInt64 = 20_000
+        rig.allowGaps = true
+        rig.reading = { rig in rig.sender!.counters.recordsAcked == count }
+        #expect(try rig.run(count), "\(rig.failure ?? "")")
+        let dropped = try rig.destination.stats().droppedCount
+        #expect(rig.missed > 0 && rig.received + rig.missed == count,
+                "received \(rig.received) + missed \(rig.missed) of \(count)")
+        #expect(rig.missed == dropped, "missed \(rig.missed), destination droppedCount \(dropped)")
+        #expect(rig.receiver!.counters.destinationDropped == dropped)
+        #expect(rig.sender!.counters.destinationDropped == dropped)
+        #expect(rig.sender!.counters.recordsAcked == count && rig.receiver!.counters.recordsApplied == count)
     }
 
     @Test func exactlyOnceFromARingWithReaders() throws {
@@ -295,5 +360,26 @@ struct BridgeTests {
         }
         #expect(refused == .refused(status: BridgeAck.streamMismatch))
         #expect(rig.receiver!.counters.refusals >= 1)
+    }
+}
+
+/// Runs a BridgeReceiver on another thread until told to stop.
+final class ReceiverThread: @unchecked Sendable {
+    private let stop = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    /// What the receiver's run threw, if anything (read after `stopAndWait`).
+    private(set) var error: BridgeError?
+
+    /// The thread's body: `receiver.run` until `stopAndWait`.
+    func run(_ receiver: BridgeReceiver) {
+        do { try receiver.run(stop: { self.stop.load(ordering: .acquiring) }, tickInterval: .milliseconds(100)) }
+        catch { self.error = error }
+        finished.signal()
+    }
+
+    /// Stops the receiver and waits for its thread to end.
+    func stopAndWait() {
+        stop.store(true, ordering: .releasing) // paired with the acquiring load in run's stop
+        finished.wait()
     }
 }
