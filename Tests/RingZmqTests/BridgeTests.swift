@@ -227,6 +227,7 @@ struct BridgeTests {
         }
         let carried = try rig.run(count)
         control.stopAndWait()
+        print("full destination: \(writtenWhileStopped) of \(count) written while its consumer stopped; receiver waited for room \(receiver.counters.destinationFullWaits) times")
         #expect(carried, "\(rig.failure ?? "")")
         #expect(control.error == nil, "the receiver failed: \(control.error.map { "\($0)" } ?? "")")
         #expect(writtenWhileStopped > 0 && writtenWhileStopped < count / 10,
