@@ -23,6 +23,10 @@ public enum BridgeError: Error, Sendable, Equatable {
     case refused(status: UInt32)
     /// A ring or libzmq call failed.
     case ring(RingError)
+    /// The receiver was asked to stop while it waited for room in a full destination, in the
+    /// middle of a frame: it closed itself; the sidecar's plan completes that frame when the
+    /// destination is opened again (SPEC.md §24.6). `BridgeReceiver.run` returns normally.
+    case stoppedWhileFull(path: String)
 }
 
 extension BridgeError: CustomStringConvertible {
@@ -40,6 +44,7 @@ extension BridgeError: CustomStringConvertible {
         case let .sidecarCorrupt(path): return "\(path): both state slots are damaged"
         case let .refused(status): return "the receiver refused the stream (status \(status): \(BridgeAck.statusName(status)))"
         case let .ring(error): return error.zmqDescription
+        case let .stoppedWhileFull(path): return "\(path): stopped while waiting for room in the full destination"
         }
     }
 }

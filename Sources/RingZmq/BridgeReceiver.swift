@@ -44,6 +44,8 @@ public final class BridgeReceiver {
     private var lastHelloAsked: UInt64 = 0
     private var endedAt: UInt64?
     private var peerSilent = false
+    /// The stop condition of the `run` in progress (consulted while waiting for room).
+    private var stopping: () -> Bool = { false }
 
     /// Opens (or, with `create`, makes) the destination ring, recovers the state of its
     /// sidecar (`path`.bridge) and binds `endpoint`. `reset` forgets the sidecar's stream.
@@ -104,7 +106,15 @@ public final class BridgeReceiver {
     /// returns true, calling `tick` about every `tickInterval`.
     public func run(stop: () -> Bool = { false }, tickInterval: Duration = .seconds(1),
                     tick: (BridgeReceiver) -> Void = { _ in }) throws(BridgeError) {
-        try runBridgeTurns(stop: stop, tickInterval: tickInterval, tick: { tick(self) }, step: step)
+        try withoutActuallyEscaping(stop) { (stop) throws(BridgeError) in
+            stopping = stop
+            defer { stopping = { false } }
+            do throws(BridgeError) {
+                try runBridgeTurns(stop: stop, tickInterval: tickInterval, tick: { tick(self) }, step: step)
+            } catch .stoppedWhileFull {
+                return  // closed, as asked; the sidecar's plan completes the frame at the next open
+            }
+        }
     }
 
     /// One turn: takes in the frames that are there (waiting up to a millisecond for the
@@ -258,6 +268,13 @@ public final class BridgeReceiver {
                 done += 1
             } catch .full {
                 counters.destinationFullWaits += 1
+                if stopping() {
+                    // Like a crash between two commits of the plan: the sidecar holds the plan,
+                    // so reopening finishes it. This receiver is done.
+                    log("stopped while the destination was full, \(done) of \(payloads.count) messages of a frame applied; the next start completes it")
+                    close()
+                    throw .stoppedWhileFull(path: path)
+                }
                 if peer != nil { try sendHeartbeat() }
             } catch {
                 throw .ring(error)

@@ -238,6 +238,35 @@ struct BridgeTests {
         #expect(try rig.destination.stats().droppedCount == 0)
     }
 
+    /// A receiver asked to stop while it waits for room in a full destination, in the
+    /// middle of a frame, stops at once (it used to wait for the consumer forever) and
+    /// closes; a receiver opened again on the destination completes the frame from the
+    /// sidecar's plan, and every message arrives once, in order.
+    @Test func aReceiverStoppedWhileTheDestinationIsFullStopsAndResumes() throws {
+        let rig = try BridgeRig()
+        nonisolated(unsafe) let receiver = rig.receiver!
+        rig.receiver = nil
+        let control = ReceiverThread()
+        Thread { control.run(receiver) }.start()
+        let count: UInt64 = 20_000
+        rig.reading = { _ in false }
+        #expect(try !rig.run(count, seconds: 1))  // the destination fills; nothing is read
+        let asked = ContinuousClock.now
+        let stopped = control.stopAndWait(timeout: .seconds(5))
+        let took = ContinuousClock.now - asked
+        print("stopped while full: the receiver ended \(took) after the request, after \(receiver.counters.destinationFullWaits) waits for room")
+        #expect(stopped, "the receiver did not stop within 5 s of the request")
+        guard stopped else { return }
+        #expect(control.error == nil, "run threw \(control.error.map { "\($0)" } ?? "")")
+        #expect(receiver.counters.destinationFullWaits > 0)
+        #expect(took < .seconds(1))
+        rig.failure = nil
+        try rig.openReceiver(endpoint: rig.endpoint)
+        rig.reading = { _ in true }
+        #expect(try rig.run(count), "\(rig.failure ?? "")")
+        #expect(rig.received == count && rig.missed == 0)
+    }
+
     /// An overwrite-oldest destination whose consumer reads only at the end drops the
     /// oldest messages; the bridge still carries everything (no credit limit), the consumer
     /// gets an in-order subsequence, and what it missed is exactly the destination's
@@ -380,7 +409,13 @@ final class ReceiverThread: @unchecked Sendable {
 
     /// Stops the receiver and waits for its thread to end.
     func stopAndWait() {
+        _ = stopAndWait(timeout: .seconds(3600))
+    }
+
+    /// Stops the receiver and waits up to `timeout` for its thread to end; whether it ended.
+    func stopAndWait(timeout: Duration) -> Bool {
         stop.store(true, ordering: .releasing) // paired with the acquiring load in run's stop
-        finished.wait()
+        let c = timeout.components
+        return finished.wait(timeout: .now() + .nanoseconds(Int(c.seconds) * 1_000_000_000 + Int(c.attoseconds / 1_000_000_000))) == .success
     }
 }
