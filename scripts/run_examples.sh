@@ -3,7 +3,7 @@
 # in a fresh temporary directory (under $TMPDIR, else /dev/shm), checking exit codes and what
 # they print. Run by `make test-examples`, which then runs scripts/check_readme_examples.py.
 #  - examples/swift: the package, built in its own scratch path (examples/swift/.build-examples),
-#    and its readers, producers and async programs;
+#    and its readers, producers, async and zmq programs;
 #  - producer -> consumer pairs, two processes on one ring: Swift -> Swift, examples/python
 #    -> Python, and across languages Python -> Swift and Swift -> Python; half of them start
 #    the consumer first, half the producer;
@@ -89,6 +89,27 @@ mkdir -p "$WORK/async"
 single "examples/swift async: 50 rings, a producer and a consumer task on each, one reactor thread" \
     "async: 100000 messages through 50 rings, each checked" \
     "$SWIFT_BIN/async" "$WORK/async" 50 2000
+# duo NAME WANT_1 WANT_2 COMMAND_1 COMMAND_2: two processes at once (the second started 0.2 s
+# after the first; each command a string split at spaces), each must print exactly its WANT.
+duo() {
+    local name=$1 want1=$2 want2=$3 one two rc1=0 rc2=0
+    # shellcheck disable=SC2086
+    timeout 60 $4 > "$WORK/duo1.out" 2>&1 & one=$!
+    sleep 0.2
+    # shellcheck disable=SC2086
+    timeout 60 $5 > "$WORK/duo2.out" 2>&1 & two=$!
+    wait "$one" || rc1=$?
+    wait "$two" || rc2=$?
+    if [ "$rc1" = 0 ] && [ "$rc2" = 0 ] && [ "$(cat "$WORK/duo1.out")" = "$want1" ] && [ "$(cat "$WORK/duo2.out")" = "$want2" ]; then
+        pass "$name"
+    else
+        fail "$name: exit $rc1 and $rc2"; sed 's/^/     /' "$WORK/duo1.out" "$WORK/duo2.out"
+    fi
+}
+
+duo "examples/swift zmq: a consumer process, then a producer process over ipc://, 20000 messages packed 100 per frame" \
+    "zmq consumer: received 20000 messages" "zmq producer: sent 20000 messages" \
+    "$SWIFT_BIN/zmq consume ipc://$WORK/swift-zmq.sock 20000" "$SWIFT_BIN/zmq produce ipc://$WORK/swift-zmq.sock 20000"
 single "examples/python/producers.py: four producer processes, 5000 messages each" \
     "producers: 4 processes put 5000 messages each; the consumer got all 20000, each producer's in order" \
     "$PYTHON" examples/python/producers.py "$WORK/python-producers.ring" 5000

@@ -21,5 +21,8 @@ let package = Package(
         .executableTarget(name: "producers", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "typed", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
         .executableTarget(name: "async", dependencies: [.product(name: "RingFormat", package: "RingFormat")]),
+        // Needs the system libzmq (Debian libzmq3-dev), as the RingZmq product does.
+        .executableTarget(name: "zmq", dependencies: [.product(name: "RingFormat", package: "RingFormat"),
+                                                      .product(name: "RingZmq", package: "RingFormat")]),
     ]
 )
