@@ -1,6 +1,7 @@
 # RingFormat - `make demo` runs the demo, `make test` runs every test.
 #
 #   make lib                  libringformat.so with its Swift runtime linked in (.build-abi/release)
+#   make lib-zmq              libringformat_zmq.so, the ZeroMQ transport's C ABI (.build-abi-zmq/release)
 #   make static               libringformat.a, the Swift runtime prelinked (.build-abi/static)
 #   make wheel                the ringpy wheel for python3, manylinux-tagged by auditwheel, in dist/
 #   make sdist                the ringpy sdist (building it needs Swift 6) in dist/
@@ -31,9 +32,15 @@ ABI_COMMON  := -c release --scratch-path $(ABI_SCRATCH) --disable-local-rpath \
                -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
                -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
 ABI_FLAGS   := --product ringformat $(ABI_COMMON)
+# libringformat_zmq.so: the ZeroMQ transport's C ABI (ringformat_zmq.h), its own scratch path.
+ZMQ_SCRATCH := .build-abi-zmq
+ZMQ_LIB     := $(ZMQ_SCRATCH)/release/libringformat_zmq.so
+ZMQ_FLAGS   := --product ringformat_zmq -c release --scratch-path $(ZMQ_SCRATCH) --disable-local-rpath \
+               -Xswiftc -static-stdlib -Xlinker -soname=libringformat_zmq.so.$(SOVERSION) \
+               -Xlinker --version-script=$(CURDIR)/Sources/CRingZmqABI/build/ringformat_zmq.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib demo test test-swift test-c test-python test-examples test-interop test-interop-long test-bridge fuzz bench static dist install uninstall clean
+.PHONY: all build bootstrap lib lib-zmq test-zmq demo test test-swift test-c test-python test-examples test-interop test-interop-long test-bridge fuzz bench static dist install uninstall clean
 
 all: build
 
@@ -42,6 +49,9 @@ build:
 
 lib:
 	$(SWIFT) build $(ABI_FLAGS)
+
+lib-zmq:
+	$(SWIFT) build $(ZMQ_FLAGS)
 
 demo: lib
 	$(SWIFT) build -c release --product ringctl
@@ -52,7 +62,7 @@ demo: lib
 	.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps .
 	./scripts/demo.sh
 
-test: bootstrap test-swift test-c test-python test-examples test-interop test-bridge
+test: bootstrap test-swift test-c test-python test-examples test-interop test-zmq test-bridge
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -161,6 +171,23 @@ test-interop: lib
 # namespaces joined by a veth pair (made and removed by the script), undisturbed and with the
 # link cut and restored mid-stream. ringctl needs libzmq for it (bootstrap installs it).
 BRIDGE_COUNT ?= 200000
+# The ZeroMQ transport (SPEC.md §23) from C and across languages: libringformat_zmq's
+# symbols, SONAME and dependencies; the dlopen tests (Tests/c/test_zmq.c: each topology with
+# racing peer processes, bad frames from a raw socket, errors, fork, both libraries in one
+# process); then the matrix of Swift, C and Python producers and consumers (every SPSC pair,
+# MPSC and SPMC with one peer per language, single and packed, ipc:// and tcp://).
+ZMQ_MATRIX_COUNT ?= 20000
+ZMQ_CFLAGS := $(CTEST_FLAGS) -ISources/CRingZmqABI/include
+test-zmq: lib lib-zmq
+	$(SWIFT) build --product ring-zmq-peer
+	@mkdir -p build
+	$(CC) $(ZMQ_CFLAGS) -o build/test_zmq Tests/c/test_zmq.c -ldl -lpthread -lzmq
+	$(CC) $(ZMQ_CFLAGS) -o build/zmq_peer interop/c/zmq_peer.c -ldl
+	./scripts/test_c_zmq.sh $(LIB) $(ZMQ_LIB) build/test_zmq
+	@[ -x .venv/bin/python ] || ./scripts/test_python.sh --collect-only -q > /dev/null
+	./interop/run_zmq_matrix.py --swift-peer .build/debug/ring-zmq-peer --c-peer build/zmq_peer \
+	    --zmq-lib $(CURDIR)/$(ZMQ_LIB) --python .venv/bin/python --count $(ZMQ_MATRIX_COUNT)
+
 test-bridge:
 	$(SWIFT) build --product ringctl
 	$(SWIFT) build --product ring-workload

@@ -81,3 +81,13 @@ package.targets.append(contentsOf: [
 // The Swift peer of the cross-language transport matrix (interop/run_zmq_matrix.py).
 package.targets.append(.executableTarget(name: "ring-zmq-peer", dependencies: ["RingZmq", "RingFormat", "RingWorkload"],
                                          path: "Sources/RingZmqPeer"))
+// libringformat_zmq.so: the transport's C ABI (Sources/CRingZmqABI/include/ringformat_zmq.h),
+// a library of its own so that libringformat needs no libzmq (build it with `make lib-zmq`).
+package.products.append(.library(name: "ringformat_zmq", type: .dynamic, targets: ["CRingZmqABI"]))
+package.targets.append(contentsOf: [
+    .target(name: "CRingZmqHeader", dependencies: ["CRingFormatHeader"], path: "Sources/CRingZmqABI/include",
+            publicHeadersPath: "."),
+    .target(name: "CRingZmqABI", dependencies: ["RingZmq", "RingFormat", "CRingSys", "CRingZmqHeader",
+                                                 .product(name: "Atomics", package: "swift-atomics")],
+            exclude: ["include", "build"]),
+])

@@ -24,36 +24,9 @@ enum Code {
     static let producerGone = Int32(RING_ERR_PRODUCER_GONE.rawValue)
 }
 
-extension RingError {
-    /// The ring_error_t code of this error.
-    var code: Int32 {
-        switch self {
-        case .full: return Code.full
-        case .empty: return Code.empty
-        case .invalidSize: return Code.invalidSize
-        case .invalidArgument: return Code.invalidArgument
-        case .closed: return Code.closed
-        case .endOfStream: return Code.endOfStream
-        case .corrupt: return Code.corrupt
-        case .unsupportedVersion: return Code.unsupportedVersion
-        case .busy: return Code.busy
-        case .system: return Code.system
-        case .forked: return Code.forked
-        case .producerGone: return Code.producerGone
-        }
-    }
-}
-
 /// Records `error` as this thread's last error and returns its code.
 func fail(_ error: RingError) -> Int32 {
-    if let text = error.staticDescription {
-        ringsys_set_last_error_static(0, cString(text))
-        return error.code
-    }
-    var err: Int32 = 0
-    if case let .system(_, e) = error { err = e }
-    error.description.withCString { ringsys_set_last_error(err, $0) }
-    return error.code
+    error.recordAsLastError()
 }
 
 /// Records a binding-level failure with a message of static text and returns the code.

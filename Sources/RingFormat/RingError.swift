@@ -1,6 +1,7 @@
 // RingError.swift - the typed errors of SPEC.md §15, named the same in Swift,
 // C (RING_ERR_*) and Python (ringpy.*Error).
 
+import CRingSys
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -130,6 +131,40 @@ extension RingError: CustomStringConvertible {
             return "\(operation) failed: \(String(cString: strerror(code))) (errno \(code))"
         case .full, .empty, .closed, .endOfStream, .forked, .producerGone: return staticDescription!.description
         }
+    }
+
+    /// The error's number in SPEC.md §15's table, which the C ABIs return as ring_error_t
+    /// (FULL -1 ... PRODUCER_GONE -14).
+    public var code: Int32 {
+        switch self {
+        case .full: return -1
+        case .empty: return -2
+        case .invalidSize: return -3
+        case .closed: return -4
+        case .endOfStream: return -5
+        case .corrupt: return -6
+        case .unsupportedVersion: return -7
+        case .busy: return -8
+        case .system: return -9
+        case .invalidArgument: return -11
+        case .forked: return -13
+        case .producerGone: return -14
+        }
+    }
+
+    /// Records this error as the calling thread's last error for a C ABI (what its
+    /// `*_last_error_message` and `*_last_errno` report: each library has its own record)
+    /// and returns its code. `text` replaces the description; the errors without values use
+    /// their static text, which needs no allocation.
+    public func recordAsLastError(describedAs text: String? = nil) -> Int32 {
+        if text == nil, let fixed = staticDescription {
+            ringsys_set_last_error_static(0, UnsafeRawPointer(fixed.utf8Start).assumingMemoryBound(to: CChar.self))
+            return code
+        }
+        var err: Int32 = 0
+        if case let .system(_, e) = self { err = e }
+        (text ?? description).withCString { ringsys_set_last_error(err, $0) }
+        return code
     }
 
     /// The description of the errors that carry no values, as text that needs no

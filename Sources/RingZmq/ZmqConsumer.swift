@@ -129,6 +129,32 @@ public final class ZmqConsumer {
         return taken
     }
 
+    /// Waits up to `timeout` (nil: no limit) for a message and returns the size of the next
+    /// one without taking it: a caller with a buffer of its own sizes it, then `take(into:capacity:)`.
+    /// - Throws: EMPTY when the time runs out, END_OF_STREAM, CLOSED, SYSTEM.
+    public func nextSize(timeout: Duration?) throws(RingError) -> Int {
+        let deadline = ZmqDeadline(after: timeout)
+        while true {
+            if head < queue.count { return queue[head].count }
+            if isEnded { throw .endOfStream }
+            guard try receiveFrame(until: deadline) else { throw .empty }
+        }
+    }
+
+    /// Copies the next received message to `destination` and takes it, if there is one and
+    /// it fits in `capacity` bytes; returns its size, or nil with nothing taken. Receives nothing.
+    public func take(into destination: UnsafeMutableRawPointer, capacity: Int) -> Int? {
+        guard head < queue.count, queue[head].count <= capacity else { return nil }
+        let size = queue[head].withUnsafeBytes { bytes in
+            if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
+            return bytes.count
+        }
+        queue[head] = []
+        head += 1
+        compact()
+        return size
+    }
+
     /// The next queued message (the caller checked there is one).
     private func pop() -> [UInt8] {
         let m = queue[head]
