@@ -1,7 +1,8 @@
 """Builds ringpy: the Swift core as libringformat.so (static Swift runtime), copied into
 the package, and the C extension ringpy._ringpy linked against it with an $ORIGIN rpath;
 and the operator tool ringctl (static Swift runtime too), which the package carries and
-the `ringctl` console script runs.
+the `ringctl` console script runs. Where libzmq's development files are (pkg-config
+libzmq), also libringformat_zmq.so and the extension ringpy._zmq over it (ringpy.zmq).
 Metadata lives in pyproject.toml; the version comes from the file VERSION.
 
 Only the standard library and setuptools are imported here, and nothing newer than Python
@@ -64,6 +65,41 @@ def build_swift_library() -> str:
     return os.path.join(scratch, "release", LIB_NAME)
 
 
+# The ZeroMQ transport's C ABI (SPEC.md §23): a library of its own, so that libringformat
+# stays free of libzmq; built (as `make lib-zmq` does) and packaged beside libringformat,
+# with the extension ringpy._zmq over it, only where libzmq's development files are.
+ZMQ_LIB_NAME = "libringformat_zmq.so"
+ZMQ_SONAME = ZMQ_LIB_NAME + "." + VERSION.split(".")[0]
+# Set to 1 to build ringpy without ringpy._zmq even where libzmq is installed.
+WITHOUT_ZMQ = os.environ.get("RINGPY_WITHOUT_ZMQ", "") not in ("", "0")
+
+
+def zmq_wanted() -> bool:
+    """True if ringpy._zmq is built: libzmq's development files are there (`pkg-config
+    --exists libzmq`; Debian's libzmq3-dev) and RINGPY_WITHOUT_ZMQ is not set."""
+    if WITHOUT_ZMQ:
+        return False
+    pkg_config = shutil.which("pkg-config")
+    if not pkg_config:
+        return False
+    return subprocess.run([pkg_config, "--exists", "libzmq"]).returncode == 0
+
+
+def build_zmq_library() -> str:
+    """Runs the release build of libringformat_zmq (the Makefile's lib-zmq: product
+    ringformat_zmq, static Swift runtime, its SONAME and version script, scratch path
+    .build-abi-zmq) and returns its path."""
+    swift = find_swift()
+    scratch = os.path.join(ROOT, ".build-abi-zmq")
+    subprocess.check_call([
+        swift, "build", "-c", "release", "--product", "ringformat_zmq", "--package-path", ROOT,
+        "--scratch-path", scratch, "--disable-local-rpath", "-Xswiftc", "-static-stdlib",
+        "-Xlinker", "-soname=" + ZMQ_SONAME,
+        "-Xlinker", "--version-script=" + os.path.join(ROOT, "Sources/CRingZmqABI/build/ringformat_zmq.map"),
+    ])
+    return os.path.join(scratch, "release", ZMQ_LIB_NAME)
+
+
 def build_ringctl() -> str:
     """Runs the release build of ringctl (same scratch path and compile flags as the library,
     so only ringctl's own modules are compiled and linked) and returns its path."""
@@ -82,24 +118,34 @@ class BuildWithSwift(build_ext):
     def run(self):
         tool = build_ringctl()
         lib = build_swift_library()
+        zmq_lib = build_zmq_library() if any(e.name == "ringpy._zmq" for e in self.extensions) else None
         destinations = [os.path.join(self.build_lib, "ringpy")]
         if self.inplace:
             destinations.append(os.path.join(ROOT, "Sources", "RingPy", "ringpy"))
         for d in destinations:
             os.makedirs(d, exist_ok=True)
             # A copy under another name, left by an earlier build in build/lib*, would ship too.
+            # (and a ringpy._zmq or its library from a build with libzmq, in one without).
             for old in os.listdir(d):
-                if old.startswith(LIB_NAME) and old != SONAME:
+                if (old.startswith(LIB_NAME) and old != SONAME) or (
+                        old.startswith(ZMQ_LIB_NAME) and (zmq_lib is None or old != ZMQ_SONAME)) or (
+                        zmq_lib is None and old.startswith("_zmq.") and old.endswith(".so")):
                     os.remove(os.path.join(d, old))
             shutil.copy2(lib, os.path.join(d, SONAME))
             shutil.copy2(tool, os.path.join(d, "ringctl"))
+            if zmq_lib:
+                shutil.copy2(zmq_lib, os.path.join(d, ZMQ_SONAME))
             # Debug info off what ships (as `make install` does): 10 MB -> 6, 26 MB -> 15.
             strip = shutil.which("strip")
             if strip:
                 subprocess.check_call([strip, "--strip-unneeded", os.path.join(d, SONAME)])
                 subprocess.check_call([strip, os.path.join(d, "ringctl")])
+                if zmq_lib:
+                    subprocess.check_call([strip, "--strip-unneeded", os.path.join(d, ZMQ_SONAME)])
         for ext in self.extensions:
             ext.library_dirs.append(os.path.dirname(lib))
+            if zmq_lib:
+                ext.library_dirs.append(os.path.dirname(zmq_lib))
         # Relink the extension every time: its NEEDED entry is the library's SONAME, which
         # setuptools' timestamp check on the C sources alone would not notice changing.
         self.force = True
@@ -124,28 +170,42 @@ if int(setuptools.__version__.split(".")[0]) >= 77:
 else:
     LICENSE = {"license": "MIT"}
 
-setup(
-    version=VERSION,
-    **LICENSE,
-    ext_modules=[
+EXTENSIONS = [
+    Extension(
+        "ringpy._ringpy",
+        sources=[
+            "Sources/RingPy/ringpy_module.c",
+            "Sources/RingPy/ringpy_ring.c",
+            "Sources/RingPy/ringpy_reader.c",
+            "Sources/RingPy/ringpy_view.c",
+            "Sources/RingPy/ringpy_items.c",
+            "Sources/RingPy/ringpy_wait.c",
+            "Sources/RingPy/ringpy_bell.c",
+            "Sources/RingPy/ringpy_live.c",
+        ],
+        depends=["Sources/RingPy/ringpy.h"],
+        include_dirs=["Sources/CRingABI/include"],
+        libraries=["ringformat"],
+        runtime_library_dirs=["$ORIGIN"],
+        extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"],
+    )
+]
+if zmq_wanted():
+    # Without libzmq, ringpy has no _zmq and `import ringpy.zmq` says why (ringpy/zmq.py).
+    EXTENSIONS.append(
         Extension(
-            "ringpy._ringpy",
-            sources=[
-                "Sources/RingPy/ringpy_module.c",
-                "Sources/RingPy/ringpy_ring.c",
-                "Sources/RingPy/ringpy_reader.c",
-                "Sources/RingPy/ringpy_view.c",
-                "Sources/RingPy/ringpy_items.c",
-                "Sources/RingPy/ringpy_wait.c",
-                "Sources/RingPy/ringpy_bell.c",
-                "Sources/RingPy/ringpy_live.c",
-            ],
-            depends=["Sources/RingPy/ringpy.h"],
-            include_dirs=["Sources/CRingABI/include"],
-            libraries=["ringformat"],
+            "ringpy._zmq",
+            sources=["Sources/RingPy/ringpy_zmq.c"],
+            include_dirs=["Sources/CRingABI/include", "Sources/CRingZmqABI/include"],
+            libraries=["ringformat_zmq"],
             runtime_library_dirs=["$ORIGIN"],
             extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra"],
         )
-    ],
+    )
+
+setup(
+    version=VERSION,
+    **LICENSE,
+    ext_modules=EXTENSIONS,
     cmdclass={"build_ext": BuildWithSwift, "build_py": BuildPyWithVersion},
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_python.sh - builds and tests ringpy:
 #  1. `pip install .` into a virtualenv of the project's own (.venv), with pytest,
-#     hypothesis and numpy, and imports ringpy from another directory;
+#     hypothesis, numpy and pyzmq (the raw sockets of test_zmq.py), and imports ringpy from
+#     another directory;
 #  2. the wheel pip users get (scripts/build_wheel.sh, as `make wheel`: built, then repaired
 #     and tagged manylinux by auditwheel), checked with `auditwheel show`, installed into a
 #     fresh virtualenv and used there with no Swift on PATH and no LD_LIBRARY_PATH: a ring
@@ -17,7 +18,7 @@ export RING_PEER=${RING_PEER:-$PWD/build/ring_peer}
 export RINGFORMAT_LIB=${RINGFORMAT_LIB:-$PWD/.build-abi/release/libringformat.so}
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis numpy
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check pytest hypothesis numpy pyzmq
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps .
 (cd /tmp && "$OLDPWD/$VENV/bin/python" -c "import ringpy; print('ringpy', ringpy.__version__, 'imports from', ringpy.__file__)")
 
