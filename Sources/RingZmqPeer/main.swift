@@ -3,12 +3,13 @@
 // (interop/c/zmq_peer.c) and the Python peer (interop/python/zmq_peer.py).
 //
 //   ring-zmq-peer zmq-produce ENDPOINT --topology spsc|mpsc|spmc --count N --seed S
-//                 [--min-size 8] [--max-size 256] [--packed K] [--end-frames E] [--timeout-ms T]
+//                 [--min-size 8] [--max-size 256] [--packed K] [--end-frames E] [--timeout-ms T] [--hold-ms H]
 //   ring-zmq-peer zmq-consume ENDPOINT --topology T --seeds S1[,S2...] [--min-size 8] [--max-size 256]
 //                 [--packed K] [--producers P] [--idle-ms I] [--subsequence]
 //
 // The producer sends messages 0..N-1 of the interop workload (interop/README.md), one per
-// frame or K per `put(batch:)`, then END and closes; it prints `produced N messages B bytes
+// frame or K per `put(batch:)`, then END, keeps the socket open H ms (frames still queued for
+// a slow consumer can be lost at close even within linger, SPEC.md §23.8) and closes; it prints `produced N messages B bytes
 // in T ms`. The consumer checks every message - message idx of one seed, idx its first 8
 // bytes, in order per seed (a subsequence with --subsequence, for SPMC) - until END or I ms
 // with nothing, and prints `consumed R messages B bytes checksum 0xHEX ended 0|1 per-seed
@@ -120,6 +121,7 @@ func produce(_ a: Arguments) throws(RingError) {
     }
     try producer.closeWriter(endFrames: Int(a.number("--end-frames", default: 1)), timeout: timeout)
     print("produced \(count) messages \(bytes) bytes in \(milliseconds(since: start)) ms")
+    usleep(UInt32(a.number("--hold-ms", default: 0) * 1000))
 }
 
 /// zmq-consume: every message checked against the seeds' workloads, until END or idle.
