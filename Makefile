@@ -246,6 +246,7 @@ bench: lib
 	$(SWIFT) build -c release --product ring-bench
 	@mkdir -p build
 	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -ISources/CRingABI/include -o build/ring_bench_c bench/c/ring_bench.c -ldl
+	$(SWIFT) build -c release --product ringctl && $(SWIFT) build -c release --product ring-zmq-bench && $(CC) -std=c11 -O2 -Wall -Wextra -Werror -o build/zmq_raw bench/c/zmq_raw.c -lzmq
 	rm -rf build/wheel && python3 -m pip wheel -q --disable-pip-version-check --no-deps -w build/wheel .
 	./bench/python/setup_venv.sh build/wheel/ringpy-*.whl
 	.venv-bench/bin/python -m pip install -q --disable-pip-version-check matplotlib

@@ -81,6 +81,9 @@ package.targets.append(contentsOf: [
 // The Swift peer of the cross-language transport matrix (interop/run_zmq_matrix.py).
 package.targets.append(.executableTarget(name: "ring-zmq-peer", dependencies: ["RingZmq", "RingFormat", "RingWorkload"],
                                          path: "Sources/RingZmqPeer"))
+// The Swift ends of the ZeroMQ benchmark (bench/zmq_table.py, make bench).
+package.targets.append(.executableTarget(name: "ring-zmq-bench", dependencies: ["RingZmq", "RingFormat"],
+                                         path: "Sources/RingZmqBench"))
 // libringformat_zmq.so: the transport's C ABI (Sources/CRingZmqABI/include/ringformat_zmq.h),
 // a library of its own so that libringformat needs no libzmq (build it with `make lib-zmq`).
 package.products.append(.library(name: "ringformat_zmq", type: .dynamic, targets: ["CRingZmqABI"]))

@@ -5,7 +5,9 @@ C through the C ABI (bench/c), Python ringpy and its peers (bench/python), as me
 (fanout_table.py, bench/python/bench_fanout.py), and 1, 2 and 4 producers into one consumer
 (mpsc_table.py, bench/python/bench_mpsc.py); typed rings beside mm-toolbox and numpy_ringbuffer
 (typed_table.py, bench/python/bench_typed.py); the wake-up latency of an idle asyncio consumer
-beside zmq.asyncio and an asyncio Unix socket (wake_table.py, bench/python/bench_wake.py).
+beside zmq.asyncio and an asyncio Unix socket (wake_table.py, bench/python/bench_wake.py); the
+ZeroMQ bridge and transport beside raw pyzmq and libzmq over a veth pair between two network
+namespaces (zmq_table.py, bench/python/bench_zmq.py, bench/c/zmq_raw.c, ring-zmq-bench).
 Writes bench/results/results.json, results.md (the tables the README includes) and
 throughput.png.
 
@@ -28,6 +30,7 @@ import fanout_table
 import mpsc_table
 import typed_table
 import wake_table
+import zmq_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = [64, 1024, 65536]
@@ -157,9 +160,11 @@ def main() -> int:
     typed = typed_table.measure(args.python, args.runs)
     # Wake-up latency of an idle asyncio consumer (issue #17), beside zmq.asyncio and an asyncio socket.
     wake = wake_table.measure(args.python, args.runs)
+    # The ZeroMQ bridge and transport (issue #18), beside raw pyzmq and libzmq.
+    zmq = zmq_table.measure(args.python, args.runs)
 
     result = {"machine": machine(), "runs": args.runs, "throughput": throughput, "latency": latency,
-              "fanout": fanout, "mpsc": mpsc, "typed": typed, "wake": wake}
+              "fanout": fanout, "mpsc": mpsc, "typed": typed, "wake": wake, "zmq": zmq}
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(result, f, indent=1)
     render(result, args.out)
@@ -300,6 +305,7 @@ def render(result: dict, out: str) -> None:
     lines += mpsc_table.render(result.get("mpsc", []), throughput, os.cpu_count())
     lines += typed_table.render(result.get("typed", []))
     lines += wake_table.render(result.get("wake", []), latency)
+    lines += zmq_table.render(result.get("zmq", []))
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
