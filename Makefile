@@ -116,7 +116,7 @@ test-python: lib
 # examples/swift/.build-examples), Swift and Python producer -> consumer pairs, both ways across
 # the languages, asyncio, NumPy zero-copy and the C example (ringpy from test-python's .venv);
 # then every Swift, C and Python block of the READMEs is checked to be an exact quote of one.
-test-examples: lib
+test-examples: lib lib-zmq
 	$(SWIFT) build --product ringctl
 	@.venv/bin/python -c "import ringpy, numpy" 2> /dev/null || ./scripts/test_python.sh --collect-only -q > /dev/null
 	./scripts/run_examples.sh

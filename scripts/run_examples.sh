@@ -13,13 +13,16 @@
 #  - examples/ringctl/tour.sh, an operator's session with the package's ringctl (RINGCTL);
 #  - examples/c/producer_consumer.c, built against the build tree's library (test-c builds it
 #    against an installed copy, with pkg-config and CMake, dynamically and statically), and
-#    examples/c/epoll.c, a consumer in an epoll loop woken by its doorbell.
-# Needs `make lib` and ringpy with numpy in PYTHON's environment (.venv, from test-python).
+#    examples/c/epoll.c, a consumer in an epoll loop woken by its doorbell;
+#  - the ZeroMQ transport: examples/c/zmq.c and examples/python/zmq_pair.py, each a pair of
+#    processes, and a C producer with a Python consumer.
+# Needs `make lib` and `make lib-zmq` and ringpy with numpy in PYTHON's environment (.venv, from test-python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 SWIFT=${SWIFT:-swift}
 LIB=${RINGFORMAT_LIB:-.build-abi/release/libringformat.so}
+ZMQ_LIB=${RINGFORMAT_ZMQ_LIB:-.build-abi-zmq/release/libringformat_zmq.so}
 COUNT=${COUNT:-20000}
 SCRATCH=examples/swift/.build-examples
 base=${TMPDIR:-/dev/shm}; [ -d "$base" ] && [ -w "$base" ] || base=/tmp
@@ -156,6 +159,27 @@ if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -o "$WORK/epoll"
 else
     fail "examples/c/epoll.c does not build"
 fi
+
+# The ZeroMQ transport from C (against libringformat_zmq of `make lib-zmq`, found under its
+# SONAME) and from Python (ringpy.zmq, mm_toolbox's names), and the two across languages.
+zmq_soname=$(readelf -d "$ZMQ_LIB" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+ln -s "$(realpath "$ZMQ_LIB")" "$WORK/lib/$zmq_soname" && ln -s "$zmq_soname" "$WORK/lib/libringformat_zmq.so"
+if cc -std=c11 -Wall -Wextra -Werror -ISources/CRingABI/include -ISources/CRingZmqABI/include -o "$WORK/zmq" \
+       examples/c/zmq.c -L"$WORK/lib" -Wl,-rpath,"$WORK/lib" -lringformat_zmq; then
+    duo "examples/c/zmq.c: a consumer process, then a producer process over ipc://, 20000 messages packed 100 per frame" \
+        "zmq consumer: received 20000 messages" "zmq producer: sent 20000 messages" \
+        "$WORK/zmq consume ipc://$WORK/c-zmq.sock 20000" "$WORK/zmq produce ipc://$WORK/c-zmq.sock 20000"
+    duo "examples/c/zmq.c producer -> examples/python/zmq_pair.py consumer over tcp://127.0.0.1, 20000 messages" \
+        "zmq consumer: received 20000 messages" "zmq producer: sent 20000 messages" \
+        "$PYTHON examples/python/zmq_pair.py consume tcp://127.0.0.1:$((20000 + $$ % 20000)) 20000" \
+        "$WORK/zmq produce tcp://127.0.0.1:$((20000 + $$ % 20000)) 20000"
+else
+    fail "examples/c/zmq.c does not build"
+fi
+duo "examples/python/zmq_pair.py: a consumer process, then a producer process over ipc://, 20000 messages packed 100 per frame" \
+    "zmq consumer: received 20000 messages" "zmq producer: sent 20000 messages" \
+    "$PYTHON examples/python/zmq_pair.py consume ipc://$WORK/py-zmq.sock 20000" \
+    "$PYTHON examples/python/zmq_pair.py produce ipc://$WORK/py-zmq.sock 20000"
 
 # The ringctl tour, with the ringctl of this build.
 mkdir -p "$WORK/tour"
