@@ -20,8 +20,9 @@ final class BridgeSocket {
 
     /// The libzmq socket; nil once closed.
     private var handle: UnsafeMutableRawPointer?
-    /// Kept alive while the socket is open.
-    private let context: ZmqContext
+    /// The socket's own context, kept while the socket is open and terminated by `close`
+    /// (which so returns only once libzmq let go of the endpoint).
+    private var context: ZmqContext?
     let kind: Kind
     /// As bound (a tcp port `*` resolved) or connected.
     private(set) var endpoint: String
@@ -32,7 +33,8 @@ final class BridgeSocket {
 
     /// Makes the socket, sets its options and binds (router) or connects (dealer).
     init(kind: Kind, endpoint: String, options: BridgeOptions) throws(RingError) {
-        context = try ZmqContext()
+        let context = try ZmqContext()
+        self.context = context
         guard let made = zmq_socket(context.handle, kind == .dealer ? ZMQ_DEALER : ZMQ_ROUTER) else {
             throw zmqFailure("zmq_socket", endpoint: endpoint)
         }
@@ -194,6 +196,10 @@ final class BridgeSocket {
         zap?.close()
         guard let handle else { return }
         self.handle = nil
-        if !context.isInherited { zmq_close(handle) }
+        if context?.isInherited == false { zmq_close(handle) }
+        // zmq_close leaves the rest to the I/O thread: a bound endpoint stays taken until it
+        // is done. Terminating the context (linger 0) waits for that, so a receiver opened
+        // right after this one binds the same endpoint (EADDRINUSE otherwise).
+        context = nil
     }
 }

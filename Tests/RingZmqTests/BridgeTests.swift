@@ -267,6 +267,30 @@ struct BridgeTests {
         #expect(rig.received == count && rig.missed == 0)
     }
 
+    /// A closed receiver has let go of its endpoint when close returns, even while the
+    /// receiver object lives on: a receiver opened at once on the same tcp:// port binds
+    /// (CI failed the test above with EADDRINUSE when zmq_close was left to finish in the
+    /// background). 100 rounds of close and bind again.
+    @Test func aClosedReceiverReleasesItsEndpointAtOnce() throws {
+        let temp = TempEndpoint()
+        var kept: [BridgeReceiver] = []
+        var endpoint = "tcp://127.0.0.1:*"
+        for round in 0..<100 {
+            let path = temp.directory + "/dst\(round)"
+            let receiver: BridgeReceiver
+            do {
+                receiver = try BridgeReceiver(destination: path, endpoint: endpoint, create: (capacity: 4096, policy: .rejectWhenFull))
+            } catch {
+                Issue.record("round \(round): binding \(endpoint) again failed: \(error)")
+                return
+            }
+            endpoint = receiver.endpoint
+            receiver.close()
+            kept.append(receiver)  // alive, as a receiver stopped on a thread of its own is
+        }
+        #expect(kept.count == 100)
+    }
+
     /// An overwrite-oldest destination whose consumer reads only at the end drops the
     /// oldest messages; the bridge still carries everything (no credit limit), the consumer
     /// gets an in-order subsequence, and what it missed is exactly the destination's
