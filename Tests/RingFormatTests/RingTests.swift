@@ -16,6 +16,22 @@ struct RingTests {
     @Test func checksumIsZlibCRC32() {
         let check = Array("123456789".utf8).withUnsafeBytes { ringChecksum($0) }
         #expect(check == 0xCBF4_3926)
+        #expect([UInt8]().withUnsafeBytes { ringChecksum($0) } == 0)
+        #expect(Array("a".utf8).withUnsafeBytes { ringChecksum($0) } == 0xE8B7_BE43)
+        // The table-driven CRC against the bit-by-bit definition, every length to 4 KiB.
+        func bitwise(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = (crc >> 1) ^ (0xEDB8_8320 & (0 &- (crc & 1))) }
+            }
+            return ~crc
+        }
+        var generator = SystemRandomNumberGenerator()
+        for length in stride(from: 0, through: 4096, by: 61) {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            #expect(bytes.withUnsafeBytes { ringChecksum($0) } == bitwise(bytes), "length \(length)")
+        }
     }
 
     @Test func roundTripIncludingEmptyMessage() throws {
