@@ -6,12 +6,12 @@ public struct BridgeOptions: Sendable {
     /// ring with readers it names the sender's durable gating reader ("bridge:NAME").
     public var name = "bridge"
     /// Most body bytes in one DATA frame (a larger message goes alone).
-    public var maxFrameBytes = 65536
+    public var maxFrameBytes = 256 << 10
     /// While frames are unacknowledged, a frame that is not full waits this long after its
     /// first record for more (with nothing in flight it goes at once).
     public var flushInterval: Duration = .microseconds(200)
     /// The receiver grants at most this much credit (bytes of DATA bodies in flight).
-    public var window = 8 << 20
+    public var window = 32 << 20
     /// A side that sent nothing for this long sends a HEARTBEAT (also ZMQ_HEARTBEAT_IVL).
     public var heartbeatInterval: Duration = .milliseconds(100)
     /// A peer silent for this long is taken for dead: the sender starts a new handshake
@@ -33,7 +33,9 @@ public struct BridgeOptions: Sendable {
     /// CURVE encryption and client keys (nil: off, the default). Needs `BridgeCurve.isAvailable`.
     public var curve: BridgeCurve? = nil
 
-    /// 64 KiB frames, 200 us flush, an 8 MiB window, 100 ms heartbeats, a 1.5 s peer timeout.
+    /// 256 KiB frames, 200 us flush, a 32 MiB window, 100 ms heartbeats, a 1.5 s peer timeout.
+    /// (64 KiB frames and an 8 MiB window carried 2.88 M msg/s of 64 B over veth where these
+    /// carried 3.97 M, in one bench run; 1 KiB: 0.29 M and 0.40 M.)
     public init() {}
 
     /// Nanoseconds of a duration (negative: 0).

@@ -34,14 +34,14 @@ struct BridgeCommonOptions: ParsableArguments {
     var statsInterval: String = "0"
 
     @Option(name: .customLong("frame-bytes"), parsing: .unconditional, help: "Most body bytes in one DATA frame.")
-    var frameBytes: String = "65536"
+    var frameBytes: String = "262144"
 
     @Option(name: .customLong("flush-us"), parsing: .unconditional,
             help: "Microseconds a frame that is not full waits for more while others are in flight.")
     var flushMicroseconds: String = "200"
 
     @Option(name: .customLong("window"), parsing: .unconditional, help: "The receiver's largest credit, in bytes.")
-    var window: String = "8388608"
+    var window: String = "33554432"
 
     @Flag(help: "Do not log events (handshakes, drops) to standard error.")
     var quiet = false
