@@ -103,7 +103,9 @@ struct BridgeSend: ParsableCommand {
     @Argument(help: "The receiver's endpoint, tcp://HOST:PORT.")
     var endpoint: String
 
-    @Option(name: .customLong("curve-server-key"), help: "With --curve-secret-file: the receiver's public key (Z85).")
+    // .unconditional: a Z85 key may begin with "-", which would otherwise read as an option.
+    @Option(name: .customLong("curve-server-key"), parsing: .unconditional,
+            help: "With --curve-secret-file: the receiver's public key (Z85).")
     var curveServerKey: String?
 
     @OptionGroup var common: BridgeCommonOptions
@@ -162,7 +164,8 @@ struct BridgeRecv: ParsableCommand {
     @Flag(help: "Forget the sidecar's stream and take the one that comes.")
     var reset = false
 
-    @Option(name: .customLong("allow-key"),
+    // .unconditional: a Z85 key may begin with "-", which would otherwise read as an option.
+    @Option(name: .customLong("allow-key"), parsing: .unconditionalSingleValue,
             help: "With --curve-secret-file: a sender public key (Z85) to accept; repeat for several.")
     var allowKeys: [String] = []
 

@@ -35,6 +35,25 @@ struct RingCtlCommandTests {
         }
     }
 
+    /// A CURVE key may begin with "-" (a Z85 character): --allow-key and --curve-server-key
+    /// take it as their value. CI's bridge test drew such a key and ringctl refused it as a
+    /// missing value, so the CURVE run stalled.
+    @Test func bridgeKeysThatBeginWithADashAreValues() throws {
+        let t = TempRing()
+        let pair = try RingCtl.run(["bridge", "keygen"])
+        let secret = try #require(pair.output.split(separator: "\n").first { $0.hasPrefix("secret ") }).dropFirst(7)
+        let secretFile = t.path + ".secret"
+        try String(secret).write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let dashKey = "-" + String(repeating: "0", count: 39)
+        let recv = try runBounded(RingCtl, ["bridge", "recv", t.path + ".dst", "tcp://127.0.0.1:*", "--capacity", "65536",
+                                            "--curve-secret-file", secretFile, "--allow-key", dashKey], seconds: 2)
+        #expect(!recv.output.contains("Missing value") && recv.output.contains("listening on"), "\(recv.output)")
+        #expect(try RingCtl.run(["create", t.path, "--capacity", "65536"]).status == 0)
+        let send = try runBounded(RingCtl, ["bridge", "send", t.path, "tcp://127.0.0.1:9", "--curve-secret-file", secretFile,
+                                            "--curve-server-key", dashKey], seconds: 2)
+        #expect(!send.output.contains("Missing value") && send.status != 2, "\(send.status): \(send.output)")
+    }
+
     @Test func unknownOptionsAndCommandsAreErrorsNamingThem() throws {
         let t = TempRing()
         let typo = try RingCtl.run(["create", t.path, "--capcity", "8192"])
