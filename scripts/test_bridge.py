@@ -168,14 +168,29 @@ class Scenario:
                 time.sleep(0.5 if disturbances % 2 else 4.0)
                 self.netns.cut(False)
             disturbances += 1
+        # Wait for the consumer. A side that exits with an error will not carry the rest (a
+        # refused command line, a bad key): that ends the wait at once, with its words.
+        failed = None
+        while consumer.poll() is None and time.monotonic() < deadline and failed is None:
+            failed = next((side for side, p in sides.items() if p.poll() not in (None, 0)), None)
+            time.sleep(0.05)
         try:
-            out, _ = consumer.communicate(timeout=max(1, deadline - time.monotonic()))
+            out, _ = consumer.communicate(timeout=1 if failed else max(1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             consumer.kill()
             out, _ = consumer.communicate()
-            out += " (timed out after %d s)" % a.seconds
+            if failed:
+                with open(os.path.join(self.dir, failed + ".err")) as f:
+                    words = " / ".join(f.read().strip().splitlines()[-2:])
+                out += " (stopped: bridge %s exited with status %d: %s)" % (failed, sides[failed].returncode, words)
+            else:
+                out += " (timed out after %d s)" % a.seconds
         elapsed = time.monotonic() - start
-        producer_out = producer.communicate(timeout=30)[0].strip()
+        try:
+            producer_out = producer.communicate(timeout=30)[0].strip()
+        except subprocess.TimeoutExpired:
+            producer.kill()
+            producer_out = producer.communicate()[0].strip() + " (killed: still writing 30 s after the consumer)"
         # Both sides end by themselves once END is carried.
         for side, p in sides.items():
             try:
