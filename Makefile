@@ -8,6 +8,8 @@
 #   make test-examples        builds and runs the programs of examples/ that README.md quotes
 #   make install PREFIX=DIR   headers, libringformat.so.1 and .a (stripped), pkg-config and CMake
 #                             package files under DIR (default /usr/local); `make uninstall` removes them
+#   make install-zmq PREFIX=DIR  ringformat_zmq.h, libringformat_zmq.so.1 and ringformat_zmq.pc
+#                             beside them; `make uninstall-zmq` removes them
 
 SHELL   := /bin/bash
 SWIFT   ?= swift
@@ -40,7 +42,7 @@ ZMQ_FLAGS   := --product ringformat_zmq -c release --scratch-path $(ZMQ_SCRATCH)
                -Xlinker --version-script=$(CURDIR)/Sources/CRingZmqABI/build/ringformat_zmq.map
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
-.PHONY: all build bootstrap lib lib-zmq test-zmq demo test test-swift test-c test-python test-examples test-interop test-interop-long test-bridge fuzz bench static dist install uninstall clean
+.PHONY: all build bootstrap lib lib-zmq test-zmq install-zmq uninstall-zmq demo test test-swift test-c test-python test-examples test-interop test-interop-long test-bridge fuzz bench static dist install uninstall clean
 
 all: build
 
@@ -307,6 +309,29 @@ install: dist
 	sed $(CONFIG_SUBST) Sources/CRingABI/build/ringformat.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat.pc
 	for f in ringformat-config.cmake ringformat-config-version.cmake; do \
 	    sed $(CONFIG_SUBST) Sources/CRingABI/build/$$f.in > $(DESTDIR)$(PREFIX)/lib/cmake/ringformat/$$f || exit 1; \
+	done
+
+# The ZeroMQ transport's library beside it (it needs libzmq, which the base library does
+# not): include/ringformat_zmq.h; lib/libringformat_zmq.so.$(VERSION) (stripped) with the
+# symlinks libringformat_zmq.so.$(SOVERSION) (the SONAME) and libringformat_zmq.so;
+# lib/pkgconfig/ringformat_zmq.pc (Requires: ringformat). `make uninstall-zmq` removes them.
+ZMQ_REALNAME := libringformat_zmq.so.$(VERSION)
+ZMQ_SONAME   := libringformat_zmq.so.$(SOVERSION)
+install-zmq: lib-zmq
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	strip --strip-unneeded --remove-section=.comment -o $(DESTDIR)$(PREFIX)/lib/$(ZMQ_REALNAME) $(ZMQ_LIB)
+	chmod 0755 $(DESTDIR)$(PREFIX)/lib/$(ZMQ_REALNAME)
+	ln -sfn $(ZMQ_REALNAME) $(DESTDIR)$(PREFIX)/lib/$(ZMQ_SONAME)
+	ln -sfn $(ZMQ_SONAME) $(DESTDIR)$(PREFIX)/lib/libringformat_zmq.so
+	install -m 0644 Sources/CRingZmqABI/include/ringformat_zmq.h $(DESTDIR)$(PREFIX)/include/ringformat_zmq.h
+	sed $(CONFIG_SUBST) Sources/CRingZmqABI/build/ringformat_zmq.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringformat_zmq.pc
+
+uninstall-zmq:
+	P=$(DESTDIR)$(PREFIX); \
+	rm -f $$P/lib/$(ZMQ_REALNAME) $$P/lib/$(ZMQ_SONAME) $$P/lib/libringformat_zmq.so \
+	    $$P/include/ringformat_zmq.h $$P/lib/pkgconfig/ringformat_zmq.pc; \
+	for d in lib/pkgconfig include lib; do \
+	    if [ -d "$$P/$$d" ]; then rmdir --ignore-fail-on-non-empty "$$P/$$d"; fi; \
 	done
 
 # Removes what `make install` put under PREFIX (same PREFIX, DESTDIR and VERSION), then the
