@@ -36,7 +36,10 @@ build/wheel-venv/bin/python -m pip install -q --disable-pip-version-check "$whee
 # PATH without any directory that has a swift (/opt/swift/usr/bin here).
 no_swift_path=$(tr ':' '\n' <<< "$PATH" | while read -r d; do if [ -n "$d" ] && [ ! -e "$d/swift" ]; then echo "$d"; fi; done | paste -sd: -)
 if PATH=$no_swift_path command -v swift > /dev/null; then echo "swift is still on PATH" >&2; exit 1; fi
-(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" VERSION="$(cat "$OLDPWD/VERSION")" "$OLDPWD/build/wheel-venv/bin/python" - <<'PY'
+# ringpy.zmq is in the wheel where libzmq's development files were at build time (setup.py).
+want_zmq=0
+case "${RINGPY_WITHOUT_ZMQ:-0}" in 0|"") pkg-config --exists libzmq 2> /dev/null && want_zmq=1 ;; esac
+(cd /tmp && env -u LD_LIBRARY_PATH PATH="$no_swift_path" VERSION="$(cat "$OLDPWD/VERSION")" WANT_ZMQ=$want_zmq "$OLDPWD/build/wheel-venv/bin/python" - <<'PY'
 import os, tempfile, ringpy
 assert ringpy.__version__ == os.environ["VERSION"], (ringpy.__version__, os.environ["VERSION"])
 path = os.path.join(tempfile.mkdtemp(), "wheel.ring")
@@ -44,6 +47,15 @@ with ringpy.Ring.create(path, 4096) as ring:
     ring.put(b"from a wheel")
     assert ring.get() == b"from a wheel"
 print("wheel works in a fresh virtualenv:", os.path.basename(ringpy.__file__), "from", os.path.dirname(ringpy.__file__))
+if os.environ.get("WANT_ZMQ") == "1":
+    # The transport from the wheel: its libringformat_zmq and the libzmq auditwheel bundled.
+    from ringpy.zmq import ZmqConsumer, ZmqProducer
+    endpoint = "ipc://" + os.path.join(os.path.dirname(path), "wheel.sock")
+    with ZmqProducer(endpoint) as producer, ZmqConsumer(endpoint) as consumer:
+        assert producer.put_packed([b"over", b"zeromq"], timeout=10) == 2
+        producer.close_writer()
+        assert list(consumer) == [b"over", b"zeromq"]
+    print("ringpy.zmq works from the wheel (libringformat_zmq and libzmq inside it)")
 PY
 )
 rm -rf build/wheel-hello && mkdir -p build/wheel-hello
