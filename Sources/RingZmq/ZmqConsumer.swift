@@ -96,12 +96,8 @@ public final class ZmqConsumer {
     /// Takes the next message, waiting up to `timeout` for one (nil: no limit).
     /// - Throws: EMPTY when the time runs out, END_OF_STREAM, CLOSED, SYSTEM.
     public func get(timeout: Duration?) throws(RingError) -> [UInt8] {
-        let deadline = ZmqDeadline(after: timeout)
-        while true {
-            if head < queue.count { return pop() }
-            if isEnded { throw .endOfStream }
-            guard try receiveFrame(until: deadline) else { throw .empty }
-        }
+        try awaitMessage(until: ZmqDeadline(after: timeout))
+        return pop()
     }
 
     /// Takes up to `maxCount` messages that are there now, without waiting; [] if none.
@@ -116,11 +112,7 @@ public final class ZmqConsumer {
     /// - Throws: EMPTY when the time runs out with none, END_OF_STREAM, CLOSED, SYSTEM.
     public func get(maxCount: Int, timeout: Duration?) throws(RingError) -> [[UInt8]] {
         guard maxCount > 0 else { return [] }
-        let deadline = ZmqDeadline(after: timeout)
-        while head == queue.count {
-            if isEnded { throw .endOfStream }
-            guard try receiveFrame(until: deadline) else { throw .empty }
-        }
+        try awaitMessage(until: ZmqDeadline(after: timeout))
         let now = ZmqDeadline(after: .zero)
         while pendingCount < maxCount, try receiveFrame(until: now) {}
         let taken = Array(queue[head..<(head + min(maxCount, pendingCount))])
@@ -133,26 +125,29 @@ public final class ZmqConsumer {
     /// one without taking it: a caller with a buffer of its own sizes it, then `take(into:capacity:)`.
     /// - Throws: EMPTY when the time runs out, END_OF_STREAM, CLOSED, SYSTEM.
     public func nextSize(timeout: Duration?) throws(RingError) -> Int {
-        let deadline = ZmqDeadline(after: timeout)
-        while true {
-            if head < queue.count { return queue[head].count }
-            if isEnded { throw .endOfStream }
-            guard try receiveFrame(until: deadline) else { throw .empty }
-        }
+        try awaitMessage(until: ZmqDeadline(after: timeout))
+        return queue[head].count
     }
 
     /// Copies the next received message to `destination` and takes it, if there is one and
     /// it fits in `capacity` bytes; returns its size, or nil with nothing taken. Receives nothing.
     public func take(into destination: UnsafeMutableRawPointer, capacity: Int) -> Int? {
         guard head < queue.count, queue[head].count <= capacity else { return nil }
-        let size = queue[head].withUnsafeBytes { bytes in
+        return pop().withUnsafeBytes { bytes in
             if let base = bytes.baseAddress { destination.copyMemory(from: base, byteCount: bytes.count) }
             return bytes.count
         }
-        queue[head] = []
-        head += 1
-        compact()
-        return size
+    }
+
+    /// The one wait of every read: returns once a received message is queued, receiving
+    /// frames until `deadline`.
+    /// - Throws: EMPTY when the deadline passes first, END_OF_STREAM once enough streams
+    ///   ended and every message was taken, CLOSED, SYSTEM.
+    private func awaitMessage(until deadline: ZmqDeadline) throws(RingError) {
+        while head == queue.count {
+            if isEnded { throw .endOfStream }
+            guard try receiveFrame(until: deadline) else { throw .empty }
+        }
     }
 
     /// The next queued message (the caller checked there is one).
