@@ -3,9 +3,6 @@
 // set, and the process that opened it.
 
 import Atomics
-#if canImport(Glibc)
-import Glibc
-#endif
 import CRingSys
 import RingFormat
 import RingZmq
@@ -77,16 +74,13 @@ final class ZmqHandle<Object: ZmqHandleObject> {
     /// within one. timeout < 0: no limit; 0: one attempt that does not wait.
     func runSliced(timeout: Int64, expired: RingError,
                    _ attempt: (Object, Duration) throws(RingError) -> Void) -> Int32 {
-        let start = monotonicNanoseconds()
+        let start = SystemCalls.monotonicNanoseconds()
+        func elapsed() -> Int64 { Int64(bitPattern: SystemCalls.monotonicNanoseconds() &- start) }
         while true {
-            var slice = sliceNanoseconds
-            if timeout >= 0 {
-                let left = timeout - (monotonicNanoseconds() - start)
-                slice = max(0, min(sliceNanoseconds, left))
-            }
+            let slice = timeout < 0 ? sliceNanoseconds : max(0, min(sliceNanoseconds, timeout - elapsed()))
             let rc = run { (object) throws(RingError) in try attempt(object, .nanoseconds(slice)) }
             guard rc == expired.code else { return rc }
-            if timeout >= 0 && monotonicNanoseconds() - start >= timeout { return rc }
+            if timeout >= 0 && elapsed() >= timeout { return rc }
         }
     }
 
@@ -132,13 +126,6 @@ final class ZmqHandle<Object: ZmqHandleObject> {
         handle.close()
         Unmanaged<ZmqHandle<Object>>.fromOpaque(UnsafeRawPointer(pointer)).release()
     }
-}
-
-/// Now on CLOCK_MONOTONIC, in nanoseconds.
-func monotonicNanoseconds() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
 
 typealias ProducerHandle = ZmqHandle<ZmqProducer>

@@ -1,9 +1,7 @@
 // Deadline.swift - a point on the monotonic clock, and how many milliseconds are left
 // before it in the form zmq_poll takes them.
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import RingFormat
 
 /// When a timed call gives up; nil timeout: never.
 struct ZmqDeadline {
@@ -21,11 +19,7 @@ struct ZmqDeadline {
     }
 
     /// Now on CLOCK_MONOTONIC, in nanoseconds.
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    static func now() -> UInt64 { SystemCalls.monotonicNanoseconds() }
 
     /// Milliseconds to wait in zmq_poll: -1 for no limit, nil once the deadline passed,
     /// otherwise what is left, rounded up so a wait never ends early.
