@@ -31,14 +31,8 @@ func fail(_ error: RingError) -> Int32 {
 
 /// Records a binding-level failure with a message of static text and returns the code.
 func fail(_ code: Int32, static message: StaticString) -> Int32 {
-    ringsys_set_last_error_static(0, cString(message))
+    ringsys_set_last_error_static(0, message.cString)
     return code
-}
-
-/// A string literal's bytes as a C string (literals are NUL-terminated and live forever).
-@inline(__always)
-func cString(_ text: StaticString) -> UnsafePointer<CChar> {
-    UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 /// Records a binding-level failure (`code` with a message) and returns the code.

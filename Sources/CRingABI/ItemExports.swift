@@ -81,7 +81,7 @@ public func abiItemInfo(_ pointer: OpaquePointer?, _ info: UnsafeMutablePointer<
         i.item_size = UInt32(g.itemSize)
         i.item_alignment = UInt32(g.itemAlignment)
         i.item_capacity = UInt64(g.itemCapacity)
-        i.item_type = ring.itemTypeCString ?? cString("")
+        i.item_type = ring.itemTypeCString ?? ("" as StaticString).cString
         info.pointee = i
     }
 }

@@ -24,7 +24,7 @@ public func abiFormatVersion(_ major: UnsafeMutablePointer<UInt16>?, _ minor: Un
 /// ring_strerror
 @_cdecl("ring_strerror")
 public func abiStrerror(_ code: Int32) -> UnsafePointer<CChar> {
-    cString(errorText(code))
+    errorText(code).cString
 }
 
 /// ring_last_error_message

@@ -158,7 +158,7 @@ extension RingError: CustomStringConvertible {
     /// their static text, which needs no allocation.
     public func recordAsLastError(describedAs text: String? = nil) -> Int32 {
         if text == nil, let fixed = staticDescription {
-            ringsys_set_last_error_static(0, UnsafeRawPointer(fixed.utf8Start).assumingMemoryBound(to: CChar.self))
+            ringsys_set_last_error_static(0, fixed.cString)
             return code
         }
         var err: Int32 = 0
@@ -179,6 +179,14 @@ extension RingError: CustomStringConvertible {
         case .producerGone: return "producer gone: the ring is drained, the stream was not closed and no live process holds the producer role"
         default: return nil
         }
+    }
+}
+
+extension StaticString {
+    /// The literal's bytes as a C string, for the C ABIs' static error texts (a literal is
+    /// NUL-terminated and lives as long as the process).
+    @inlinable public var cString: UnsafePointer<CChar> {
+        UnsafeRawPointer(utf8Start).assumingMemoryBound(to: CChar.self)
     }
 }
 
