@@ -22,13 +22,16 @@ public func zmqLastErrno() -> Int32 { ringsys_last_errno() }
 @_cdecl("ring_zmq_options_init")
 public func zmqOptionsInit(_ options: UnsafeMutablePointer<ring_zmq_options_t>?) {
     guard let options else { return }
+    // Each field from ZmqOptions' default, in the C form zmqOptions(_:) reads back.
     let d = ZmqOptions()
+    let linger = d.linger.map { $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000 }
     options.pointee = ring_zmq_options_t(
         struct_size: MemoryLayout<ring_zmq_options_t>.size, send_hwm: d.sendHighWaterMark,
-        receive_hwm: d.receiveHighWaterMark, kernel_buffer_bytes: 0, bind: RING_ZMQ_BIND_AUTO,
-        linger_ns: 1_000_000_000, max_messages_per_frame: UInt32(d.maxMessagesPerFrame),
-        max_frame_bytes: UInt32(d.maxFrameBytes), max_message_size: UInt64(d.maxMessageSize), producers: 1,
-        reserved: 0, max_receive_frame_bytes: -1, stream_id: 0)
+        receive_hwm: d.receiveHighWaterMark, kernel_buffer_bytes: d.kernelBufferBytes ?? 0,
+        bind: d.bind.map { $0 ? 1 : 0 } ?? RING_ZMQ_BIND_AUTO, linger_ns: linger ?? -1,
+        max_messages_per_frame: UInt32(d.maxMessagesPerFrame), max_frame_bytes: UInt32(d.maxFrameBytes),
+        max_message_size: UInt64(d.maxMessageSize), producers: UInt32(d.producers), reserved: 0,
+        max_receive_frame_bytes: d.maxReceiveFrameBytes.map(Int64.init) ?? -1, stream_id: d.streamId ?? 0)
 }
 
 /// ring_zmq_should_producer_bind
