@@ -30,16 +30,18 @@ LIB         := $(ABI_SCRATCH)/release/libringformat.so
 STATIC_LIB  := $(ABI_SCRATCH)/static/libringformat.a
 DIST        := $(ABI_SCRATCH)/dist
 HEADER      := Sources/CRingABI/include/ringformat.h
-ABI_COMMON  := -c release --scratch-path $(ABI_SCRATCH) --disable-local-rpath \
-               -Xswiftc -static-stdlib -Xlinker -soname=$(SONAME) \
-               -Xlinker --version-script=$(CURDIR)/Sources/CRingABI/build/ringformat.map
+# The release build of a C ABI library: $(call c_abi_flags,SCRATCH,SONAME,VERSION_SCRIPT).
+c_abi_flags  = -c release --scratch-path $(1) --disable-local-rpath \
+               -Xswiftc -static-stdlib -Xlinker -soname=$(2) -Xlinker --version-script=$(CURDIR)/$(3)
+ABI_COMMON  := $(call c_abi_flags,$(ABI_SCRATCH),$(SONAME),Sources/CRingABI/build/ringformat.map)
 ABI_FLAGS   := --product ringformat $(ABI_COMMON)
 # libringformat_zmq.so: the ZeroMQ transport's C ABI (ringformat_zmq.h), its own scratch path.
 ZMQ_SCRATCH := .build-abi-zmq
 ZMQ_LIB     := $(ZMQ_SCRATCH)/release/libringformat_zmq.so
-ZMQ_FLAGS   := --product ringformat_zmq -c release --scratch-path $(ZMQ_SCRATCH) --disable-local-rpath \
-               -Xswiftc -static-stdlib -Xlinker -soname=libringformat_zmq.so.$(SOVERSION) \
-               -Xlinker --version-script=$(CURDIR)/Sources/CRingZmqABI/build/ringformat_zmq.map
+ZMQ_SONAME  := libringformat_zmq.so.$(SOVERSION)
+ZMQ_REALNAME := libringformat_zmq.so.$(VERSION)
+ZMQ_FLAGS   := --product ringformat_zmq \
+               $(call c_abi_flags,$(ZMQ_SCRATCH),$(ZMQ_SONAME),Sources/CRingZmqABI/build/ringformat_zmq.map)
 CTEST_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -ISources/CRingABI/include -Iinterop/c
 
 .PHONY: all build bootstrap lib lib-zmq test-zmq install-zmq uninstall-zmq demo test test-swift test-c test-python test-examples test-interop test-interop-long test-bridge fuzz bench static dist install uninstall clean
@@ -315,8 +317,6 @@ install: dist
 # not): include/ringformat_zmq.h; lib/libringformat_zmq.so.$(VERSION) (stripped) with the
 # symlinks libringformat_zmq.so.$(SOVERSION) (the SONAME) and libringformat_zmq.so;
 # lib/pkgconfig/ringformat_zmq.pc (Requires: ringformat). `make uninstall-zmq` removes them.
-ZMQ_REALNAME := libringformat_zmq.so.$(VERSION)
-ZMQ_SONAME   := libringformat_zmq.so.$(SOVERSION)
 install-zmq: lib-zmq
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	strip --strip-unneeded --remove-section=.comment -o $(DESTDIR)$(PREFIX)/lib/$(ZMQ_REALNAME) $(ZMQ_LIB)

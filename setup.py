@@ -51,18 +51,22 @@ def find_swift() -> str:
     return swift
 
 
-def build_swift_library() -> str:
-    """Runs the release build of the C ABI library and returns its path."""
+def build_c_library(product: str, scratch: str, lib_name: str, soname: str, version_script: str) -> str:
+    """Runs the release build of one of the C ABI libraries (static Swift runtime, its SONAME
+    and version script, as the Makefile's lib and lib-zmq do) and returns its path."""
     swift = find_swift()
-    scratch = os.path.join(ROOT, ".build-abi")
-    cmd = [
-        swift, "build", "-c", "release", "--product", "ringformat", "--package-path", ROOT,
+    scratch = os.path.join(ROOT, scratch)
+    subprocess.check_call([
+        swift, "build", "-c", "release", "--product", product, "--package-path", ROOT,
         "--scratch-path", scratch, "--disable-local-rpath", "-Xswiftc", "-static-stdlib",
-        "-Xlinker", "-soname=" + SONAME,
-        "-Xlinker", "--version-script=" + os.path.join(ROOT, "Sources/CRingABI/build/ringformat.map"),
-    ]
-    subprocess.check_call(cmd)
-    return os.path.join(scratch, "release", LIB_NAME)
+        "-Xlinker", "-soname=" + soname, "-Xlinker", "--version-script=" + os.path.join(ROOT, version_script),
+    ])
+    return os.path.join(scratch, "release", lib_name)
+
+
+def build_swift_library() -> str:
+    """libringformat (product ringformat, scratch path .build-abi)."""
+    return build_c_library("ringformat", ".build-abi", LIB_NAME, SONAME, "Sources/CRingABI/build/ringformat.map")
 
 
 # The ZeroMQ transport's C ABI (SPEC.md §23): a library of its own, so that libringformat
@@ -86,18 +90,9 @@ def zmq_wanted() -> bool:
 
 
 def build_zmq_library() -> str:
-    """Runs the release build of libringformat_zmq (the Makefile's lib-zmq: product
-    ringformat_zmq, static Swift runtime, its SONAME and version script, scratch path
-    .build-abi-zmq) and returns its path."""
-    swift = find_swift()
-    scratch = os.path.join(ROOT, ".build-abi-zmq")
-    subprocess.check_call([
-        swift, "build", "-c", "release", "--product", "ringformat_zmq", "--package-path", ROOT,
-        "--scratch-path", scratch, "--disable-local-rpath", "-Xswiftc", "-static-stdlib",
-        "-Xlinker", "-soname=" + ZMQ_SONAME,
-        "-Xlinker", "--version-script=" + os.path.join(ROOT, "Sources/CRingZmqABI/build/ringformat_zmq.map"),
-    ])
-    return os.path.join(scratch, "release", ZMQ_LIB_NAME)
+    """libringformat_zmq (product ringformat_zmq, scratch path .build-abi-zmq)."""
+    return build_c_library("ringformat_zmq", ".build-abi-zmq", ZMQ_LIB_NAME, ZMQ_SONAME,
+                           "Sources/CRingZmqABI/build/ringformat_zmq.map")
 
 
 def build_ringctl() -> str:
